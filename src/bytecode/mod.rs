@@ -1,0 +1,6 @@
+//! Bytecode: the instruction set, compiled functions and programs, and the
+//! disassembler behind `--dis`.
+
+pub mod chunk;
+pub mod disasm;
+pub mod opcode;

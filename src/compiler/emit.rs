@@ -1,0 +1,837 @@
+//! Bytecode emission from a resolved tree.
+//!
+//! Each block's variables get fixed slots when the block is entered (its
+//! `let`s start as nil, captured ones as fresh cells, hoisted `fn`s as
+//! closures), and are popped when it is left; temporaries live above them.
+//! The emitter tracks the stack depth exactly, so every function knows the
+//! most stack it can need. Conditions compile to fused compare-and-jump
+//! instructions where they can.
+
+use super::resolve::{DeclId, FuncId, Res, Resolution, TOP_BLOCK, TOP_FUNC};
+use crate::bytecode::chunk::{CaptureFrom, Program, Proto};
+use crate::bytecode::opcode::{MAX_SX, MAX_X, MIN_SX, Op, enc, enc_ab, enc_s};
+use crate::diagnostics::Diagnostic;
+use crate::syntax::ast::{BinOp, Block, Else, Expr, ExprKind, FnDecl, Ident, Stmt, StmtKind, UnOp};
+use crate::syntax::span::Span;
+use crate::value::Value;
+use crate::value::func::new_closure;
+use crate::value::string::new_str;
+use std::collections::HashMap;
+
+struct Loop {
+    /// Stack depth where the body's slots start (what `break`/`continue` pop to).
+    depth: u32,
+    breaks: Vec<usize>,
+    continues: Vec<usize>,
+}
+
+struct FnState {
+    func: FuncId,
+    proto: Proto,
+    depth: u32,
+    max: u32,
+    slots: HashMap<DeclId, u32>,
+    loops: Vec<Loop>,
+    span: Span,
+    consts: HashMap<(u8, u64), u32>,
+}
+
+/// What the emitter produces for one module.
+pub struct Emitted {
+    /// The top level's function.
+    pub main: u32,
+    /// Top-level declarations: (decl, slot) for variables, values for constants.
+    pub top_slots: Vec<(DeclId, u32)>,
+    pub top_consts: Vec<(DeclId, Value)>,
+}
+
+pub struct Emitter<'a> {
+    program: &'a mut Program,
+    res: &'a Resolution,
+    source: u32,
+    repl: bool,
+    strings: &'a mut HashMap<String, Value>,
+    proto_of: Vec<u32>,
+    const_fn: Vec<Option<Value>>,
+    fs: Vec<FnState>,
+    errors: Vec<Diagnostic>,
+}
+
+impl<'a> Emitter<'a> {
+    /// Emits a module. `first_slot`: the top frame's slots already in use (REPL).
+    pub fn emit(
+        program: &'a mut Program,
+        res: &'a Resolution,
+        stmts: &[Stmt],
+        source: u32,
+        repl: bool,
+        first_slot: u32,
+        strings: &'a mut HashMap<String, Value>,
+    ) -> Result<Emitted, Vec<Diagnostic>> {
+        let base = program.protos.len() as u32;
+        let n = res.funcs.len();
+        let mut e = Emitter {
+            program,
+            res,
+            source,
+            repl,
+            strings,
+            proto_of: (0..n as u32).map(|f| base + f).collect(),
+            const_fn: vec![None; n],
+            fs: Vec::new(),
+            errors: Vec::new(),
+        };
+        for (f, info) in res.funcs.iter().enumerate() {
+            e.program.protos.push(Proto {
+                name: info.name.clone(),
+                source,
+                ..Proto::default()
+            });
+            if info.is_const && f != TOP_FUNC as usize {
+                match new_closure(&mut e.program.statics, base + f as u32, &[]) {
+                    Ok(v) => e.const_fn[f] = Some(v),
+                    Err(x) => e
+                        .errors
+                        .push(Diagnostic::new(x.to_string(), Span::default())),
+                }
+            }
+        }
+        e.program.protos[base as usize].name = Some(if repl {
+            "<repl>".into()
+        } else {
+            "<main>".into()
+        });
+        e.fs.push(e.new_state(TOP_FUNC, first_slot));
+        let start = e.enter_block(TOP_BLOCK, stmts, 0);
+        for s in stmts {
+            e.stmt(s);
+        }
+        e.op(if repl { Op::Halt } else { Op::ReturnNil }, 0, 0);
+        let top_slots = e.res.block_decls.get(&TOP_BLOCK).map_or(Vec::new(), |ds| {
+            ds.iter()
+                .enumerate()
+                .map(|(i, d)| (*d, start + i as u32))
+                .collect()
+        });
+        let top_consts = e
+            .res
+            .decls
+            .iter()
+            .enumerate()
+            .filter(|(_, d)| d.func == TOP_FUNC && d.preset_slot.is_none())
+            .filter_map(|(i, _)| e.decl_const(i as DeclId).map(|v| (i as DeclId, v)))
+            .collect();
+        e.finish_fn();
+        if e.errors.is_empty() {
+            Ok(Emitted {
+                main: base,
+                top_slots,
+                top_consts,
+            })
+        } else {
+            Err(e.errors)
+        }
+    }
+
+    fn new_state(&self, func: FuncId, depth: u32) -> FnState {
+        FnState {
+            func,
+            proto: Proto::default(),
+            depth,
+            max: depth,
+            slots: HashMap::new(),
+            loops: Vec::new(),
+            span: Span::default(),
+            consts: HashMap::new(),
+        }
+    }
+
+    fn cur(&mut self) -> &mut FnState {
+        // The state stack is never empty while emitting (the top level is pushed first).
+        let n = self.fs.len() - 1;
+        &mut self.fs[n]
+    }
+
+    fn error(&mut self, msg: impl Into<String>, span: Span) {
+        self.errors.push(Diagnostic::new(msg, span));
+    }
+
+    // --- words, depth, jumps, constants -----------------------------------
+
+    fn word(&mut self, w: u32) -> usize {
+        let f = self.cur();
+        f.proto.code.push(w);
+        f.proto.spans.push(f.span);
+        f.proto.code.len() - 1
+    }
+
+    fn adjust(&mut self, delta: i32) {
+        let f = self.cur();
+        f.depth = (f.depth as i64 + delta as i64).max(0) as u32;
+        f.max = f.max.max(f.depth);
+    }
+
+    fn op(&mut self, op: Op, x: u32, delta: i32) -> usize {
+        if x > MAX_X {
+            self.error(
+                "program too large (an operand does not fit)",
+                self.fs.last().map_or(Span::default(), |f| f.span),
+            );
+        }
+        let at = self.word(enc(op, x.min(MAX_X)));
+        self.adjust(delta);
+        at
+    }
+
+    fn op_s(&mut self, op: Op, sx: i32, delta: i32) -> usize {
+        let at = self.word(enc_s(op, sx));
+        self.adjust(delta);
+        at
+    }
+
+    fn here(&mut self) -> usize {
+        self.cur().proto.code.len()
+    }
+
+    /// Sets the jump at `at` (a one-word instruction) to land here.
+    fn patch(&mut self, at: usize) {
+        let target = self.here();
+        self.patch_to(at, target);
+    }
+
+    fn patch_to(&mut self, at: usize, target: usize) {
+        let off = target as i64 - (at as i64 + 1);
+        if off < MIN_SX as i64 || off > MAX_SX as i64 {
+            let span = self.cur().span;
+            self.error("function too large (a jump does not fit)", span);
+            return;
+        }
+        let f = self.cur();
+        let w = f.proto.code[at];
+        f.proto.code[at] = (w & 0xff) | ((off as i32 as u32) << 8);
+    }
+
+    /// Sets the extra word of the two-word instruction at `at` to jump to `target`.
+    fn patch_extra(&mut self, at: usize, target: usize) {
+        let off = target as i64 - (at as i64 + 2);
+        self.cur().proto.code[at + 1] = off as i32 as u32;
+    }
+
+    fn jump_back(&mut self, op: Op, target: usize, delta: i32) {
+        let at = self.op_s(op, 0, delta);
+        self.patch_to(at, target);
+    }
+
+    fn konst(&mut self, v: Value) -> u32 {
+        let key = match v {
+            Value::Int(i) => (0, i as u64),
+            Value::Float(f) => (1, f.to_bits()),
+            Value::Obj(r, _) => (2, r.addr() as u64),
+            _ => (3, 0),
+        };
+        let f = self.cur();
+        if let Some(&k) = f.consts.get(&key) {
+            return k;
+        }
+        let k = f.proto.consts.len() as u32;
+        f.proto.consts.push(v);
+        f.consts.insert(key, k);
+        k
+    }
+
+    fn push_const(&mut self, v: Value) {
+        let k = self.konst(v);
+        self.op(Op::Const, k, 1);
+    }
+
+    fn string(&mut self, s: &str, span: Span) -> Value {
+        if let Some(v) = self.strings.get(s) {
+            return *v;
+        }
+        match new_str(&mut self.program.statics, s.as_bytes()) {
+            Ok(v) => {
+                self.strings.insert(s.to_string(), v);
+                v
+            }
+            Err(e) => {
+                self.error(format!("string literal too large: {e}"), span);
+                Value::Nil
+            }
+        }
+    }
+
+    // --- variables ---------------------------------------------------------
+
+    fn decl_const(&self, d: DeclId) -> Option<Value> {
+        let decl = &self.res.decls[d as usize];
+        if let Some(v) = decl.value {
+            return Some(v);
+        }
+        decl.fn_id.and_then(|f| self.const_fn[f as usize])
+    }
+
+    fn is_cell(&self, d: DeclId) -> bool {
+        let decl = &self.res.decls[d as usize];
+        decl.captured || (self.repl && decl.func == TOP_FUNC)
+    }
+
+    fn slot(&self, d: DeclId) -> Option<u32> {
+        self.res.decls[d as usize]
+            .preset_slot
+            .or_else(|| self.fs.last().and_then(|f| f.slots.get(&d).copied()))
+    }
+
+    fn capture_index(&self, d: DeclId) -> Option<u32> {
+        let f = self.fs.last()?.func;
+        self.res.funcs[f as usize]
+            .captures
+            .iter()
+            .position(|&c| c == d)
+            .map(|i| i as u32)
+    }
+
+    fn note_name(&mut self, at: usize, name: &str) {
+        self.cur().proto.names.insert(at as u32, name.to_string());
+    }
+
+    fn load(&mut self, id: &Ident) {
+        match self.res.uses.get(&id.span.start).copied() {
+            Some(Res::Builtin(b)) => {
+                let v = self
+                    .program
+                    .builtins
+                    .get(b as usize)
+                    .copied()
+                    .unwrap_or(Value::Nil);
+                self.push_const(v);
+            }
+            Some(Res::Decl(d)) => {
+                if let Some(v) = self.decl_const(d) {
+                    self.push_const(v);
+                } else if self.res.decls[d as usize].func
+                    == self.fs.last().map_or(TOP_FUNC, |f| f.func)
+                {
+                    let slot = self.slot(d).unwrap_or(0);
+                    if self.is_cell(d) {
+                        let at = self.op(Op::GetCell, slot, 1);
+                        self.note_name(at, &id.name);
+                    } else {
+                        self.op(Op::GetLocal, slot, 1);
+                    }
+                } else {
+                    let i = self.capture_index(d).unwrap_or(0);
+                    let at = self.op(Op::GetUp, i, 1);
+                    self.note_name(at, &id.name);
+                }
+            }
+            None => self.error(format!("undefined variable '{}'", id.name), id.span),
+        }
+    }
+
+    /// Pops the top of the stack into declaration `d` (of the current function or captured).
+    fn store(&mut self, d: DeclId) {
+        if self.res.decls[d as usize].func == self.fs.last().map_or(TOP_FUNC, |f| f.func) {
+            let slot = self.slot(d).unwrap_or(0);
+            let op = if self.is_cell(d) {
+                Op::SetCell
+            } else {
+                Op::SetLocal
+            };
+            self.op(op, slot, -1);
+        } else {
+            let i = self.capture_index(d).unwrap_or(0);
+            self.op(Op::SetUp, i, -1);
+        }
+    }
+
+    // --- blocks ------------------------------------------------------------
+
+    /// Gives the block's variables their slots: the first `pre` are already on
+    /// the stack (parameters, a loop variable); the rest are pushed as nil.
+    /// Captured ones become cells; hoisted functions are created. Returns the
+    /// depth where the block's slots start.
+    fn enter_block(&mut self, key: u32, stmts: &[Stmt], pre: u32) -> u32 {
+        let decls = self.res.block_decls.get(&key).cloned().unwrap_or_default();
+        let start = self.cur().depth - pre;
+        for (i, d) in decls.iter().enumerate() {
+            self.cur().slots.insert(*d, start + i as u32);
+        }
+        let fresh = (decls.len() as u32).saturating_sub(pre);
+        if fresh > 0 {
+            self.op(Op::Nils, fresh, fresh as i32);
+        }
+        for (i, d) in decls.iter().enumerate() {
+            if self.is_cell(*d) {
+                let op = if (i as u32) < pre {
+                    Op::BoxLocal
+                } else {
+                    Op::NewCell
+                };
+                self.op(op, start + i as u32, 0);
+            }
+        }
+        for s in stmts {
+            if let StmtKind::Fn(f) = &s.kind {
+                self.cur().span = s.span;
+                let d = f
+                    .name
+                    .as_ref()
+                    .and_then(|n| self.res.decl_at.get(&n.span.start).copied());
+                let pushed = self.function(f);
+                if let (true, Some(d)) = (pushed, d) {
+                    self.store(d);
+                }
+            }
+        }
+        start
+    }
+
+    fn leave_block(&mut self, start: u32) {
+        let n = self.cur().depth - start;
+        if n > 0 {
+            self.op(Op::PopN, n, -(n as i32));
+        }
+    }
+
+    fn block(&mut self, b: &Block, pre: u32) {
+        let start = self.enter_block(b.span.start, &b.stmts, pre);
+        for s in &b.stmts {
+            self.stmt(s);
+        }
+        self.leave_block(start);
+    }
+
+    /// Compiles a function's body into its proto; unless it is a constant,
+    /// pushes a closure of it and returns true.
+    fn function(&mut self, f: &FnDecl) -> bool {
+        let Some(fid) = self.res.func_at.get(&f.span.start).copied() else {
+            self.error("internal error: unresolved function", f.span);
+            return false;
+        };
+        let arity = f.params.len() as u32;
+        self.fs.push(self.new_state(fid, arity));
+        self.cur().span = f.body.span;
+        let start = self.enter_block(f.body.span.start, &f.body.stmts, arity);
+        for s in &f.body.stmts {
+            self.stmt(s);
+        }
+        let _ = start;
+        self.cur().span = Span::new(f.body.span.end as usize - 1, f.body.span.end as usize);
+        self.op(Op::ReturnNil, 0, 0);
+        // Where the new closure takes each capture from, in the creating function.
+        let caps: Vec<CaptureFrom> = {
+            let parent = &self.fs[self.fs.len() - 2];
+            self.res.funcs[fid as usize]
+                .captures
+                .iter()
+                .map(|&d| {
+                    if self.res.decls[d as usize].func == parent.func {
+                        let slot = self.res.decls[d as usize]
+                            .preset_slot
+                            .or_else(|| parent.slots.get(&d).copied());
+                        CaptureFrom::Local(slot.unwrap_or(0))
+                    } else {
+                        let i = self.res.funcs[parent.func as usize]
+                            .captures
+                            .iter()
+                            .position(|&c| c == d);
+                        CaptureFrom::Capture(i.unwrap_or(0) as u32)
+                    }
+                })
+                .collect()
+        };
+        self.cur().proto.captures = caps;
+        self.cur().proto.arity = arity;
+        self.finish_fn();
+        if let Some(v) = self.const_fn[fid as usize] {
+            if f.name.is_none() {
+                self.push_const(v);
+                return true;
+            }
+            return false;
+        }
+        self.op(Op::Closure, self.proto_of[fid as usize], 1);
+        true
+    }
+
+    /// Moves the finished function's proto into the program.
+    fn finish_fn(&mut self) {
+        if let Some(st) = self.fs.pop() {
+            let idx = self.proto_of[st.func as usize] as usize;
+            let mut proto = st.proto;
+            let old = std::mem::take(&mut self.program.protos[idx]);
+            proto.name = old.name;
+            proto.source = self.source;
+            proto.max_stack = st.max + 1;
+            if st.func == TOP_FUNC {
+                proto.arity = 0;
+            }
+            self.program.protos[idx] = proto;
+        }
+    }
+
+    // --- statements --------------------------------------------------------
+
+    fn stmt(&mut self, s: &Stmt) {
+        self.cur().span = s.span;
+        match &s.kind {
+            StmtKind::Let { name, init } => {
+                self.expr(init);
+                match self.res.decl_at.get(&name.span.start).copied() {
+                    Some(d) => self.store(d),
+                    None => self.error("internal error: unresolved let", name.span),
+                }
+            }
+            StmtKind::Assign { target, value } => self.assign(target, value),
+            StmtKind::Expr(e) => {
+                self.expr(e);
+                self.cur().span = s.span;
+                let echo = self.repl && self.fs.len() == 1;
+                self.op(if echo { Op::Echo } else { Op::Pop }, 0, -1);
+            }
+            StmtKind::If { cond, then, els } => {
+                let to_else = self.jump_if_false(cond);
+                self.block(then, 0);
+                match els {
+                    None => to_else.into_iter().for_each(|j| self.patch(j)),
+                    Some(e) => {
+                        let to_end = self.op_s(Op::Jump, 0, 0);
+                        to_else.into_iter().for_each(|j| self.patch(j));
+                        match e {
+                            Else::Block(b) => self.block(b, 0),
+                            Else::If(s) => self.stmt(s),
+                        }
+                        self.patch(to_end);
+                    }
+                }
+            }
+            StmtKind::While { cond, body } => {
+                let top = self.here();
+                let exits = self.jump_if_false(cond);
+                let depth = self.cur().depth;
+                self.cur().loops.push(Loop {
+                    depth,
+                    breaks: vec![],
+                    continues: vec![],
+                });
+                self.block(body, 0);
+                self.jump_back(Op::Jump, top, 0);
+                let lp = self.cur().loops.pop();
+                exits.into_iter().for_each(|j| self.patch(j));
+                if let Some(lp) = lp {
+                    lp.breaks.into_iter().for_each(|j| self.patch(j));
+                    lp.continues.into_iter().for_each(|j| self.patch_to(j, top));
+                }
+            }
+            StmtKind::ForRange {
+                start, end, body, ..
+            } => self.for_range(start, end, body),
+            StmtKind::ForIn { iter, body, .. } => self.for_in(iter, body),
+            StmtKind::Break | StmtKind::Continue => {
+                let brk = matches!(s.kind, StmtKind::Break);
+                let Some(depth) = self.cur().loops.last().map(|l| l.depth) else {
+                    return;
+                };
+                let n = self.cur().depth - depth;
+                if n > 0 {
+                    self.op(Op::PopN, n, 0);
+                }
+                let j = self.op_s(Op::Jump, 0, 0);
+                if let Some(l) = self.cur().loops.last_mut() {
+                    if brk {
+                        l.breaks.push(j)
+                    } else {
+                        l.continues.push(j)
+                    }
+                }
+            }
+            StmtKind::Return(e) => match e {
+                Some(e) => {
+                    self.expr(e);
+                    self.cur().span = s.span;
+                    self.op(Op::Return, 0, -1);
+                }
+                None => {
+                    self.op(Op::ReturnNil, 0, 0);
+                }
+            },
+            StmtKind::Fn(_) | StmtKind::Static { .. } => {}
+        }
+    }
+
+    fn assign(&mut self, target: &Expr, value: &Expr) {
+        match &target.kind {
+            ExprKind::Name(id) => {
+                self.expr(value);
+                match self.res.uses.get(&id.span.start).copied() {
+                    Some(Res::Decl(d)) => self.store(d),
+                    _ => self.error(format!("cannot assign to '{}'", id.name), id.span),
+                }
+            }
+            ExprKind::Index { obj, index } => {
+                self.expr(obj);
+                self.expr(index);
+                self.expr(value);
+                self.cur().span = target.span;
+                self.op(Op::SetIndex, 0, -3);
+            }
+            ExprKind::Field { obj, name } => {
+                self.expr(obj);
+                self.expr(value);
+                let k = self.string(&name.name, name.span);
+                let k = self.konst(k);
+                self.cur().span = target.span;
+                self.op(Op::SetField, k, -2);
+            }
+            _ => self.error("invalid assignment target", target.span),
+        }
+    }
+
+    fn for_range(&mut self, start: &Expr, end: &Expr, body: &Block) {
+        self.expr(start);
+        self.expr(end);
+        let c = self.cur().depth - 2;
+        self.cur().span = start.span.to(end.span);
+        let prep = self.op(Op::ForPrep, c, 0);
+        self.word(0);
+        let top = self.here();
+        self.op(Op::GetLocal, c, 1);
+        let depth = self.cur().depth - 1;
+        self.cur().loops.push(Loop {
+            depth,
+            breaks: vec![],
+            continues: vec![],
+        });
+        self.block(body, 1);
+        let lp = self.cur().loops.pop();
+        let cont = self.here();
+        let next = self.op(Op::ForLoop, c, 0);
+        self.word(0);
+        self.patch_extra(next, top);
+        let exit = self.here();
+        self.patch_extra(prep, exit);
+        if let Some(lp) = lp {
+            lp.breaks.into_iter().for_each(|j| self.patch_to(j, exit));
+            lp.continues
+                .into_iter()
+                .for_each(|j| self.patch_to(j, cont));
+        }
+        self.op(Op::PopN, 2, -2);
+    }
+
+    fn for_in(&mut self, iter: &Expr, body: &Block) {
+        self.expr(iter);
+        let c = self.cur().depth - 1;
+        self.cur().span = iter.span;
+        self.op(Op::ForInPrep, c, 0);
+        self.op_s(Op::Int, 0, 1);
+        let top = self.here();
+        let next = self.op(Op::ForInNext, c, 1);
+        self.word(0);
+        let depth = self.cur().depth - 1;
+        self.cur().loops.push(Loop {
+            depth,
+            breaks: vec![],
+            continues: vec![],
+        });
+        self.block(body, 1);
+        let lp = self.cur().loops.pop();
+        self.jump_back(Op::Jump, top, 0);
+        let exit = self.here();
+        self.patch_extra(next, exit);
+        if let Some(lp) = lp {
+            lp.breaks.into_iter().for_each(|j| self.patch_to(j, exit));
+            lp.continues.into_iter().for_each(|j| self.patch_to(j, top));
+        }
+        self.op(Op::PopN, 2, -2);
+    }
+
+    /// Emits a test of `e` that jumps when it is false; returns the jumps to patch.
+    fn jump_if_false(&mut self, e: &Expr) -> Vec<usize> {
+        match &e.kind {
+            ExprKind::Binary { op, lhs, rhs } if op.is_comparison() => {
+                self.expr(lhs);
+                self.expr(rhs);
+                self.cur().span = e.span;
+                let j = match op {
+                    BinOp::Lt => Op::JLt,
+                    BinOp::Le => Op::JLe,
+                    BinOp::Gt => Op::JGt,
+                    BinOp::Ge => Op::JGe,
+                    BinOp::Eq => Op::JEq,
+                    _ => Op::JNe,
+                };
+                vec![self.op_s(j, 0, -2)]
+            }
+            ExprKind::And(l, r) => {
+                let mut js = self.jump_if_false(l);
+                js.extend(self.jump_if_false(r));
+                js
+            }
+            ExprKind::Bool(true) => vec![],
+            _ => {
+                self.expr(e);
+                vec![self.op_s(Op::JumpIfFalse, 0, -1)]
+            }
+        }
+    }
+
+    // --- expressions -------------------------------------------------------
+
+    fn expr(&mut self, e: &Expr) {
+        self.cur().span = e.span;
+        match &e.kind {
+            ExprKind::Nil => {
+                self.op(Op::Nil, 0, 1);
+            }
+            ExprKind::Bool(b) => {
+                self.op(if *b { Op::True } else { Op::False }, 0, 1);
+            }
+            ExprKind::Int(i) => self.int(*i),
+            ExprKind::Float(f) => self.push_const(Value::Float(*f)),
+            ExprKind::Str(s) => {
+                let v = self.string(s, e.span);
+                self.push_const(v);
+            }
+            ExprKind::Name(id) => self.load(id),
+            ExprKind::List(xs) => {
+                xs.iter().for_each(|x| self.expr(x));
+                self.cur().span = e.span;
+                let n = xs.len() as u32;
+                self.op(Op::List, n, 1 - n as i32);
+            }
+            ExprKind::Map(kv) => {
+                for (k, v) in kv {
+                    self.expr(k);
+                    self.expr(v);
+                }
+                self.cur().span = e.span;
+                let n = kv.len() as u32;
+                self.op(Op::Map, n, 1 - 2 * n as i32);
+            }
+            ExprKind::Fn(f) => {
+                self.function(f);
+            }
+            ExprKind::Call { callee, args } => self.call(e, callee, args),
+            ExprKind::Index { obj, index } => {
+                self.expr(obj);
+                match index.kind {
+                    ExprKind::Int(i) if (0..=MAX_X as i64).contains(&i) => {
+                        self.cur().span = e.span;
+                        self.op(Op::IndexI, i as u32, 0);
+                    }
+                    _ => {
+                        self.expr(index);
+                        self.cur().span = e.span;
+                        self.op(Op::Index, 0, -1);
+                    }
+                }
+            }
+            ExprKind::Field { obj, name } => {
+                self.expr(obj);
+                let k = self.string(&name.name, name.span);
+                let k = self.konst(k);
+                self.cur().span = e.span;
+                self.op(Op::GetField, k, 0);
+            }
+            ExprKind::Unary { op, expr } => match (op, &expr.kind) {
+                (UnOp::Neg, ExprKind::Int(i)) if *i != i64::MIN => self.int(-i),
+                (UnOp::Neg, ExprKind::Float(f)) => self.push_const(Value::Float(-f)),
+                _ => {
+                    self.expr(expr);
+                    self.cur().span = e.span;
+                    let o = match op {
+                        UnOp::Neg => Op::Neg,
+                        UnOp::BitNot => Op::BitNot,
+                        UnOp::Not => Op::Not,
+                    };
+                    self.op(o, 0, 0);
+                }
+            },
+            ExprKind::Binary { op, lhs, rhs } => self.binary(e, *op, lhs, rhs),
+            ExprKind::And(l, r) | ExprKind::Or(l, r) => {
+                self.expr(l);
+                self.cur().span = e.span;
+                let o = if matches!(e.kind, ExprKind::And(..)) {
+                    Op::AndJump
+                } else {
+                    Op::OrJump
+                };
+                let j = self.op_s(o, 0, -1);
+                self.expr(r);
+                self.patch(j);
+            }
+        }
+    }
+
+    fn int(&mut self, i: i64) {
+        if (MIN_SX as i64..=MAX_SX as i64).contains(&i) {
+            self.op_s(Op::Int, i as i32, 1);
+        } else {
+            self.push_const(Value::Int(i));
+        }
+    }
+
+    fn binary(&mut self, e: &Expr, op: BinOp, lhs: &Expr, rhs: &Expr) {
+        self.expr(lhs);
+        if let (BinOp::Add | BinOp::Sub, ExprKind::Int(k)) = (op, &rhs.kind) {
+            let k = if op == BinOp::Sub {
+                k.checked_neg()
+            } else {
+                Some(*k)
+            };
+            if let Some(k) = k.filter(|k| (MIN_SX as i64..=MAX_SX as i64).contains(k)) {
+                self.cur().span = e.span;
+                self.op_s(Op::AddI, k as i32, 0);
+                return;
+            }
+        }
+        self.expr(rhs);
+        self.cur().span = e.span;
+        let o = match op {
+            BinOp::Add => Op::Add,
+            BinOp::Sub => Op::Sub,
+            BinOp::Mul => Op::Mul,
+            BinOp::Div => Op::Div,
+            BinOp::Mod => Op::Mod,
+            BinOp::Eq => Op::Eq,
+            BinOp::Ne => Op::Ne,
+            BinOp::Lt => Op::Lt,
+            BinOp::Le => Op::Le,
+            BinOp::Gt => Op::Gt,
+            BinOp::Ge => Op::Ge,
+            BinOp::BitAnd => Op::BitAnd,
+            BinOp::BitOr => Op::BitOr,
+            BinOp::BitXor => Op::BitXor,
+            BinOp::Shl => Op::Shl,
+            BinOp::Shr => Op::Shr,
+        };
+        self.op(o, 0, -1);
+    }
+
+    fn call(&mut self, e: &Expr, callee: &Expr, args: &[Expr]) {
+        let native = match &callee.kind {
+            ExprKind::Name(id) => match self.res.uses.get(&id.span.start) {
+                Some(Res::Builtin(b)) if args.len() <= u8::MAX as usize => Some(*b),
+                _ => None,
+            },
+            _ => None,
+        };
+        match native {
+            Some(b) => {
+                args.iter().for_each(|a| self.expr(a));
+                self.cur().span = e.span;
+                let n = args.len() as i32;
+                self.word(enc_ab(Op::CallNative, args.len() as u8, b));
+                self.adjust(1 - n);
+            }
+            None => {
+                self.expr(callee);
+                args.iter().for_each(|a| self.expr(a));
+                self.cur().span = e.span;
+                let n = args.len() as u32;
+                self.op(Op::Call, n, -(n as i32));
+            }
+        }
+    }
+}

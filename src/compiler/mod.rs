@@ -1,0 +1,112 @@
+//! From source text to bytecode: parse (`syntax`), resolve names
+//! (`resolve`), fold statics (`statics`), emit (`emit`).
+//!
+//! A [`Session`] carries what one REPL entry leaves for the next: the
+//! top-level names, their slots, and the interned string literals.
+
+pub mod emit;
+pub mod resolve;
+pub mod statics;
+
+use crate::bytecode::chunk::{Program, Proto};
+use crate::diagnostics::Diagnostic;
+use crate::syntax::span::Source;
+use crate::value::Value;
+use crate::value::func::new_closure;
+use crate::vm::builtins::names::NAMES;
+use resolve::{DeclKind, Resolver, TopBinding};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// A failed compilation: the diagnostics and the source they point into.
+#[derive(Debug)]
+pub struct CompileError {
+    pub diagnostics: Vec<Diagnostic>,
+    pub source: Arc<Source>,
+}
+
+/// A new program holding the builtins (each a static closure of a native function).
+pub fn new_program() -> Program {
+    let mut p = Program::default();
+    for (i, name) in NAMES.iter().enumerate() {
+        p.protos.push(Proto {
+            name: Some(name.to_string()),
+            native: Some(i as u16),
+            ..Proto::default()
+        });
+        // The static segment only fails on absurd sizes; a closure with no captures is tiny.
+        let v = new_closure(&mut p.statics, i as u32, &[]).unwrap_or(Value::Nil);
+        p.builtins.push(v);
+    }
+    p
+}
+
+/// What carries over between compilations into one top-level frame (REPL entries).
+#[derive(Default)]
+pub struct Session {
+    pub top: Vec<(String, TopBinding)>,
+    /// Slots of the top frame in use.
+    pub next_slot: u32,
+    strings: HashMap<String, Value>,
+}
+
+/// Compiles a script; returns the number of its top-level function.
+pub fn compile(program: &mut Program, source: Source) -> Result<u32, CompileError> {
+    let mut session = Session::default();
+    compile_in(program, &mut session, source, false)
+}
+
+/// Compiles one REPL entry into the session's top-level frame.
+pub fn compile_repl(
+    program: &mut Program,
+    session: &mut Session,
+    source: Source,
+) -> Result<u32, CompileError> {
+    compile_in(program, session, source, true)
+}
+
+fn compile_in(
+    program: &mut Program,
+    session: &mut Session,
+    source: Source,
+    repl: bool,
+) -> Result<u32, CompileError> {
+    let source = Arc::new(source);
+    let fail = |diagnostics| CompileError {
+        diagnostics,
+        source: source.clone(),
+    };
+    let module = crate::syntax::parse(&source).map_err(fail)?;
+    let res = Resolver::resolve(&module.stmts, &session.top, &mut program.statics).map_err(fail)?;
+    let src_id = program.sources.len() as u32;
+    program.sources.push(source.clone());
+    let out = emit::Emitter::emit(
+        program,
+        &res,
+        &module.stmts,
+        src_id,
+        repl,
+        session.next_slot,
+        &mut session.strings,
+    )
+    .map_err(fail)?;
+    for (d, slot) in &out.top_slots {
+        let decl = &res.decls[*d as usize];
+        session
+            .top
+            .push((decl.name.clone(), TopBinding::Slot(*slot, decl.kind)));
+        session.next_slot = session.next_slot.max(slot + 1);
+    }
+    for (d, v) in &out.top_consts {
+        let decl = &res.decls[*d as usize];
+        let kind = if decl.kind == DeclKind::Static {
+            DeclKind::Static
+        } else {
+            DeclKind::Fn
+        };
+        session
+            .top
+            .push((decl.name.clone(), TopBinding::Const(*v, kind)));
+    }
+    Ok(out.main)
+}

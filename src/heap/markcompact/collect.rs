@@ -1,0 +1,217 @@
+//! A mark-compact collection, in four phases (Lisp-2 sliding compaction):
+//!
+//! 1. `mark`: from the roots, with an explicit mark stack, set `FLAG_MARK` on
+//!    every reachable heap object (static objects are skipped).
+//! 2. `compute_forwarding`: walk the segments in order with a "to" cursor
+//!    that never passes the object being walked; store each marked object's
+//!    new address in its header word. Dead large spans go back to the pool.
+//! 3. `update_references`: rewrite every root and every reference inside a
+//!    marked object to its target's new address.
+//! 4. `slide`: move each marked object to its new address (in address order,
+//!    so nothing is overwritten before it moved), clear its mark, and return
+//!    the segments past the last one used.
+//!
+//! Invariant between phases 2 and 4: a marked object's header word holds its
+//! new address; the to-cursor (segment, offset) is never after the object
+//! being placed, so sliding only ever moves objects toward the front.
+
+use super::{MarkCompactHeap, Seg};
+use crate::heap::{GcEvent, GcReason, RootSet};
+use crate::value::ObjRef;
+use crate::value::object::{FLAG_MARK, FLAG_STATIC, trace};
+use std::time::Instant;
+
+/// Walks the objects of one segment: yields each object's start.
+fn objects(seg: &Seg) -> impl Iterator<Item = ObjRef> {
+    let base = seg.base();
+    let used = seg.used;
+    let mut off = 0;
+    std::iter::from_fn(move || {
+        if off >= used {
+            return None;
+        }
+        // SAFETY: [base, base + used) is densely packed with objects, each with a
+        // valid header (allocation writes it before anything else happens).
+        let r = unsafe { ObjRef::from_ptr(std::ptr::NonNull::new_unchecked(base.add(off))) };
+        off += r.size();
+        Some(r)
+    })
+}
+
+#[inline]
+fn is_marked(r: ObjRef) -> bool {
+    r.header().flags & FLAG_MARK != 0
+}
+
+impl MarkCompactHeap {
+    pub(super) fn full_collection(&mut self, roots: &mut dyn RootSet, reason: GcReason) -> GcEvent {
+        let start = Instant::now();
+        self.seal();
+        let (bytes_before, segments_before) = (self.held, self.segment_count());
+        let live = self.mark(roots);
+        let freed = self.compute_forwarding();
+        self.update_references(roots);
+        self.slide();
+        self.live_after_gc = live;
+        self.freed_objects += freed;
+        self.trigger = (live * super::GROWTH_FACTOR).max(super::MIN_TRIGGER_BYTES);
+        self.since_gc = 0;
+        let pause = start.elapsed();
+        self.record_pause(pause);
+        GcEvent {
+            reason,
+            pause,
+            bytes_before,
+            bytes_after: self.held,
+            segments_before,
+            segments_after: self.segment_count(),
+            live_bytes: live,
+            freed_objects: freed,
+        }
+    }
+
+    /// Phase 1. Returns the bytes of marked objects.
+    pub(super) fn mark(&mut self, roots: &mut dyn RootSet) -> usize {
+        let mut stack = std::mem::take(&mut self.mark_stack);
+        let mut live = 0usize;
+        roots.visit(&mut |r| mark_one(*r, &mut stack, &mut live));
+        while let Some(obj) = stack.pop() {
+            trace(obj, &mut |c| mark_one(*c, &mut stack, &mut live));
+        }
+        self.mark_stack = stack;
+        live
+    }
+
+    /// Phase 2. Returns the number of dead objects. Leaves in `new_used` how
+    /// full each segment will be once slid; segments past its length empty out.
+    pub(super) fn compute_forwarding(&mut self) -> u64 {
+        let mut dead = 0u64;
+        let mut new_used = std::mem::take(&mut self.new_used);
+        new_used.clear();
+        let mut to_off = 0usize;
+        for i in 0..self.segs.len() {
+            for obj in objects(&self.segs[i]) {
+                if !is_marked(obj) {
+                    dead += 1;
+                    continue;
+                }
+                let size = obj.size();
+                // The cursor's segment is new_used.len(); move on while it cannot
+                // take the object. It never passes segment i, where the object fits.
+                while to_off + size > self.segs[new_used.len()].seg.size() {
+                    new_used.push(to_off);
+                    to_off = 0;
+                }
+                // SAFETY: to_off + size fits in the cursor's segment (checked just above).
+                let dest = unsafe { self.segs[new_used.len()].base().add(to_off) };
+                obj.header_mut().word = dest as u64;
+                to_off += size;
+            }
+        }
+        if !self.segs.is_empty() {
+            new_used.push(to_off);
+        }
+        self.new_used = new_used;
+        let mut kept = Vec::with_capacity(self.large.len());
+        for span in self.large.drain(..) {
+            // SAFETY: a large span holds exactly one object at its base.
+            let obj = unsafe { ObjRef::from_ptr(span.base()) };
+            if is_marked(obj) {
+                obj.header_mut().word = obj.addr() as u64;
+                kept.push(span);
+            } else {
+                dead += 1;
+                self.held -= span.size();
+                self.pool.release(span);
+            }
+        }
+        self.large = kept;
+        dead
+    }
+
+    /// Phase 3.
+    pub(super) fn update_references(&mut self, roots: &mut dyn RootSet) {
+        roots.visit(&mut |r| forward(r));
+        for seg in &self.segs {
+            for obj in objects(seg) {
+                if is_marked(obj) {
+                    trace(obj, &mut |c| forward(c));
+                }
+            }
+        }
+        for span in &self.large {
+            // SAFETY: a large span holds one object at its base (marked: dead ones are gone).
+            let obj = unsafe { ObjRef::from_ptr(span.base()) };
+            trace(obj, &mut |c| forward(c));
+        }
+    }
+
+    /// Phase 4.
+    pub(super) fn slide(&mut self) {
+        for i in 0..self.segs.len() {
+            let base = self.segs[i].base();
+            let used = self.segs[i].used;
+            let mut off = 0;
+            while off < used {
+                // SAFETY: walking a densely packed segment, as in `objects`. The
+                // next header is read before any copy could overwrite it: a copy
+                // only writes below the end of the object being moved.
+                let obj =
+                    unsafe { ObjRef::from_ptr(std::ptr::NonNull::new_unchecked(base.add(off))) };
+                let size = obj.size();
+                if is_marked(obj) {
+                    let dest = obj.header().word as *mut u8;
+                    // SAFETY: dest was computed in phase 2 inside a held segment, at or
+                    // before obj; ptr::copy allows the overlap of sliding within a segment.
+                    unsafe { std::ptr::copy(obj.as_ptr(), dest, size) };
+                    // SAFETY: dest now holds the moved object.
+                    let h = unsafe { ObjRef::from_ptr(std::ptr::NonNull::new_unchecked(dest)) }
+                        .header_mut();
+                    h.flags &= !FLAG_MARK;
+                    h.word = 0;
+                }
+                off += size;
+            }
+        }
+        for span in &self.large {
+            // SAFETY: one live object at the span's base.
+            let h = unsafe { ObjRef::from_ptr(span.base()) }.header_mut();
+            h.flags &= !FLAG_MARK;
+            h.word = 0;
+        }
+        // Keep the segments that received objects (always at least the first,
+        // so an empty heap does not go straight back to the pool); return the rest.
+        let keep = self.new_used.len().max(1).min(self.segs.len());
+        for s in self.segs.drain(keep..) {
+            self.held -= s.seg.size();
+            self.pool.release(s.seg);
+        }
+        for (s, &u) in self.segs.iter_mut().zip(&self.new_used) {
+            s.used = u;
+        }
+        self.open();
+    }
+}
+
+/// Marks one reference's target (if it is an unmarked heap object) and queues it.
+#[inline]
+fn mark_one(r: ObjRef, stack: &mut Vec<ObjRef>, live: &mut usize) {
+    let h = r.header_mut();
+    if h.flags & (FLAG_MARK | FLAG_STATIC) == 0 {
+        h.flags |= FLAG_MARK;
+        *live += h.size as usize;
+        stack.push(r);
+    }
+}
+
+/// Rewrites a reference to its target's new address (static targets stay).
+#[inline]
+fn forward(r: &mut ObjRef) {
+    if !r.is_static() {
+        let dest = r.header().word as *mut u8;
+        debug_assert!(!dest.is_null(), "reference to an unmarked object");
+        // SAFETY: every reachable heap object was marked and given a non-null
+        // new address in phase 2.
+        *r = unsafe { ObjRef::from_ptr(std::ptr::NonNull::new_unchecked(dest)) };
+    }
+}

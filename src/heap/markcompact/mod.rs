@@ -1,0 +1,246 @@
+//! The `mark-compact` backend: bump allocation in segments drawn from the
+//! pool; a collection marks from the roots and slides live objects toward
+//! the first segments, so that emptied segments go back to the pool.
+//!
+//! Layout of the heap: `segs` in allocation order, each filled from its base
+//! up to `used` with densely packed objects; allocation bumps in the last
+//! one. Objects bigger than `LARGE_OBJECT_BYTES` get a span of their own in
+//! `large` and are never moved. The collection phases are in `collect.rs`.
+
+mod collect;
+#[cfg(test)]
+mod tests;
+
+use super::segment::{MAX_SEGMENT_BYTES, MIN_SEGMENT_BYTES, Segment, SegmentPool};
+use super::{Backend, GcEvent, GcReason, Heap, HeapConfig, HeapStats, Location, RootSet};
+use crate::value::object::{HEADER_BYTES, init_header};
+use crate::value::{Alloc, AllocError, Kind, ObjRef};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Objects larger than this get their own span rather than a place in a segment.
+pub const LARGE_OBJECT_BYTES: usize = MAX_SEGMENT_BYTES / 4;
+/// Never collect before this many bytes were allocated since the last collection:
+/// tiny heaps would otherwise collect all the time for nothing.
+pub const MIN_TRIGGER_BYTES: usize = 256 * 1024;
+/// After a collection, the next one comes when the process has allocated
+/// this many times the bytes that survived (the heap peaks near (1 + this) × live).
+pub const GROWTH_FACTOR: usize = 2;
+/// Large spans are rounded up to this (page) size.
+const SPAN_ROUND: usize = 4096;
+
+/// One segment the heap holds and how far it is filled.
+pub(super) struct Seg {
+    seg: Segment,
+    used: usize,
+}
+
+impl Seg {
+    fn base(&self) -> *mut u8 {
+        self.seg.base().as_ptr()
+    }
+}
+
+pub struct MarkCompactHeap {
+    pool: Arc<SegmentPool>,
+    config: HeapConfig,
+    segs: Vec<Seg>,
+    /// Bump window in the last segment: next free byte and end.
+    top: *mut u8,
+    limit: *mut u8,
+    large: Vec<Segment>,
+    /// Bytes of segments and spans held.
+    held: usize,
+    allocated_total: u64,
+    since_gc: usize,
+    trigger: usize,
+    live_after_gc: usize,
+    collections: u64,
+    freed_objects: u64,
+    pause_total: Duration,
+    pause_max: Duration,
+    mark_stack: Vec<ObjRef>,
+    /// Scratch for a collection: how full each kept segment will be.
+    new_used: Vec<usize>,
+}
+
+// SAFETY: the raw pointers point into segments this heap exclusively owns; a heap
+// moves between threads only together with its process, never shared.
+unsafe impl Send for MarkCompactHeap {}
+
+impl MarkCompactHeap {
+    /// Size of the next standard segment: grows with the heap, so small
+    /// processes hold little and big ones do not need thousands of segments.
+    fn next_segment_size(&self) -> usize {
+        (self.held / 4)
+            .next_power_of_two()
+            .clamp(MIN_SEGMENT_BYTES, MAX_SEGMENT_BYTES)
+    }
+
+    fn within_limit(&self, extra: usize) -> bool {
+        self.config.max_heap.is_none_or(|m| self.held + extra <= m)
+    }
+
+    /// Closes the bump window: records how far the last segment is used.
+    fn seal(&mut self) {
+        if let Some(last) = self.segs.last_mut() {
+            last.used = self.top as usize - last.base() as usize;
+        }
+    }
+
+    /// Opens the bump window at the end of the last segment.
+    fn open(&mut self) {
+        match self.segs.last() {
+            Some(s) => {
+                // SAFETY: used <= size, both inside the segment.
+                self.top = unsafe { s.base().add(s.used) };
+                self.limit = unsafe { s.base().add(s.seg.size()) };
+            }
+            None => {
+                self.top = std::ptr::null_mut();
+                self.limit = std::ptr::null_mut();
+            }
+        }
+    }
+
+    #[cold]
+    fn alloc_slow(&mut self, kind: Kind, size: usize) -> Result<ObjRef, AllocError> {
+        if size > LARGE_OBJECT_BYTES {
+            let span = size.div_ceil(SPAN_ROUND) * SPAN_ROUND;
+            if !self.within_limit(span) {
+                return Err(AllocError::HeapLimit);
+            }
+            let seg = self.pool.acquire(span)?;
+            self.held += span;
+            let p = seg.base();
+            self.large.push(seg);
+            // SAFETY: the span has at least `size` bytes, 16-aligned.
+            return Ok(unsafe { init_header(p, kind, size, 0, 0) });
+        }
+        let seg_size = self.next_segment_size().max(size);
+        if !self.within_limit(seg_size) {
+            return Err(AllocError::HeapLimit);
+        }
+        let seg = self.pool.acquire(seg_size)?;
+        self.seal();
+        self.held += seg_size;
+        self.segs.push(Seg { seg, used: 0 });
+        self.open();
+        self.bump(kind, size).ok_or(AllocError::HeapLimit)
+    }
+
+    #[inline(always)]
+    fn bump(&mut self, kind: Kind, size: usize) -> Option<ObjRef> {
+        if (self.limit as usize).wrapping_sub(self.top as usize) >= size {
+            let p = self.top;
+            // SAFETY: top + size <= limit, inside the current segment.
+            self.top = unsafe { p.add(size) };
+            // SAFETY: p is non-null (an empty window has limit == top == null, and size > 0), 8-aligned (sizes are multiples of 8) and has size bytes.
+            Some(unsafe { init_header(std::ptr::NonNull::new_unchecked(p), kind, size, 0, 0) })
+        } else {
+            None
+        }
+    }
+
+    fn record_pause(&mut self, pause: Duration) {
+        self.collections += 1;
+        self.pause_total += pause;
+        self.pause_max = self.pause_max.max(pause);
+    }
+
+    fn segment_count(&self) -> usize {
+        self.segs.len() + self.large.len()
+    }
+}
+
+impl Alloc for MarkCompactHeap {
+    #[inline(always)]
+    fn alloc(&mut self, kind: Kind, size: usize) -> Result<ObjRef, AllocError> {
+        debug_assert!(size >= HEADER_BYTES && size.is_multiple_of(8));
+        let r = match self.bump(kind, size) {
+            Some(r) => r,
+            None => self.alloc_slow(kind, size)?,
+        };
+        self.allocated_total += size as u64;
+        self.since_gc += size;
+        Ok(r)
+    }
+}
+
+impl Heap for MarkCompactHeap {
+    const BACKEND: Backend = Backend::MarkCompact;
+
+    fn new(pool: Arc<SegmentPool>, config: HeapConfig) -> Self {
+        MarkCompactHeap {
+            pool,
+            config,
+            segs: Vec::new(),
+            top: std::ptr::null_mut(),
+            limit: std::ptr::null_mut(),
+            large: Vec::new(),
+            held: 0,
+            allocated_total: 0,
+            since_gc: 0,
+            trigger: MIN_TRIGGER_BYTES,
+            live_after_gc: 0,
+            collections: 0,
+            freed_objects: 0,
+            pause_total: Duration::ZERO,
+            pause_max: Duration::ZERO,
+            mark_stack: Vec::new(),
+            new_used: Vec::new(),
+        }
+    }
+
+    #[inline]
+    fn gc_due(&self) -> bool {
+        if self.config.stress {
+            self.since_gc > 0
+        } else {
+            self.since_gc >= self.trigger
+        }
+    }
+
+    fn collect(&mut self, roots: &mut dyn RootSet, reason: GcReason) -> Option<GcEvent> {
+        Some(self.full_collection(roots, reason))
+    }
+
+    fn stats(&self) -> HeapStats {
+        HeapStats {
+            allocated_bytes: self.allocated_total,
+            live_bytes: if self.collections == 0 {
+                self.allocated_total as usize
+            } else {
+                self.live_after_gc
+            },
+            heap_bytes: self.held,
+            segments: self.segment_count(),
+            collections: self.collections,
+            freed_objects: self.freed_objects,
+            pause_total: self.pause_total,
+            pause_max: self.pause_max,
+        }
+    }
+
+    fn locate(&self, r: ObjRef) -> Option<Location> {
+        let a = r.addr();
+        let segs = self.segs.iter().map(|s| &s.seg).chain(self.large.iter());
+        segs.enumerate()
+            .find(|(_, s)| s.contains(a))
+            .map(|(i, s)| Location {
+                segment: i,
+                offset: a - s.base().as_ptr() as usize,
+            })
+    }
+}
+
+impl Drop for MarkCompactHeap {
+    fn drop(&mut self) {
+        for s in self.segs.drain(..) {
+            self.pool.release(s.seg);
+        }
+        for s in self.large.drain(..) {
+            self.pool.release(s);
+        }
+    }
+}

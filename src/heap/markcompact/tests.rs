@@ -1,0 +1,310 @@
+//! Unit tests for each phase of the mark-compact collector.
+
+use super::*;
+use crate::heap::statics::StaticSegment;
+use crate::value::list::{new_list, new_list_filled};
+use crate::value::map::new_map;
+use crate::value::string::new_str;
+use crate::value::{ListRef, Value};
+
+/// Roots held in a plain vector, as the VM's stack would hold them.
+struct VecRoots(Vec<Value>);
+
+impl RootSet for VecRoots {
+    fn visit(&mut self, f: &mut dyn FnMut(&mut ObjRef)) {
+        for v in &mut self.0 {
+            if let Value::Obj(r, _) = v {
+                f(r);
+            }
+        }
+    }
+}
+
+fn heap() -> (Arc<SegmentPool>, MarkCompactHeap) {
+    let pool = Arc::new(SegmentPool::new(None));
+    let h = MarkCompactHeap::new(pool.clone(), HeapConfig::default());
+    (pool, h)
+}
+
+fn list_ints(v: &Value) -> Vec<i64> {
+    v.as_list()
+        .unwrap()
+        .items()
+        .iter()
+        .map(|x| match x {
+            Value::Int(i) => *i,
+            _ => -1,
+        })
+        .collect()
+}
+
+#[test]
+fn allocation_bumps_and_grows_segments() {
+    let (pool, mut h) = heap();
+    let a = new_list(&mut h, &[Value::Int(1)]).unwrap();
+    let b = new_list(&mut h, &[Value::Int(2)]).unwrap();
+    let (ra, rb) = (a.as_obj().unwrap(), b.as_obj().unwrap());
+    assert_eq!(
+        rb.addr(),
+        ra.addr() + ra.size(),
+        "bump allocation is contiguous"
+    );
+    for _ in 0..10_000 {
+        new_list(&mut h, &[Value::Nil; 4]).unwrap();
+    }
+    let s = h.stats();
+    assert!(s.segments > 1);
+    assert_eq!(s.heap_bytes, pool.stats().in_use_bytes);
+    assert_eq!(
+        s.live_bytes as u64, s.allocated_bytes,
+        "before the first collection live counts everything"
+    );
+}
+
+#[test]
+fn mark_sets_flags_only_on_reachable_objects() {
+    let (_pool, mut h) = heap();
+    let inner = new_list(&mut h, &[Value::Int(7)]).unwrap();
+    let outer = new_list(&mut h, &[inner]).unwrap();
+    let garbage = new_list(&mut h, &[Value::Int(9)]).unwrap();
+    h.seal();
+    let mut roots = VecRoots(vec![outer]);
+    let live = h.mark(&mut roots);
+    let marked =
+        |v: &Value| v.as_obj().unwrap().header().flags & crate::value::object::FLAG_MARK != 0;
+    assert!(marked(&outer) && marked(&inner));
+    assert!(!marked(&garbage));
+    assert_eq!(
+        live,
+        outer.as_obj().unwrap().size() + inner.as_obj().unwrap().size()
+    );
+}
+
+#[test]
+fn forwarding_only_moves_objects_down() {
+    let (_pool, mut h) = heap();
+    let mut keep = Vec::new();
+    for i in 0..5_000 {
+        let v = new_list(&mut h, &[Value::Int(i)]).unwrap();
+        if i % 3 == 0 {
+            keep.push(v);
+        }
+    }
+    h.seal();
+    let mut roots = VecRoots(keep.clone());
+    h.mark(&mut roots);
+    let dead = h.compute_forwarding();
+    assert_eq!(dead, 5_000 - keep.len() as u64);
+    let mut last = 0;
+    for v in &keep {
+        let r = v.as_obj().unwrap();
+        let dest = r.header().word as usize;
+        let (from, to) = (h.locate(r).unwrap(), {
+            let d = unsafe { ObjRef::from_ptr(std::ptr::NonNull::new(dest as *mut u8).unwrap()) };
+            h.locate(d).unwrap()
+        });
+        assert!(
+            (to.segment, to.offset) <= (from.segment, from.offset),
+            "an object moved up"
+        );
+        assert!((to.segment, to.offset) >= (0, last) || to.segment > 0);
+        last = to.offset;
+    }
+}
+
+#[test]
+fn update_and_slide_keep_contents_and_return_segments() {
+    let (pool, mut h) = heap();
+    let mut roots = VecRoots(Vec::new());
+    for i in 0..20_000 {
+        let inner = new_list(&mut h, &[Value::Int(i), Value::Int(i * 2)]).unwrap();
+        let v = new_list(&mut h, &[inner, Value::Int(i)]).unwrap();
+        if i % 100 == 0 {
+            roots.0.push(v);
+        }
+    }
+    let before = h.stats();
+    let old_addr = roots.0[1].as_obj().unwrap().addr();
+    let ev = h.collect(&mut roots, GcReason::Explicit).unwrap();
+    let after = h.stats();
+    assert!(after.heap_bytes < before.heap_bytes);
+    assert_eq!(
+        after.heap_bytes,
+        pool.stats().in_use_bytes,
+        "emptied segments went back to the pool"
+    );
+    assert_eq!(ev.bytes_after, after.heap_bytes);
+    assert!(
+        roots.0[1].as_obj().unwrap().addr() < old_addr,
+        "a survivor slid down"
+    );
+    for (k, v) in roots.0.iter().enumerate() {
+        let i = k as i64 * 100;
+        let items = v.as_list().unwrap().items();
+        assert!(matches!(items[1], Value::Int(x) if x == i));
+        assert_eq!(list_ints(&items[0]), vec![i, i * 2]);
+    }
+    // The heap works after compaction: allocate more and collect again.
+    for i in 0..1000 {
+        roots.0.push(new_list(&mut h, &[Value::Int(i)]).unwrap());
+    }
+    h.collect(&mut roots, GcReason::Explicit);
+    assert_eq!(list_ints(roots.0.last().unwrap()), vec![999]);
+    assert_eq!(h.stats().collections, 2);
+}
+
+#[test]
+fn growing_lists_and_maps_survive_moves() {
+    let (_pool, mut h) = heap();
+    let l = new_list(&mut h, &[]).unwrap();
+    let m = new_map(&mut h, &[]).unwrap();
+    let mut roots = VecRoots(vec![l, m]);
+    for i in 0..2_000 {
+        new_list(&mut h, &[Value::Int(i)]).unwrap(); // garbage in between
+        let lv = roots.0[0].as_list().unwrap();
+        lv.push(&mut h, Value::Int(i)).unwrap();
+        let key = new_str(&mut h, format!("k{i}").as_bytes()).unwrap();
+        roots.0[1]
+            .as_map()
+            .unwrap()
+            .insert(&mut h, key, Value::Int(i))
+            .unwrap();
+        if i % 500 == 0 {
+            h.collect(&mut roots, GcReason::Explicit);
+        }
+    }
+    h.collect(&mut roots, GcReason::Explicit);
+    assert_eq!(list_ints(&roots.0[0]), (0..2_000).collect::<Vec<_>>());
+    let map = roots.0[1].as_map().unwrap();
+    assert_eq!(map.len(), 2_000);
+    let key = new_str(&mut h, b"k1234").unwrap();
+    assert!(matches!(map.get(&key), Some(Value::Int(1234))));
+}
+
+#[test]
+fn a_million_deep_chain_marks_without_recursion() {
+    let (_pool, mut h) = heap();
+    let mut v = Value::Nil;
+    for _ in 0..1_000_000 {
+        v = new_list(&mut h, &[v]).unwrap();
+    }
+    let mut roots = VecRoots(vec![v]);
+    h.collect(&mut roots, GcReason::Explicit);
+    let mut n = 0;
+    let mut cur = roots.0[0];
+    while let Some(l) = cur.as_list() {
+        cur = l.get(0).unwrap();
+        n += 1;
+    }
+    assert_eq!(n, 1_000_000);
+}
+
+#[test]
+fn large_objects_get_their_own_span_and_are_released_when_dead() {
+    let (pool, mut h) = heap();
+    let big_live = new_list_filled(&mut h, 100_000, Value::Int(3)).unwrap();
+    let _big_dead = new_list_filled(&mut h, 100_000, Value::Int(4)).unwrap();
+    assert_eq!(h.large.len(), 2);
+    let addr = big_live.as_obj().unwrap().addr();
+    let mut roots = VecRoots(vec![big_live]);
+    h.collect(&mut roots, GcReason::Explicit);
+    assert_eq!(h.large.len(), 1);
+    assert_eq!(
+        roots.0[0].as_obj().unwrap().addr(),
+        addr,
+        "large objects do not move"
+    );
+    assert_eq!(
+        ListRef(roots.0[0].as_obj().unwrap())
+            .get(99_999)
+            .map(|v| matches!(v, Value::Int(3))),
+        Some(true)
+    );
+    assert_eq!(h.stats().heap_bytes, pool.stats().in_use_bytes);
+}
+
+#[test]
+fn static_references_are_left_alone() {
+    let (_pool, mut h) = heap();
+    let mut statics = StaticSegment::new();
+    let s = new_str(&mut statics, b"static").unwrap();
+    let l = new_list(&mut h, &[s]).unwrap();
+    let mut roots = VecRoots(vec![l, s]);
+    h.collect(&mut roots, GcReason::Explicit);
+    assert_eq!(roots.0[1].as_obj(), s.as_obj());
+    assert_eq!(
+        roots.0[0]
+            .as_list()
+            .unwrap()
+            .get(0)
+            .and_then(|v| v.as_obj()),
+        s.as_obj()
+    );
+    assert_eq!(
+        s.as_obj().unwrap().header().flags & crate::value::object::FLAG_MARK,
+        0
+    );
+}
+
+#[test]
+fn cycles_are_collected() {
+    let (_pool, mut h) = heap();
+    let mut roots = VecRoots(Vec::new());
+    for _ in 0..10_000 {
+        let a = new_list(&mut h, &[Value::Nil]).unwrap();
+        let b = new_list(&mut h, &[a]).unwrap();
+        a.as_list().unwrap().set(0, b);
+    }
+    let ev = h.collect(&mut roots, GcReason::Explicit).unwrap();
+    assert_eq!(ev.live_bytes, 0);
+    assert_eq!(ev.freed_objects, 20_000);
+    assert_eq!(h.segs.len(), 1, "only the first segment is kept");
+}
+
+#[test]
+fn max_heap_is_enforced() {
+    let pool = Arc::new(SegmentPool::new(None));
+    let cfg = HeapConfig {
+        max_heap: Some(64 * 1024),
+        stress: false,
+    };
+    let mut h = MarkCompactHeap::new(pool, cfg);
+    let mut err = None;
+    for _ in 0..100_000 {
+        if let Err(e) = new_list(&mut h, &[Value::Nil; 8]) {
+            err = Some(e);
+            break;
+        }
+    }
+    assert_eq!(err, Some(AllocError::HeapLimit));
+    assert!(h.stats().heap_bytes <= 64 * 1024);
+    assert_eq!(
+        new_list_filled(&mut h, 1 << 20, Value::Nil).err(),
+        Some(AllocError::HeapLimit)
+    );
+}
+
+#[test]
+fn trigger_grows_with_live_size_and_stress_collects_always() {
+    let (_pool, mut h) = heap();
+    assert!(!h.gc_due());
+    let mut roots = VecRoots(Vec::new());
+    for _ in 0..100 {
+        roots
+            .0
+            .push(new_list_filled(&mut h, 1000, Value::Nil).unwrap());
+    }
+    h.collect(&mut roots, GcReason::Budget);
+    assert!(h.trigger >= h.live_after_gc * GROWTH_FACTOR);
+    let pool = Arc::new(SegmentPool::new(None));
+    let mut s = MarkCompactHeap::new(
+        pool,
+        HeapConfig {
+            max_heap: None,
+            stress: true,
+        },
+    );
+    assert!(!s.gc_due());
+    new_list(&mut s, &[]).unwrap();
+    assert!(s.gc_due());
+}

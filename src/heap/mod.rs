@@ -1,0 +1,179 @@
+//! The one door to memory: the [`Heap`] trait every backend implements.
+//!
+//! Each process owns one heap. The VM allocates through [`Alloc`] (which
+//! `Heap` extends), reports what the backend may need to know (reference
+//! stores and drops for `rc`, `free` for `manual`), and at safepoints, when
+//! [`Heap::gc_due`] says so, hands its roots to [`Heap::collect`]. The
+//! backend never knows opcodes; the VM never knows the collector's internals.
+//! Objects never move except inside `collect`, so between safepoints a raw
+//! [`ObjRef`] held by Rust code stays valid.
+//!
+//! Adding a backend touches: a folder here (same file names as
+//! `markcompact/`), [`Backend`] (its name), `process::run_backend` (the one
+//! `match` that picks the monomorphised VM), and the README's backend table.
+
+pub mod markcompact;
+pub mod segment;
+pub mod statics;
+
+use crate::value::{Alloc, ObjRef, Value};
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use segment::SegmentPool;
+
+/// The memory managers a process can run on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Manual,
+    Rc,
+    MarkCompact,
+}
+
+impl Backend {
+    pub const ALL: [Backend; 3] = [Backend::Manual, Backend::Rc, Backend::MarkCompact];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Manual => "manual",
+            Backend::Rc => "rc",
+            Backend::MarkCompact => "mark-compact",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Backend> {
+        Backend::ALL.into_iter().find(|b| b.name() == s)
+    }
+}
+
+/// Settings a heap is created with.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct HeapConfig {
+    /// `--max-heap`: most bytes of segments this heap may hold.
+    pub max_heap: Option<usize>,
+    /// `--gc-stress`: collect at every safepoint that follows an allocation.
+    pub stress: bool,
+}
+
+/// What a collection was asked for by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GcReason {
+    /// The allocation budget since the last collection was spent.
+    Budget,
+    /// The script called `gc()` (or the REPL `:gc`).
+    Explicit,
+    /// `--gc-stress`.
+    Stress,
+    /// An allocation failed at the heap's limit; collect, then retry once.
+    Limit,
+}
+
+impl GcReason {
+    pub fn name(self) -> &'static str {
+        match self {
+            GcReason::Budget => "budget",
+            GcReason::Explicit => "explicit",
+            GcReason::Stress => "stress",
+            GcReason::Limit => "limit",
+        }
+    }
+}
+
+/// One collection, as `--gc-trace` reports it.
+#[derive(Clone, Copy, Debug)]
+pub struct GcEvent {
+    pub reason: GcReason,
+    pub pause: Duration,
+    pub bytes_before: usize,
+    pub bytes_after: usize,
+    pub segments_before: usize,
+    pub segments_after: usize,
+    pub live_bytes: usize,
+    pub freed_objects: u64,
+}
+
+/// The counters of `heap_stats()` (section 8).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct HeapStats {
+    /// Total bytes ever allocated by this heap.
+    pub allocated_bytes: u64,
+    /// Bytes of live objects: exact in manual and rc; as of the last
+    /// collection in mark-compact (everything allocated, before the first).
+    pub live_bytes: usize,
+    /// Bytes of segments the heap holds now.
+    pub heap_bytes: usize,
+    pub segments: usize,
+    pub collections: u64,
+    pub freed_objects: u64,
+    pub pause_total: Duration,
+    pub pause_max: Duration,
+}
+
+/// Where an object is, for `inspect`: segment number (in the heap's own
+/// order) and byte offset inside it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Location {
+    pub segment: usize,
+    pub offset: usize,
+}
+
+/// A misuse of memory a backend detected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum MemError {
+    /// `site` is where it was freed (the VM's number for a source place).
+    #[error("use of freed object")]
+    UseAfterFree { freed_at: u32 },
+    #[error("double free")]
+    DoubleFree { freed_at: u32 },
+}
+
+/// The mutator's roots, as the VM hands them to a collection. `visit` may be
+/// called more than once in one collection and must visit the same slots
+/// each time; the collector may rewrite them (moving backends).
+pub trait RootSet {
+    fn visit(&mut self, f: &mut dyn FnMut(&mut ObjRef));
+}
+
+/// A memory manager for one process.
+pub trait Heap: Alloc + Sized {
+    const BACKEND: Backend;
+
+    fn new(pool: Arc<SegmentPool>, config: HeapConfig) -> Self;
+
+    /// True when the VM should call `collect` at its next safepoint.
+    fn gc_due(&self) -> bool;
+
+    /// Reclaims what is unreachable from `roots` (a full collection in
+    /// mark-compact, a cycle collection in rc, nothing in manual).
+    fn collect(&mut self, roots: &mut dyn RootSet, reason: GcReason) -> Option<GcEvent>;
+
+    /// Checks that `v` may be used (manual: not freed since the reference was made).
+    #[inline]
+    fn check(&self, _v: &Value) -> Result<(), MemError> {
+        Ok(())
+    }
+
+    /// `free(x)` on a heap object: releases it at once in manual; nothing elsewhere.
+    /// `site` is the VM's number for where the free happened.
+    fn free(&mut self, v: &Value, _site: u32) -> Result<(), MemError> {
+        self.check(v)
+    }
+
+    /// A new reference to `v` was stored (rc counts it).
+    #[inline]
+    fn retain(&mut self, _v: &Value) {}
+
+    /// A reference to `v` was overwritten or dropped (rc may release it).
+    #[inline]
+    fn release(&mut self, _v: Value) {}
+
+    fn stats(&self) -> HeapStats;
+
+    /// Where a heap object is (None for objects this heap does not hold).
+    fn locate(&self, r: ObjRef) -> Option<Location>;
+
+    /// The reference count of an object, where the backend keeps one.
+    fn refcount(&self, _r: ObjRef) -> Option<u64> {
+        None
+    }
+}

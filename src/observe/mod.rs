@@ -1,0 +1,54 @@
+//! Observing memory: the `--gc-trace` line for a collection.
+
+use crate::heap::{Backend, GcEvent};
+
+/// One line per collection, in the spirit of Go's `GODEBUG=gctrace=1`:
+/// `gc N? mark-compact budget: pause 0.123 ms, 1.5 MB -> 0.4 MB, 12 -> 4 segments, live 0.4 MB, freed 1234`.
+pub fn trace_line(e: &GcEvent, backend: Backend) -> String {
+    let mb = |b: usize| b as f64 / (1024.0 * 1024.0);
+    format!(
+        "gc {} ({}): pause {:.3} ms, heap {:.3} MB -> {:.3} MB, segments {} -> {}, live {:.3} MB, freed {} objects",
+        backend.name(),
+        e.reason.name(),
+        e.pause.as_secs_f64() * 1000.0,
+        mb(e.bytes_before),
+        mb(e.bytes_after),
+        e.segments_before,
+        e.segments_after,
+        mb(e.live_bytes),
+        e.freed_objects
+    )
+}
+
+/// The `--gc-stats` table: one row per process.
+pub fn stats_table(rows: &[(&str, Backend, crate::heap::HeapStats)]) -> String {
+    let mut s = format!(
+        "{:<16} {:<13} {:>14} {:>12} {:>12} {:>9} {:>6} {:>10} {:>11} {:>10}\n",
+        "process",
+        "backend",
+        "allocated",
+        "live",
+        "heap",
+        "segments",
+        "gcs",
+        "freed",
+        "pause total",
+        "pause max"
+    );
+    for (name, backend, st) in rows {
+        s.push_str(&format!(
+            "{:<16} {:<13} {:>14} {:>12} {:>12} {:>9} {:>6} {:>10} {:>9.3}ms {:>8.3}ms\n",
+            name,
+            backend.name(),
+            st.allocated_bytes,
+            st.live_bytes,
+            st.heap_bytes,
+            st.segments,
+            st.collections,
+            st.freed_objects,
+            st.pause_total.as_secs_f64() * 1e3,
+            st.pause_max.as_secs_f64() * 1e3
+        ));
+    }
+    s
+}

@@ -1,0 +1,216 @@
+//! The interactive loop: history, multi-line entries, echo of expression
+//! values, errors that do not end the session, and `:` commands.
+//!
+//! Every entry is compiled into the same program and runs on one persistent
+//! top-level frame, so variables and functions carry over between entries.
+//! When stdin is not a terminal, the whole input runs as one script.
+
+use crate::cli::{self, EXIT_IO, EXIT_OK};
+use crate::compiler::{self, Session};
+use crate::heap::markcompact::MarkCompactHeap;
+use crate::heap::{Backend, GcReason, Heap, SegmentPool};
+use crate::process::RunConfig;
+use crate::syntax::span::Source;
+use crate::vm::Vm;
+use rustyline::DefaultEditor;
+use rustyline::error::ReadlineError;
+use std::io::{IsTerminal, Read};
+use std::sync::Arc;
+
+const HELP: &str = "\
+Enter Loam statements; an unfinished block or bracket waits for more lines.
+The value of an expression statement is printed (unless it is nil).
+  :help           this text
+  :gc             collect now and show the heap before -> after
+  :stats          this process's memory counters
+  :heap           the heap's size and segments
+  :inspect EXPR   where the value of EXPR lives (kind, size, segment, offset)
+  :ps             the processes
+  :quit           leave (Ctrl-D works too)";
+
+/// Starts the REPL (or runs stdin as a script when it is not a terminal).
+pub fn start(cfg: &RunConfig) -> u8 {
+    if !std::io::stdin().is_terminal() {
+        let mut text = String::new();
+        if let Err(e) = std::io::stdin().read_to_string(&mut text) {
+            eprintln!("loam: cannot read stdin: {e}");
+            return EXIT_IO;
+        }
+        return cli::run_source(Source::new("<stdin>", text), false, false, cfg);
+    }
+    let pool = Arc::new(SegmentPool::new(cfg.max_memory));
+    match cfg.backend {
+        Backend::MarkCompact => Repl::new(MarkCompactHeap::new(pool, cfg.heap), cfg).run(),
+        Backend::Manual | Backend::Rc => {
+            eprintln!("loam: --gc {}: not yet implemented", cfg.backend.name());
+            cli::EXIT_USAGE
+        }
+    }
+}
+
+struct Repl<H: Heap> {
+    vm: Vm<H>,
+    session: Session,
+    entries: usize,
+}
+
+fn history_path() -> Option<std::path::PathBuf> {
+    if let Some(p) = std::env::var_os("LOAM_HISTORY") {
+        return Some(p.into());
+    }
+    std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".loam_history"))
+}
+
+impl<H: Heap> Repl<H> {
+    fn new(heap: H, cfg: &RunConfig) -> Self {
+        let program = Arc::new(compiler::new_program());
+        Repl {
+            vm: Vm::new(program, heap, Box::new(std::io::stdout()), cfg.vm.clone()),
+            session: Session::default(),
+            entries: 0,
+        }
+    }
+
+    fn run(mut self) -> u8 {
+        let mut rl = match DefaultEditor::new() {
+            Ok(rl) => rl,
+            Err(e) => {
+                eprintln!("loam: cannot start the line editor: {e}");
+                return EXIT_IO;
+            }
+        };
+        let history = history_path();
+        if let Some(h) = &history {
+            let _ = rl.load_history(h);
+        }
+        println!(
+            "Loam {} ({} backend). :help for help, Ctrl-D to leave.",
+            env!("CARGO_PKG_VERSION"),
+            H::BACKEND.name()
+        );
+        let mut pending = String::new();
+        loop {
+            let prompt = if pending.is_empty() {
+                "loam> "
+            } else {
+                "  ... "
+            };
+            match rl.readline(prompt) {
+                Ok(line) => {
+                    if pending.is_empty() && line.trim_start().starts_with(':') {
+                        let _ = rl.add_history_entry(line.as_str());
+                        if !self.command(line.trim()) {
+                            break;
+                        }
+                        continue;
+                    }
+                    pending.push_str(&line);
+                    pending.push('\n');
+                    if crate::syntax::is_incomplete(&pending) {
+                        continue;
+                    }
+                    let _ = rl.add_history_entry(pending.trim_end());
+                    let text = std::mem::take(&mut pending);
+                    if !text.trim().is_empty() {
+                        self.eval(&text);
+                    }
+                }
+                Err(ReadlineError::Interrupted) => {
+                    if !pending.is_empty() {
+                        pending.clear();
+                        println!("(entry discarded)");
+                    }
+                }
+                Err(ReadlineError::Eof) => break,
+                Err(e) => {
+                    eprintln!("loam: {e}");
+                    break;
+                }
+            }
+        }
+        if let Some(h) = &history {
+            let _ = rl.save_history(h);
+        }
+        EXIT_OK
+    }
+
+    /// Compiles and runs one entry; errors are reported and the session goes on.
+    fn eval(&mut self, text: &str) {
+        self.entries += 1;
+        let source = Source::new(format!("<repl:{}>", self.entries), text);
+        let slots = self.session.next_slot as usize;
+        let Some(program) = Arc::get_mut(&mut self.vm.program) else {
+            eprintln!("loam: internal error: the program is in use");
+            return;
+        };
+        match compiler::compile_repl(program, &mut self.session, source) {
+            Err(e) => cli::report_compile_error(&e),
+            Ok(proto) => {
+                if let Err(e) = self.vm.run_entry(proto, slots) {
+                    eprint!(
+                        "{}",
+                        e.render(&self.vm.program, std::io::stderr().is_terminal())
+                    );
+                    if self.vm.repair_top(self.session.next_slot as usize).is_err() {
+                        eprintln!("loam: the heap is full; some variables of this entry are lost");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Runs a `:` command; false means leave.
+    fn command(&mut self, line: &str) -> bool {
+        let (cmd, rest) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
+        match cmd {
+            ":help" | ":h" | ":?" => println!("{HELP}"),
+            ":quit" | ":q" | ":exit" => return false,
+            ":gc" => match self.vm.collect(GcReason::Explicit) {
+                Some(e) => println!("{}", crate::observe::trace_line(&e, H::BACKEND)),
+                None => println!("the {} backend has nothing to collect", H::BACKEND.name()),
+            },
+            ":stats" => print!(
+                "{}",
+                crate::observe::stats_table(&[("<pid 0> main", H::BACKEND, self.vm.heap.stats())])
+            ),
+            ":heap" => {
+                let s = self.vm.heap.stats();
+                println!(
+                    "{} heap: {} bytes in {} segments; live {} bytes; {} bytes allocated in all",
+                    H::BACKEND.name(),
+                    s.heap_bytes,
+                    s.segments,
+                    s.live_bytes,
+                    s.allocated_bytes
+                );
+            }
+            ":inspect" => {
+                if rest.trim().is_empty() {
+                    println!("usage: :inspect EXPR");
+                } else {
+                    self.eval(&format!(
+                        "inspect({});\n",
+                        rest.trim().trim_end_matches(';')
+                    ));
+                }
+            }
+            ":ps" => {
+                let s = self.vm.heap.stats();
+                println!(
+                    "{:<10} {:<13} {:<8} {:>12} {:>8}",
+                    "pid", "backend", "state", "heap bytes", "queue"
+                );
+                println!(
+                    "{:<10} {:<13} {:<8} {:>12} {:>8}",
+                    "<pid 0>",
+                    H::BACKEND.name(),
+                    "running",
+                    s.heap_bytes,
+                    0
+                );
+            }
+            _ => println!("unknown command {cmd}; :help lists them"),
+        }
+        true
+    }
+}

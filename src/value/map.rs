@@ -1,0 +1,318 @@
+//! Maps: insertion-ordered hash maps keyed by strings, ints and bools.
+//!
+//! Entries (key, value) are kept in insertion order, inline in the map object
+//! until it outgrows them, then in an external `Array`. A removed entry
+//! leaves a tombstone (key `Undef`) until the next rebuild. Small maps are
+//! searched linearly; past `LINEAR_MAX` entries a hash index (a `Bytes`
+//! object of u32 entry numbers, open addressing, linear probing) is kept.
+
+use super::object::{array_layout as A, bytes_layout as B, map_layout as L, read_u32, write_u32};
+use super::{Alloc, AllocError, Kind, ObjRef, Value};
+
+/// Inline entry capacity of an empty map literal.
+pub const EMPTY_MAP_INLINE: usize = 4;
+/// Up to this many entry slots, lookups scan instead of hashing.
+pub const LINEAR_MAX: usize = 8;
+/// Most entries a map can hold.
+pub const MAX_MAP_LEN: usize = (u32::MAX / 8) as usize;
+
+/// A view of a `Map` object.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct MapRef(pub ObjRef);
+
+/// Keys are strings, ints and bools.
+#[inline]
+pub fn is_key(v: &Value) -> bool {
+    match v {
+        Value::Int(_) | Value::Bool(_) => true,
+        Value::Obj(r, _) => r.kind() == Kind::Str,
+        _ => false,
+    }
+}
+
+#[inline]
+fn key_hash(k: &Value) -> u32 {
+    match k {
+        Value::Int(i) => ((*i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) as u32,
+        Value::Bool(b) => 0x5bd1_e995 ^ (*b as u32),
+        Value::Obj(r, _) => super::StrRef(*r).hash(),
+        _ => 0,
+    }
+}
+
+#[inline]
+fn key_eq(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Int(x), Value::Int(y)) => x == y,
+        (Value::Bool(x), Value::Bool(y)) => x == y,
+        (Value::Obj(x, _), Value::Obj(y, _)) => {
+            x == y || (y.kind() == Kind::Str && super::StrRef(*x).eq_bytes(super::StrRef(*y)))
+        }
+        _ => false,
+    }
+}
+
+impl MapRef {
+    /// Number of live entries.
+    #[inline]
+    pub fn len(self) -> usize {
+        read_u32(self.0, L::LEN) as usize
+    }
+
+    #[inline]
+    pub fn is_empty(self) -> bool {
+        self.len() == 0
+    }
+
+    /// Entry slots in use, tombstones included (the bound for [`MapRef::entry`]).
+    #[inline]
+    pub fn used(self) -> usize {
+        read_u32(self.0, L::USED) as usize
+    }
+
+    #[inline]
+    fn cap(self) -> usize {
+        read_u32(self.0, L::CAP) as usize
+    }
+
+    #[inline]
+    fn ext(self) -> Option<ObjRef> {
+        // SAFETY: EXT is inside every map and always initialised.
+        unsafe { self.0.field::<Option<ObjRef>>(L::EXT).read() }
+    }
+
+    #[inline]
+    fn index(self) -> Option<ObjRef> {
+        // SAFETY: INDEX is inside every map and always initialised.
+        unsafe { self.0.field::<Option<ObjRef>>(L::INDEX).read() }
+    }
+
+    #[inline]
+    fn slots(self) -> *mut Value {
+        match self.ext() {
+            Some(a) => a.field::<Value>(A::ITEMS),
+            None => self.0.field::<Value>(L::INLINE),
+        }
+    }
+
+    #[inline]
+    fn key_at(self, i: usize) -> Value {
+        // SAFETY: callers pass i < used; entry slots below used are initialised.
+        unsafe { self.slots().add(2 * i).read() }
+    }
+
+    #[inline]
+    fn val_at(self, i: usize) -> Value {
+        // SAFETY: as key_at.
+        unsafe { self.slots().add(2 * i + 1).read() }
+    }
+
+    /// Entry `i` (in insertion order), or `None` for a tombstone or past `used`.
+    #[inline]
+    pub fn entry(self, i: usize) -> Option<(Value, Value)> {
+        if i >= self.used() {
+            return None;
+        }
+        match self.key_at(i) {
+            Value::Undef => None,
+            k => Some((k, self.val_at(i))),
+        }
+    }
+
+    /// The live entries in insertion order.
+    pub fn entries(self) -> impl Iterator<Item = (Value, Value)> {
+        (0..self.used()).filter_map(move |i| self.entry(i))
+    }
+
+    fn find(self, key: &Value) -> Option<usize> {
+        match self.index() {
+            None => (0..self.used()).find(|&i| key_eq(&self.key_at(i), key)),
+            Some(ix) => {
+                let mask = index_slots(ix) - 1;
+                let table = ix.field::<u32>(B::DATA);
+                let mut h = key_hash(key) as usize & mask;
+                loop {
+                    // SAFETY: h <= mask < number of u32 slots in the index.
+                    let e = unsafe { table.add(h).read() } as usize;
+                    if e == 0 {
+                        return None;
+                    }
+                    if key_eq(&self.key_at(e - 1), key) {
+                        return Some(e - 1);
+                    }
+                    h = (h + 1) & mask;
+                }
+            }
+        }
+    }
+
+    /// The value stored under `key` (which must satisfy [`is_key`]).
+    #[inline]
+    pub fn get(self, key: &Value) -> Option<Value> {
+        self.find(key).map(|i| self.val_at(i))
+    }
+
+    #[inline]
+    pub fn has(self, key: &Value) -> bool {
+        self.find(key).is_some()
+    }
+
+    /// Stores `val` under `key`; returns the value it replaced. May allocate
+    /// (and on failure changes nothing).
+    pub fn insert(
+        self,
+        a: &mut impl Alloc,
+        key: Value,
+        val: Value,
+    ) -> Result<Option<Value>, AllocError> {
+        if let Some(i) = self.find(&key) {
+            let old = self.val_at(i);
+            // SAFETY: i < used.
+            unsafe { self.slots().add(2 * i + 1).write(val) };
+            return Ok(Some(old));
+        }
+        if self.used() == self.cap() {
+            let len = self.len();
+            let new_cap = if len * 2 <= self.cap() && len > 0 {
+                self.cap()
+            } else {
+                (self.cap() * 2).max(EMPTY_MAP_INLINE)
+            };
+            self.rebuild(a, new_cap)?;
+        }
+        let i = self.used();
+        // SAFETY: i < cap after the rebuild; the two slots are inside the storage.
+        unsafe {
+            self.slots().add(2 * i).write(key);
+            self.slots().add(2 * i + 1).write(val);
+        }
+        write_u32(self.0, L::USED, i as u32 + 1);
+        write_u32(self.0, L::LEN, self.len() as u32 + 1);
+        if let Some(ix) = self.index() {
+            index_insert(ix, &key, i);
+        }
+        Ok(None)
+    }
+
+    /// Removes `key`; returns its (key, value) as stored.
+    pub fn remove(self, key: &Value) -> Option<(Value, Value)> {
+        let i = self.find(key)?;
+        let (k, v) = (self.key_at(i), self.val_at(i));
+        // SAFETY: i < used. The index keeps pointing at the tombstone, which no key
+        // equals, so probes run past it as they must.
+        unsafe {
+            self.slots().add(2 * i).write(Value::Undef);
+            self.slots().add(2 * i + 1).write(Value::Nil);
+        }
+        write_u32(self.0, L::LEN, self.len() as u32 - 1);
+        Some((k, v))
+    }
+
+    /// Moves the live entries into fresh storage of `new_cap` entries (and a
+    /// fresh index when it is past `LINEAR_MAX`), dropping tombstones.
+    fn rebuild(self, a: &mut impl Alloc, new_cap: usize) -> Result<(), AllocError> {
+        if new_cap > MAX_MAP_LEN {
+            return Err(AllocError::TooLarge);
+        }
+        let arr = a.alloc(Kind::Array, A::size(2 * new_cap))?;
+        let ix = if new_cap > LINEAR_MAX {
+            let n = (new_cap * 2).next_power_of_two();
+            let r = match a.alloc(Kind::Bytes, B::size(n * 4)) {
+                Ok(r) => r,
+                Err(e) => {
+                    a.retire(arr);
+                    return Err(e);
+                }
+            };
+            write_u32(r, B::LEN, (n * 4) as u32);
+            // SAFETY: the new index holds n u32 slots.
+            unsafe { std::ptr::write_bytes(r.field::<u32>(B::DATA), 0, n) };
+            Some(r)
+        } else {
+            None
+        };
+        write_u32(arr, A::CAP, (2 * new_cap) as u32);
+        let dst = arr.field::<Value>(A::ITEMS);
+        let mut n = 0;
+        for (k, v) in self.entries() {
+            // SAFETY: n < len <= new_cap, inside the new array.
+            unsafe {
+                dst.add(2 * n).write(k);
+                dst.add(2 * n + 1).write(v);
+            }
+            if let Some(ix) = ix {
+                index_insert(ix, &k, n);
+            }
+            n += 1;
+        }
+        for i in 2 * n..2 * new_cap {
+            // SAFETY: inside the new array.
+            unsafe { dst.add(i).write(Value::Nil) };
+        }
+        let (old_ext, old_ix) = (self.ext(), self.index());
+        // SAFETY: EXT and INDEX are inside every map.
+        unsafe {
+            self.0.field::<Option<ObjRef>>(L::EXT).write(Some(arr));
+            self.0.field::<Option<ObjRef>>(L::INDEX).write(ix);
+        }
+        write_u32(self.0, L::CAP, new_cap as u32);
+        write_u32(self.0, L::USED, n as u32);
+        for r in [old_ext, old_ix].into_iter().flatten() {
+            a.retire(r);
+        }
+        Ok(())
+    }
+}
+
+fn index_slots(ix: ObjRef) -> usize {
+    read_u32(ix, B::LEN) as usize / 4
+}
+
+fn index_insert(ix: ObjRef, key: &Value, entry: usize) {
+    let mask = index_slots(ix) - 1;
+    let table = ix.field::<u32>(B::DATA);
+    let mut h = key_hash(key) as usize & mask;
+    // SAFETY: h <= mask; the index has at least twice as many slots as entries,
+    // so a free slot exists and the loop ends.
+    unsafe {
+        while table.add(h).read() != 0 {
+            h = (h + 1) & mask;
+        }
+        table.add(h).write(entry as u32 + 1);
+    }
+}
+
+/// Allocates a map holding `pairs` (keys already checked with [`is_key`]; a
+/// repeated key keeps the last value, at the first one's position).
+pub fn new_map(a: &mut impl Alloc, pairs: &[(Value, Value)]) -> Result<Value, AllocError> {
+    let cap = if pairs.is_empty() {
+        EMPTY_MAP_INLINE
+    } else {
+        pairs.len()
+    };
+    if cap > MAX_MAP_LEN {
+        return Err(AllocError::TooLarge);
+    }
+    let r = a.alloc(Kind::Map, L::size(cap))?;
+    write_u32(r, L::LEN, 0);
+    write_u32(r, L::USED, 0);
+    write_u32(r, L::CAP, cap as u32);
+    // SAFETY: the object has EXT, INDEX and `cap` inline entries.
+    unsafe {
+        r.field::<Option<ObjRef>>(L::EXT).write(None);
+        r.field::<Option<ObjRef>>(L::INDEX).write(None);
+        let p = r.field::<Value>(L::INLINE);
+        for i in 0..2 * cap {
+            p.add(i).write(Value::Nil);
+        }
+    }
+    let m = MapRef(r);
+    if cap > LINEAR_MAX {
+        // Big literal: give it an index up front by rebuilding at its size.
+        m.rebuild(a, cap)?;
+    }
+    for (k, v) in pairs {
+        m.insert(a, *k, *v)?;
+    }
+    Ok(a.value_of(r))
+}

@@ -1,0 +1,135 @@
+//! Values and the objects they point to.
+//!
+//! A [`Value`] is 16 bytes: immediate nil, bools, ints, floats and pids, or a
+//! reference to an object in a heap segment or the static segment. The object
+//! layouts and how each kind is traced live in [`object`]; typed views with
+//! the operations the VM needs live in `string`, `list`, `map` and `func`.
+//! Operators shared by the VM and the compiler's constant folding are in [`ops`].
+
+pub mod func;
+pub mod list;
+pub mod map;
+pub mod object;
+pub mod ops;
+pub mod string;
+
+pub use func::{CellRef, ClosureRef};
+pub use list::ListRef;
+pub use map::MapRef;
+pub use object::{Kind, ObjRef};
+pub use string::StrRef;
+
+/// A Loam value.
+#[derive(Clone, Copy, Debug)]
+pub enum Value {
+    Nil,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    /// A reference to an object, with a stamp the backend may use to detect
+    /// stale references (manual: the generation the object had when the
+    /// reference was made; zero elsewhere).
+    Obj(ObjRef, u32),
+    /// A process identifier.
+    Pid(u64),
+    /// Internal: a variable whose `let` has not run yet. Never seen by scripts.
+    Undef,
+}
+
+impl Value {
+    #[inline]
+    pub fn truthy(&self) -> bool {
+        !matches!(self, Value::Nil | Value::Bool(false))
+    }
+
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Nil | Value::Undef => "nil",
+            Value::Bool(_) => "bool",
+            Value::Int(_) => "int",
+            Value::Float(_) => "float",
+            Value::Pid(_) => "pid",
+            Value::Obj(r, _) => r.kind().name(),
+        }
+    }
+
+    #[inline]
+    pub fn as_obj(&self) -> Option<ObjRef> {
+        match self {
+            Value::Obj(r, _) => Some(*r),
+            _ => None,
+        }
+    }
+
+    /// The object this value refers to, if it is one of `kind`.
+    #[inline]
+    pub fn obj_of(&self, kind: Kind) -> Option<ObjRef> {
+        match self {
+            Value::Obj(r, _) if r.kind() == kind => Some(*r),
+            _ => None,
+        }
+    }
+
+    #[inline]
+    pub fn as_list(&self) -> Option<ListRef> {
+        self.obj_of(Kind::List).map(ListRef)
+    }
+
+    #[inline]
+    pub fn as_map(&self) -> Option<MapRef> {
+        self.obj_of(Kind::Map).map(MapRef)
+    }
+
+    #[inline]
+    pub fn as_str(&self) -> Option<StrRef> {
+        self.obj_of(Kind::Str).map(StrRef)
+    }
+
+    #[inline]
+    pub fn as_closure(&self) -> Option<ClosureRef> {
+        self.obj_of(Kind::Closure).map(ClosureRef)
+    }
+
+    /// True for values that refer to a heap object (not static data).
+    #[inline]
+    pub fn is_heap_obj(&self) -> bool {
+        matches!(self, Value::Obj(r, _) if !r.is_static())
+    }
+}
+
+/// The one way objects come into being: a heap backend or the static segment
+/// hands out bytes and writes the header. Everything that builds objects
+/// (the VM, builtins, the compiler's static data, message copy) goes through this.
+pub trait Alloc {
+    /// Allocates `size` bytes (a multiple of 8, at least the header) for an
+    /// object of `kind`, writes its header and returns it. The body is
+    /// uninitialised; the caller fills it before the next safepoint.
+    fn alloc(&mut self, kind: Kind, size: usize) -> Result<ObjRef, AllocError>;
+
+    /// The value that refers to the freshly allocated `r`.
+    #[inline]
+    fn value_of(&self, r: ObjRef) -> Value {
+        Value::Obj(r, 0)
+    }
+
+    /// `r` is internal storage (an `Array` or `Bytes`) its owner has just
+    /// replaced: nothing refers to it any more and its contents live on
+    /// elsewhere. Non-moving backends take the memory back now, without
+    /// touching what the contents referred to.
+    #[inline]
+    fn retire(&mut self, _r: ObjRef) {}
+}
+
+/// Why an allocation failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum AllocError {
+    /// The process's heap is at its `--max-heap` bound, or the pool at `--max-memory`.
+    #[error("heap limit exceeded")]
+    HeapLimit,
+    /// The system allocator refused (no limit was set, but memory ran out).
+    #[error("out of memory")]
+    OutOfMemory,
+    /// The request can never be met (a size beyond what an object can have).
+    #[error("allocation too large")]
+    TooLarge,
+}

@@ -1,0 +1,83 @@
+//! Lists and maps: push, pop, fill, keys, has, del.
+
+use super::{arity, bad_arg, not_static};
+use crate::heap::Heap;
+use crate::value::list::new_list;
+use crate::value::list::new_list_filled;
+use crate::value::map::is_key;
+use crate::value::{MapRef, Value};
+use crate::vm::Vm;
+use crate::vm::error::{Trap, err};
+
+pub fn push<H: Heap>(vm: &mut Vm<H>, args: &[Value]) -> Result<Value, Trap> {
+    arity("push", args, 2, 2)?;
+    vm.check(&args[0])?;
+    let Some(l) = args[0].as_list() else {
+        return bad_arg("push", "a list", &args[0]);
+    };
+    not_static(&args[0])?;
+    l.push(&mut vm.heap, args[1])?;
+    Ok(Value::Nil)
+}
+
+pub fn pop<H: Heap>(vm: &mut Vm<H>, args: &[Value]) -> Result<Value, Trap> {
+    arity("pop", args, 1, 1)?;
+    vm.check(&args[0])?;
+    let Some(l) = args[0].as_list() else {
+        return bad_arg("pop", "a list", &args[0]);
+    };
+    not_static(&args[0])?;
+    match l.pop() {
+        Some(v) => Ok(v),
+        None => err("pop() expects a non-empty list"),
+    }
+}
+
+pub fn fill<H: Heap>(vm: &mut Vm<H>, args: &[Value]) -> Result<Value, Trap> {
+    arity("fill", args, 2, 2)?;
+    let Value::Int(n) = args[0] else {
+        return bad_arg("fill", "an int count", &args[0]);
+    };
+    if n < 0 {
+        return err(format!("fill() expects a count of at least 0, got {n}"));
+    }
+    Ok(new_list_filled(&mut vm.heap, n as usize, args[1])?)
+}
+
+fn map_arg<H: Heap>(vm: &Vm<H>, name: &str, args: &[Value]) -> Result<MapRef, Trap> {
+    vm.check(&args[0])?;
+    match args[0].as_map() {
+        Some(m) => Ok(m),
+        None => bad_arg(name, "a map", &args[0]),
+    }
+}
+
+fn key_arg(k: &Value) -> Result<(), Trap> {
+    if is_key(k) {
+        Ok(())
+    } else {
+        err(format!("invalid map key: {}", k.type_name()))
+    }
+}
+
+pub fn keys<H: Heap>(vm: &mut Vm<H>, args: &[Value]) -> Result<Value, Trap> {
+    arity("keys", args, 1, 1)?;
+    let m = map_arg(vm, "keys", args)?;
+    let ks: Vec<Value> = m.entries().map(|(k, _)| k).collect();
+    Ok(new_list(&mut vm.heap, &ks)?)
+}
+
+pub fn has<H: Heap>(vm: &mut Vm<H>, args: &[Value]) -> Result<Value, Trap> {
+    arity("has", args, 2, 2)?;
+    let m = map_arg(vm, "has", args)?;
+    key_arg(&args[1])?;
+    Ok(Value::Bool(m.has(&args[1])))
+}
+
+pub fn del<H: Heap>(vm: &mut Vm<H>, args: &[Value]) -> Result<Value, Trap> {
+    arity("del", args, 2, 2)?;
+    let m = map_arg(vm, "del", args)?;
+    key_arg(&args[1])?;
+    not_static(&args[0])?;
+    Ok(m.remove(&args[1]).map_or(Value::Nil, |(_, v)| v))
+}

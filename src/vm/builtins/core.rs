@@ -1,0 +1,216 @@
+//! Output, conversion, type tests, program arguments, time, errors and numbers.
+
+use super::{arity, bad_arg};
+use crate::heap::Heap;
+use crate::value::list::new_list;
+use crate::value::ops::cmp_int_float;
+use crate::value::string::new_str;
+use crate::value::{Kind, Value};
+use crate::vm::Vm;
+use crate::vm::error::{Trap, err};
+use crate::vm::format::format_value;
+use std::cmp::Ordering;
+
+pub fn print<H: Heap>(vm: &mut Vm<H>, args: &[Value]) -> Result<Value, Trap> {
+    for a in args {
+        vm.check(a)?;
+    }
+    let mut out = std::mem::take(&mut vm.buf);
+    for (i, a) in args.iter().enumerate() {
+        if i > 0 {
+            out.push(b' ');
+        }
+        format_value(&mut out, *a, &vm.program, false);
+    }
+    out.push(b'\n');
+    vm.buf = out;
+    if vm.buf.len() > 1 << 16 {
+        vm.write_out(&[]);
+    }
+    Ok(Value::Nil)
+}
+
+pub fn str<H: Heap>(vm: &mut Vm<H>, args: &[Value]) -> Result<Value, Trap> {
+    arity("str", args, 1, 1)?;
+    vm.check(&args[0])?;
+    if args[0].as_str().is_some() {
+        return Ok(args[0]);
+    }
+    let mut s = Vec::new();
+    format_value(&mut s, args[0], &vm.program, false);
+    Ok(new_str(&mut vm.heap, &s)?)
+}
+
+pub fn int(args: &[Value]) -> Result<Value, Trap> {
+    arity("int", args, 1, 1)?;
+    let v = args[0];
+    match v {
+        Value::Int(_) => Ok(v),
+        Value::Float(f) => {
+            let t = f.trunc();
+            if t.is_finite()
+                && cmp_int_float(i64::MIN, t) != Some(Ordering::Greater)
+                && t < 9_223_372_036_854_775_808.0
+            {
+                Ok(Value::Int(t as i64))
+            } else {
+                err(format!("int() cannot convert {f:?} to an int"))
+            }
+        }
+        _ => match v.as_str() {
+            Some(s) => {
+                let text = s.as_str();
+                let t = text.trim();
+                let digits = t.strip_prefix(['+', '-']).unwrap_or(t);
+                match t.parse::<i64>() {
+                    Ok(i) if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) => {
+                        Ok(Value::Int(i))
+                    }
+                    _ => err(format!("int() cannot convert {text:?} to an int")),
+                }
+            }
+            None => err(format!("int() cannot convert {} to an int", v.type_name())),
+        },
+    }
+}
+
+pub fn float(args: &[Value]) -> Result<Value, Trap> {
+    arity("float", args, 1, 1)?;
+    let v = args[0];
+    match v {
+        Value::Int(i) => Ok(Value::Float(i as f64)),
+        Value::Float(_) => Ok(v),
+        _ => match v.as_str() {
+            Some(s) => {
+                let text = s.as_str();
+                let t = text.trim();
+                let body = t.strip_prefix(['+', '-']).unwrap_or(t);
+                let named = matches!(body, "inf" | "NaN");
+                let numeric = !body.is_empty()
+                    && body.bytes().all(|b| {
+                        b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'+' | b'-')
+                    })
+                    && body.as_bytes()[0].is_ascii_digit();
+                match t.parse::<f64>() {
+                    Ok(f) if named || numeric => Ok(Value::Float(f)),
+                    _ => err(format!("float() cannot convert {text:?} to a float")),
+                }
+            }
+            None => err(format!(
+                "float() cannot convert {} to a float",
+                v.type_name()
+            )),
+        },
+    }
+}
+
+pub fn type_of<H: Heap>(vm: &mut Vm<H>, args: &[Value]) -> Result<Value, Trap> {
+    arity("type", args, 1, 1)?;
+    vm.check(&args[0])?;
+    let name = args[0].type_name();
+    Ok(new_str(&mut vm.heap, name.as_bytes())?)
+}
+
+pub fn len<H: Heap>(vm: &mut Vm<H>, args: &[Value]) -> Result<Value, Trap> {
+    arity("len", args, 1, 1)?;
+    let v = &args[0];
+    vm.check(v)?;
+    let n = match v.as_obj().map(|r| r.kind()) {
+        Some(Kind::Str) => v.as_str().map_or(0, |s| s.len()),
+        Some(Kind::List) => v.as_list().map_or(0, |l| l.len()),
+        Some(Kind::Map) => v.as_map().map_or(0, |m| m.len()),
+        _ => return bad_arg("len", "a string, list or map", v),
+    };
+    Ok(Value::Int(n as i64))
+}
+
+pub fn args<H: Heap>(vm: &mut Vm<H>, args: &[Value]) -> Result<Value, Trap> {
+    arity("args", args, 0, 0)?;
+    let mut items = Vec::with_capacity(vm.opts.args.len());
+    for a in vm.opts.args.clone() {
+        items.push(new_str(&mut vm.heap, a.as_bytes())?);
+    }
+    Ok(new_list(&mut vm.heap, &items)?)
+}
+
+pub fn clock<H: Heap>(vm: &mut Vm<H>, args: &[Value]) -> Result<Value, Trap> {
+    arity("clock", args, 0, 0)?;
+    Ok(Value::Float(vm.start.elapsed().as_secs_f64()))
+}
+
+fn message<H: Heap>(vm: &Vm<H>, v: Value) -> String {
+    let mut s = Vec::new();
+    format_value(&mut s, v, &vm.program, false);
+    String::from_utf8_lossy(&s).into_owned()
+}
+
+pub fn assert<H: Heap>(vm: &mut Vm<H>, args: &[Value]) -> Result<Value, Trap> {
+    arity("assert", args, 1, 2)?;
+    if args[0].truthy() {
+        return Ok(Value::Nil);
+    }
+    match args.get(1) {
+        Some(m) => err(format!("assertion failed: {}", message(vm, *m))),
+        None => err("assertion failed"),
+    }
+}
+
+pub fn error<H: Heap>(vm: &mut Vm<H>, args: &[Value]) -> Result<Value, Trap> {
+    arity("error", args, 1, 1)?;
+    err(message(vm, args[0]))
+}
+
+fn number(name: &str, v: &Value) -> Result<f64, Trap> {
+    match v {
+        Value::Int(i) => Ok(*i as f64),
+        Value::Float(f) => Ok(*f),
+        _ => bad_arg(name, "a number", v),
+    }
+}
+
+pub fn math(name: &str, args: &[Value]) -> Result<Value, Trap> {
+    match name {
+        "abs" => {
+            arity(name, args, 1, 1)?;
+            match args[0] {
+                Value::Int(i) => i
+                    .checked_abs()
+                    .map(Value::Int)
+                    .ok_or_else(|| Trap::Error("integer overflow".into())),
+                Value::Float(f) => Ok(Value::Float(f.abs())),
+                v => bad_arg(name, "a number", &v),
+            }
+        }
+        "min" | "max" => {
+            arity(name, args, 1, usize::MAX)?;
+            let mut best = args[0];
+            number(name, &best)?;
+            for v in &args[1..] {
+                number(name, v)?;
+                let o = crate::value::ops::order(v, &best)?;
+                let better = if name == "min" {
+                    o == Some(Ordering::Less)
+                } else {
+                    o == Some(Ordering::Greater)
+                };
+                if better {
+                    best = *v;
+                }
+            }
+            Ok(best)
+        }
+        "floor" => {
+            arity(name, args, 1, 1)?;
+            match args[0] {
+                Value::Int(_) => Ok(args[0]),
+                Value::Float(f) => int(&[Value::Float(f.floor())])
+                    .map_err(|_| Trap::Error(format!("floor() cannot convert {f:?} to an int"))),
+                v => bad_arg(name, "a number", &v),
+            }
+        }
+        _ => {
+            arity(name, args, 1, 1)?;
+            Ok(Value::Float(number(name, &args[0])?.sqrt()))
+        }
+    }
+}

@@ -1,0 +1,86 @@
+//! Memory builtins (section 8): free, gc, heap_stats, inspect.
+
+use super::arity;
+use crate::heap::Heap;
+use crate::value::map::new_map;
+use crate::value::string::new_str;
+use crate::value::{Kind, Value};
+use crate::vm::Vm;
+use crate::vm::error::{Trap, err};
+
+pub fn free<H: Heap>(vm: &mut Vm<H>, args: &[Value]) -> Result<Value, Trap> {
+    arity("free", args, 1, 1)?;
+    let v = args[0];
+    match v.as_obj() {
+        None => err("free expects a heap object"),
+        Some(r) if r.is_static() => err("cannot free static data"),
+        Some(_) => {
+            let site = vm.site();
+            vm.heap.free(&v, site)?;
+            Ok(Value::Nil)
+        }
+    }
+}
+
+pub fn gc<H: Heap>(vm: &mut Vm<H>, args: &[Value]) -> Result<Value, Trap> {
+    arity("gc", args, 0, 0)?;
+    vm.gc_requested = true;
+    Ok(Value::Nil)
+}
+
+/// Builds a map of string keys to values (all allocation first).
+fn record<H: Heap>(vm: &mut Vm<H>, fields: &[(&str, Value)]) -> Result<Value, Trap> {
+    let mut pairs = Vec::with_capacity(fields.len());
+    for (k, v) in fields {
+        pairs.push((new_str(&mut vm.heap, k.as_bytes())?, *v));
+    }
+    Ok(new_map(&mut vm.heap, &pairs)?)
+}
+
+pub fn heap_stats<H: Heap>(vm: &mut Vm<H>, args: &[Value]) -> Result<Value, Trap> {
+    arity("heap_stats", args, 0, 0)?;
+    let s = vm.heap.stats();
+    let backend = new_str(&mut vm.heap, H::BACKEND.name().as_bytes())?;
+    let int = |n: u64| Value::Int(n.min(i64::MAX as u64) as i64);
+    record(
+        vm,
+        &[
+            ("backend", backend),
+            ("allocated_bytes", int(s.allocated_bytes)),
+            ("live_bytes", int(s.live_bytes as u64)),
+            ("heap_bytes", int(s.heap_bytes as u64)),
+            ("segments", int(s.segments as u64)),
+            ("collections", int(s.collections)),
+            ("freed_objects", int(s.freed_objects)),
+            ("pause_total_us", int(s.pause_total.as_micros() as u64)),
+            ("pause_max_us", int(s.pause_max.as_micros() as u64)),
+        ],
+    )
+}
+
+pub fn inspect<H: Heap>(vm: &mut Vm<H>, args: &[Value]) -> Result<Value, Trap> {
+    arity("inspect", args, 1, 1)?;
+    let v = args[0];
+    let Some(r) = v.as_obj() else {
+        return Ok(Value::Nil);
+    };
+    vm.check(&v)?;
+    let kind = new_str(&mut vm.heap, r.kind().name().as_bytes())?;
+    let (segment, offset) = if r.is_static() {
+        vm.program.statics.locate(r).unwrap_or((0, 0))
+    } else {
+        vm.heap.locate(r).map_or((0, 0), |l| (l.segment, l.offset))
+    };
+    let mut fields = vec![
+        ("kind", kind),
+        ("bytes", Value::Int(r.size() as i64)),
+        ("static", Value::Bool(r.is_static())),
+        ("segment", Value::Int(segment as i64)),
+        ("offset", Value::Int(offset as i64)),
+    ];
+    if let Some(rc) = vm.heap.refcount(r) {
+        fields.push(("refcount", Value::Int(rc as i64)));
+    }
+    debug_assert!(r.kind() != Kind::Cell);
+    record(vm, &fields)
+}

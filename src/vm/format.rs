@@ -1,0 +1,148 @@
+//! How values print (section 5): `print`, `str`, the REPL's echo.
+//!
+//! Formatting is iterative (an explicit work stack), so a list nested a
+//! million deep prints without overflowing the Rust stack; a list or map met
+//! again inside itself prints as `[...]` or `{...}`.
+
+use crate::bytecode::chunk::Program;
+use crate::value::{Kind, ListRef, MapRef, ObjRef, Value};
+use std::collections::HashSet;
+use std::io::Write;
+
+enum Work {
+    Value(Value),
+    /// Continue a list at item i.
+    List(ListRef, usize),
+    /// Continue a map at entry i; `val` when the key was just written.
+    Map(MapRef, usize),
+    Text(&'static str),
+}
+
+/// Appends `v` as `print` shows it. `quote_top`: quote a top-level string
+/// (the REPL's echo); inside lists and maps strings are always quoted.
+pub fn format_value(out: &mut Vec<u8>, v: Value, program: &Program, quote_top: bool) {
+    if let (false, Some(s)) = (quote_top, v.as_str()) {
+        out.extend_from_slice(s.bytes());
+        return;
+    }
+    let mut work = vec![Work::Value(v)];
+    let mut open: HashSet<ObjRef> = HashSet::new();
+    while let Some(w) = work.pop() {
+        match w {
+            Work::Text(t) => out.extend_from_slice(t.as_bytes()),
+            Work::List(l, i) => {
+                if let Some(item) = l.get(i) {
+                    if i > 0 {
+                        out.extend_from_slice(b", ");
+                    }
+                    work.push(Work::List(l, i + 1));
+                    work.push(Work::Value(item));
+                } else {
+                    out.push(b']');
+                    open.remove(&l.0);
+                }
+            }
+            Work::Map(m, i) => match (i..m.used()).find_map(|j| m.entry(j).map(|e| (j, e))) {
+                Some((j, (k, val))) => {
+                    if i > 0 && j > first_entry(m) {
+                        out.extend_from_slice(b", ");
+                    }
+                    work.push(Work::Map(m, j + 1));
+                    work.push(Work::Value(val));
+                    work.push(Work::Text(": "));
+                    work.push(Work::Value(k));
+                }
+                None => {
+                    out.push(b'}');
+                    open.remove(&m.0);
+                }
+            },
+            Work::Value(v) => match v {
+                Value::Obj(r, _) => match r.kind() {
+                    Kind::Str => quote(out, crate::value::StrRef(r).bytes()),
+                    Kind::List => {
+                        if open.insert(r) {
+                            out.push(b'[');
+                            work.push(Work::List(ListRef(r), 0));
+                        } else {
+                            out.extend_from_slice(b"[...]");
+                        }
+                    }
+                    Kind::Map => {
+                        if open.insert(r) {
+                            out.push(b'{');
+                            work.push(Work::Map(MapRef(r), 0));
+                        } else {
+                            out.extend_from_slice(b"{...}");
+                        }
+                    }
+                    _ => format_scalar(out, v, program),
+                },
+                _ => format_scalar(out, v, program),
+            },
+        }
+    }
+}
+
+fn first_entry(m: MapRef) -> usize {
+    (0..m.used()).find(|&j| m.entry(j).is_some()).unwrap_or(0)
+}
+
+/// Formats a value that contains no other values.
+pub fn format_scalar(out: &mut Vec<u8>, v: Value, program: &Program) {
+    match v {
+        Value::Nil | Value::Undef => out.extend_from_slice(b"nil"),
+        Value::Bool(b) => out.extend_from_slice(if b { b"true" } else { b"false" }),
+        Value::Int(i) => {
+            let _ = write!(out, "{i}");
+        }
+        Value::Float(f) => {
+            let _ = write!(out, "{f:?}");
+        }
+        Value::Pid(p) => {
+            let _ = write!(out, "<pid {p}>");
+        }
+        Value::Obj(r, _) => match r.kind() {
+            Kind::Str => out.extend_from_slice(crate::value::StrRef(r).bytes()),
+            Kind::Closure => {
+                let p = crate::value::ClosureRef(r).proto();
+                match program
+                    .protos
+                    .get(p as usize)
+                    .and_then(|p| p.name.as_deref())
+                {
+                    Some(n) => {
+                        let _ = write!(out, "<fn {n}>");
+                    }
+                    None => out.extend_from_slice(b"<fn>"),
+                }
+            }
+            k => {
+                let _ = write!(out, "<{}>", k.name());
+            }
+        },
+    }
+}
+
+/// A string inside a list or map: quoted, with escapes.
+fn quote(out: &mut Vec<u8>, bytes: &[u8]) {
+    out.push(b'"');
+    for ch in String::from_utf8_lossy(bytes).chars() {
+        match ch {
+            '"' => out.extend_from_slice(b"\\\""),
+            '\\' => out.extend_from_slice(b"\\\\"),
+            '\n' => out.extend_from_slice(b"\\n"),
+            '\t' => out.extend_from_slice(b"\\t"),
+            '\r' => out.extend_from_slice(b"\\r"),
+            '\0' => out.extend_from_slice(b"\\0"),
+            c if c.is_control() => {
+                let _ = write!(out, "\\u{{{:x}}}", c as u32);
+            }
+            c => {
+                let mut buf = [0u8; 4];
+                out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+            }
+        }
+    }
+    out.push(b'"');
+}

@@ -1,0 +1,306 @@
+//! The virtual machine: one process's stack, frames and heap, and the
+//! dispatch loop that runs bytecode on them.
+//!
+//! The VM is generic over the heap backend, so each backend gets its own
+//! compiled dispatch loop with the backend's hooks inlined (no-ops cost
+//! nothing). Collections happen only at safepoints: after an instruction that
+//! allocated, when the heap says a collection is due, and before retrying an
+//! instruction whose allocation failed at the heap's limit. Every allocating
+//! instruction allocates before it changes anything, so it can be retried.
+//! At a safepoint every live value is on the stack, which is the whole root set.
+
+pub mod builtins;
+pub mod error;
+pub mod format;
+mod interp;
+
+use crate::bytecode::chunk::Program;
+use crate::heap::{GcEvent, GcReason, Heap, RootSet};
+use crate::observe;
+use crate::value::{AllocError, ObjRef, Value};
+use error::{RuntimeError, TraceEntry, Trap};
+use std::collections::HashMap;
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Deepest call nesting allowed; one more call is the runtime error `stack overflow`.
+pub const MAX_FRAMES: usize = 100_000;
+
+/// A call in progress.
+#[derive(Clone, Copy, Debug)]
+pub struct Frame {
+    pub proto: u32,
+    /// Next instruction (for the running frame: saved only when it stops).
+    pub ip: usize,
+    /// Stack index of slot 0; the callee sits just below.
+    pub base: usize,
+}
+
+/// How a run ended without error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// The outermost function returned.
+    Returned,
+    /// A REPL entry finished (`Halt`), leaving its variables on the stack.
+    Halted,
+}
+
+/// Settings that do not belong to the heap.
+#[derive(Debug, Clone, Default)]
+pub struct VmOptions {
+    /// `--gc-trace`: a line per collection on stderr.
+    pub gc_trace: bool,
+    /// `--gc-stress` (the heap knows it too; this only names the reason).
+    pub gc_stress: bool,
+    /// What `args()` returns.
+    pub args: Vec<String>,
+}
+
+pub struct Vm<H: Heap> {
+    pub heap: H,
+    pub program: Arc<Program>,
+    pub(crate) stack: Vec<Value>,
+    pub(crate) frames: Vec<Frame>,
+    pub(crate) out: Box<dyn Write>,
+    pub(crate) buf: Vec<u8>,
+    /// `gc()` was called: collect at the next safepoint.
+    pub(crate) gc_requested: bool,
+    /// An allocation at this instruction failed and a collection ran; failing
+    /// again there is `heap limit exceeded`.
+    pub(crate) retry_pc: Option<usize>,
+    pub(crate) start: Instant,
+    pub(crate) opts: VmOptions,
+    /// Where the failing instruction is (set when dispatch stops with an error).
+    pub(crate) fault_pc: usize,
+    /// Places where objects were freed, numbered for the heap (manual).
+    pub(crate) sites: Vec<(u32, u32)>,
+    site_index: HashMap<(u32, u32), u32>,
+    /// The most recent collection (for the REPL's `:gc`).
+    pub last_event: Option<GcEvent>,
+}
+
+/// The VM's roots: every value on its stack.
+struct StackRoots<'a>(&'a mut [Value]);
+
+impl RootSet for StackRoots<'_> {
+    fn visit(&mut self, f: &mut dyn FnMut(&mut ObjRef)) {
+        for v in self.0.iter_mut() {
+            if let Value::Obj(r, _) = v {
+                f(r);
+            }
+        }
+    }
+}
+
+impl<H: Heap> Vm<H> {
+    pub fn new(program: Arc<Program>, heap: H, out: Box<dyn Write>, opts: VmOptions) -> Self {
+        Vm {
+            heap,
+            program,
+            stack: Vec::with_capacity(1024),
+            frames: Vec::with_capacity(64),
+            out,
+            buf: Vec::new(),
+            gc_requested: false,
+            retry_pc: None,
+            start: Instant::now(),
+            opts,
+            fault_pc: 0,
+            sites: Vec::new(),
+            site_index: HashMap::new(),
+            last_event: None,
+        }
+    }
+
+    /// Runs a script's top-level function to the end.
+    pub fn run_main(&mut self, proto: u32) -> Result<(), RuntimeError> {
+        self.stack.clear();
+        self.stack.push(Value::Nil);
+        self.frames.clear();
+        self.frames.push(Frame {
+            proto,
+            ip: 0,
+            base: 1,
+        });
+        self.execute().map(|_| ())
+    }
+
+    /// Runs one REPL entry on the persistent top frame, whose first `slots`
+    /// slots hold the variables of earlier entries.
+    pub fn run_entry(&mut self, proto: u32, slots: usize) -> Result<(), RuntimeError> {
+        if self.stack.is_empty() {
+            self.stack.push(Value::Nil);
+        }
+        self.stack.resize(1 + slots, Value::Nil);
+        self.frames.clear();
+        self.frames.push(Frame {
+            proto,
+            ip: 0,
+            base: 1,
+        });
+        let r = self.execute().map(|_| ());
+        self.frames.clear();
+        r
+    }
+
+    /// After a REPL entry failed part-way: make the top frame exactly `slots`
+    /// variables, each a cell (those whose entry never ran are "not yet defined").
+    pub fn repair_top(&mut self, slots: usize) -> Result<(), AllocError> {
+        self.stack.resize(1 + slots, Value::Nil);
+        for i in 1..=slots {
+            if self.stack[i].obj_of(crate::value::Kind::Cell).is_none() {
+                self.stack[i] = crate::value::func::new_cell(&mut self.heap, Value::Undef)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The value in top-level slot `slot` (REPL `:inspect` and tests).
+    pub fn top_slot(&self, slot: usize) -> Option<Value> {
+        let v = *self.stack.get(1 + slot)?;
+        Some(
+            v.obj_of(crate::value::Kind::Cell)
+                .map_or(v, |c| crate::value::CellRef(c).get()),
+        )
+    }
+
+    /// Runs until the outermost frame returns or halts, retrying once an
+    /// instruction whose allocation failed, after a collection.
+    fn execute(&mut self) -> Result<Exit, RuntimeError> {
+        loop {
+            match self.dispatch() {
+                Ok(exit) => {
+                    self.flush();
+                    return Ok(exit);
+                }
+                Err(Trap::Alloc(AllocError::HeapLimit | AllocError::OutOfMemory))
+                    if self.retry_pc != Some(self.fault_pc) =>
+                {
+                    // Run the failed instruction again, after a collection.
+                    self.retry_pc = Some(self.fault_pc);
+                    if let Some(f) = self.frames.last_mut() {
+                        f.ip = self.fault_pc;
+                    }
+                    self.collect(GcReason::Limit);
+                }
+                Err(trap) => {
+                    self.flush();
+                    return Err(self.placed(trap));
+                }
+            }
+        }
+    }
+
+    /// Turns a trap into a runtime error with the current call stack.
+    fn placed(&mut self, trap: Trap) -> RuntimeError {
+        let mut notes = Vec::new();
+        let mut heap_limit = false;
+        let message = match trap {
+            Trap::Error(m) => m,
+            Trap::Alloc(AllocError::HeapLimit) => {
+                heap_limit = true;
+                "heap limit exceeded".into()
+            }
+            Trap::Alloc(AllocError::OutOfMemory) => {
+                heap_limit = true;
+                "heap limit exceeded (the system is out of memory)".into()
+            }
+            Trap::Alloc(AllocError::TooLarge) => {
+                "heap limit exceeded (allocation too large)".into()
+            }
+            Trap::Mem(e) => {
+                let (crate::heap::MemError::UseAfterFree { freed_at }
+                | crate::heap::MemError::DoubleFree { freed_at }) = e;
+                if let Some(&(p, pc)) = self.sites.get(freed_at as usize) {
+                    notes.push(format!(
+                        "note: the object was freed at {}",
+                        self.program.location(p, pc as usize)
+                    ));
+                }
+                e.to_string()
+            }
+        };
+        let n = self.frames.len();
+        let trace = self
+            .frames
+            .iter()
+            .rev()
+            .enumerate()
+            .map(|(i, f)| TraceEntry {
+                proto: f.proto,
+                pc: if i == 0 {
+                    self.fault_pc
+                } else {
+                    f.ip.saturating_sub(1)
+                },
+            })
+            .take(n)
+            .collect();
+        RuntimeError {
+            message,
+            trace,
+            notes,
+            heap_limit,
+        }
+    }
+
+    /// A number for the place of the current instruction (for the heap's records).
+    pub(crate) fn site(&mut self) -> u32 {
+        let key = match self.frames.last() {
+            Some(f) => (f.proto, self.fault_pc as u32),
+            None => (0, 0),
+        };
+        if let Some(&s) = self.site_index.get(&key) {
+            return s;
+        }
+        let s = self.sites.len() as u32;
+        self.sites.push(key);
+        self.site_index.insert(key, s);
+        s
+    }
+
+    /// Runs a collection now, with the stack as roots.
+    pub fn collect(&mut self, reason: GcReason) -> Option<GcEvent> {
+        let ev = self.heap.collect(&mut StackRoots(&mut self.stack), reason);
+        if let Some(e) = &ev {
+            if self.opts.gc_trace {
+                eprintln!("{}", observe::trace_line(e, H::BACKEND));
+            }
+            self.last_event = Some(*e);
+        }
+        ev
+    }
+
+    /// Collects if the heap asks for it or the script called `gc()`.
+    #[inline]
+    pub(crate) fn safepoint(&mut self) {
+        self.retry_pc = None;
+        if self.gc_requested {
+            self.gc_requested = false;
+            self.collect(GcReason::Explicit);
+        } else if self.heap.gc_due() {
+            let reason = if self.opts.gc_stress {
+                GcReason::Stress
+            } else {
+                GcReason::Budget
+            };
+            self.collect(reason);
+        }
+    }
+
+    pub fn flush(&mut self) {
+        let _ = self.out.write_all(&self.buf);
+        self.buf.clear();
+        let _ = self.out.flush();
+    }
+
+    /// Writes to the output buffer, flushing it when it grows large.
+    pub(crate) fn write_out(&mut self, bytes: &[u8]) {
+        self.buf.extend_from_slice(bytes);
+        if self.buf.len() > 1 << 16 {
+            let _ = self.out.write_all(&self.buf);
+            self.buf.clear();
+        }
+    }
+}

@@ -1,0 +1,131 @@
+//! The `loam` command's modes and exit statuses (section 10).
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+fn loam(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_loam"))
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run loam")
+}
+
+fn temp_script(name: &str, bytes: &[u8]) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("loam-cli-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let p = dir.join(name);
+    std::fs::File::create(&p)
+        .and_then(|mut f| f.write_all(bytes))
+        .expect("write script");
+    p
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn missing_file_is_status_74() {
+    let o = loam(&["/nonexistent/dir/script.loam"]);
+    assert_eq!(o.status.code(), Some(74));
+    assert!(
+        stderr(&o).contains("cannot read /nonexistent/dir/script.loam"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn a_directory_is_not_readable_as_a_script() {
+    let o = loam(&["/tmp"]);
+    assert_eq!(o.status.code(), Some(74));
+}
+
+#[test]
+fn usage_errors_are_status_64() {
+    for args in [
+        &["--no-such-option"][..],
+        &["--gc", "magic", "x.loam"],
+        &["--max-heap", "lots", "x.loam"],
+        &["--schedulers", "0"],
+    ] {
+        let o = loam(args);
+        assert_eq!(o.status.code(), Some(64), "{args:?}: {}", stderr(&o));
+    }
+}
+
+#[test]
+fn help_and_version() {
+    let o = loam(&["--help"]);
+    assert_eq!(o.status.code(), Some(0));
+    let out = String::from_utf8_lossy(&o.stdout);
+    for opt in [
+        "--gc",
+        "--max-heap",
+        "--max-memory",
+        "--schedulers",
+        "--gc-stats",
+        "--gc-trace",
+        "--gc-stress",
+        "--leak-check",
+        "--check",
+        "--dis",
+    ] {
+        assert!(out.contains(opt), "help lacks {opt}");
+    }
+    let o = loam(&["--version"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&o.stdout).contains(env!("CARGO_PKG_VERSION")));
+}
+
+#[test]
+fn invalid_utf8_is_a_compile_error_naming_the_byte() {
+    let p = temp_script("bad_utf8.loam", b"print(1);\nprint(\"\xff\");\n");
+    let o = loam(&[p.to_str().unwrap_or_default()]);
+    assert_eq!(o.status.code(), Some(65));
+    let e = stderr(&o);
+    assert!(e.contains("invalid UTF-8 at byte offset 17"), "{e}");
+    assert!(e.contains("bad_utf8.loam:2:8"), "{e}");
+}
+
+#[test]
+fn check_compiles_without_running() {
+    let p = temp_script("check.loam", b"print(\"ran\");\n");
+    let o = loam(&["--check", p.to_str().unwrap_or_default()]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(o.stdout.is_empty());
+    let p = temp_script("check_bad.loam", b"print(nope);\n");
+    let o = loam(&["--check", p.to_str().unwrap_or_default()]);
+    assert_eq!(o.status.code(), Some(65));
+}
+
+#[test]
+fn dis_prints_bytecode_without_running() {
+    let p = temp_script(
+        "dis.loam",
+        b"fn add(a, b) { return a + b; }\nprint(add(1, 2));\n",
+    );
+    let o = loam(&["--dis", p.to_str().unwrap_or_default()]);
+    assert_eq!(o.status.code(), Some(0));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("fn add"), "{out}");
+    assert!(out.contains("fn <main>"), "{out}");
+    assert!(out.contains("Add"), "{out}");
+    assert!(out.contains("CallNative") && out.contains("print"), "{out}");
+    assert!(!out.contains("\n3\n"), "ran the script: {out}");
+}
+
+#[test]
+fn runtime_error_is_status_70_and_output_before_it_is_kept() {
+    let p = temp_script("rt.loam", b"print(\"first\");\nlet x = 1 / 0;\n");
+    let o = loam(&[p.to_str().unwrap_or_default()]);
+    assert_eq!(o.status.code(), Some(70));
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "first\n");
+    let e = stderr(&o);
+    assert!(
+        e.contains("division by zero") && e.contains("rt.loam:2:9"),
+        "{e}"
+    );
+    assert!(!e.contains("\x1b["), "colour on a pipe: {e}");
+}
