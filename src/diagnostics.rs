@@ -1,11 +1,15 @@
 //! Errors as people read them. `Diagnostic` is what every layer reports (a
 //! message, a byte span, an optional label and notes); `render` turns one
 //! into text with ariadne: an `error: MESSAGE` line, the `PATH:LINE:COL`
-//! location, the offending source line with the offending text underlined,
-//! then the notes. This is the only place that builds ariadne reports.
+//! location (column in characters, as `Source::line_col` counts), the
+//! offending source line with the offending text underlined, then the notes.
+//! A span over many lines is shown by its first line; a very long line by a
+//! window around the span, in the same layout. This is the only place that
+//! builds ariadne reports.
 
 use crate::syntax::span::{Source, Span};
 use ariadne::{CharSet, Color, Config, IndexType, Label, Report, ReportKind};
+use std::ops::Range;
 
 /// One error, located in a source text.
 #[derive(Debug, Clone)]
@@ -44,15 +48,16 @@ impl Diagnostic {
 
 /// Renders one error diagnostic for `src`. ANSI colours only when `color`.
 pub fn render(d: &Diagnostic, src: &Source, color: bool) -> String {
-    render_all(std::slice::from_ref(d), src, color)
+    let mut out = String::new();
+    render_into(&mut out, d, src, color);
+    out
 }
 
 /// Renders several diagnostics of one source, one after the other.
 pub fn render_all(ds: &[Diagnostic], src: &Source, color: bool) -> String {
-    let shown = ariadne::Source::from(shown_text(&src.text));
     let mut out = String::new();
     for d in ds {
-        render_into(&mut out, d, src, &shown, color);
+        render_into(&mut out, d, src, color);
     }
     out
 }
@@ -60,39 +65,33 @@ pub fn render_all(ds: &[Diagnostic], src: &Source, color: bool) -> String {
 /// Longest label printed under the source before it is cut.
 const MAX_LABEL_CHARS: usize = 80;
 
-fn render_into(
-    out: &mut String,
-    d: &Diagnostic,
-    src: &Source,
-    shown: &ariadne::Source<String>,
-    color: bool,
-) {
-    let range = underline(&src.text, d.span);
-    let name = src.name.as_str();
-    let label_text = d.label.clone().unwrap_or_else(|| short_form(&d.message));
-    let config = Config::default()
-        .with_color(color)
-        .with_index_type(IndexType::Byte)
-        .with_char_set(CharSet::Unicode);
-    let kind = ReportKind::Custom("error", Color::Red);
-    let mut label = Label::new((name, range.clone())).with_message(label_text);
-    if color {
-        label = label.with_color(Color::Red);
-    }
-    let report = Report::build(kind, (name, range))
-        .with_config(config)
-        .with_message(&d.message)
-        .with_label(label)
-        .finish();
-    let mut buf = Vec::new();
-    match report.write((name, shown), &mut buf) {
-        Ok(()) => out.push_str(&String::from_utf8_lossy(&buf)),
-        // Writing to memory does not fail; should ariadne ever refuse, the
-        // message and place still reach the reader.
-        Err(_) => {
-            let (line, col) = src.line_col(d.span.start as usize);
-            out.push_str(&format!("error: {}\n  at {name}:{line}:{col}\n", d.message));
-        }
+/// A span over more lines than this is shown by its first line only.
+const MAX_SPAN_LINES: usize = 8;
+
+/// A source line longer than this (in chars) is shown as a window around
+/// the span, by `render_long_line`, instead of whole by ariadne.
+const MAX_LINE_CHARS: usize = 300;
+
+fn render_into(out: &mut String, d: &Diagnostic, src: &Source, color: bool) {
+    let start = out.len();
+    let text = src.text.as_str();
+    let range = underline(text, d.span);
+    let (line, col) = src.line_col(range.start);
+    let line_start = text[..range.start].rfind('\n').map_or(0, |i| i + 1);
+    let line_end = text[range.start..]
+        .find('\n')
+        .map_or(text.len(), |i| range.start + i);
+    let label = d.label.clone().unwrap_or_else(|| short_form(&d.message));
+    let place = Place {
+        line,
+        col,
+        line_start,
+        line_end,
+    };
+    if text[line_start..line_end].chars().count() > MAX_LINE_CHARS {
+        render_long_line(out, d, src, &place, range, &label, color);
+    } else {
+        render_snippet(out, d, src, &place, range, label, color);
     }
     for note in &d.notes {
         out.push_str(note);
@@ -102,8 +101,138 @@ fn render_into(
     }
     if !color {
         // The kind's colour is not covered by `Config::with_color`.
-        strip_ansi_in_place(out);
+        let stripped = strip_ansi(&out[start..]);
+        out.truncate(start);
+        out.push_str(&stripped);
     }
+}
+
+/// The ariadne report. It is shown only the lines the span covers, so that
+/// its cost hardly grows with the file.
+fn render_snippet(
+    out: &mut String,
+    d: &Diagnostic,
+    src: &Source,
+    place: &Place,
+    range: Range<usize>,
+    label: String,
+    color: bool,
+) {
+    let (line, line_start) = (place.line, place.line_start);
+    let text = src.text.as_str();
+    let range = cut_to_lines(text, range);
+    // The end of the last line the span touches (its `\n` excluded).
+    let last = floor_boundary(text, range.end.saturating_sub(1).min(text.len()));
+    let snippet_end = if text[last..].starts_with('\n') {
+        last
+    } else {
+        text[last..].find('\n').map_or(text.len(), |i| last + i)
+    };
+    // Empty lines stand for the ones before: ariadne numbers the lines it
+    // prints from its own text (its `with_display_line_offset` moves only
+    // the header's line number, not the margin's).
+    let padding = line.saturating_sub(1);
+    let mut shown = "\n".repeat(padding);
+    shown.push_str(&shown_text(&text[line_start..snippet_end]));
+    let shown = ariadne::Source::from(shown);
+    let shift = |at: usize| at - line_start + padding;
+    let local = shift(range.start)..shift(range.end);
+    let name = src.name.as_str();
+    let config = Config::default()
+        .with_color(color)
+        .with_index_type(IndexType::Byte)
+        .with_char_set(CharSet::Unicode);
+    let mut label = Label::new((name, local.clone())).with_message(label);
+    if color {
+        label = label.with_color(Color::Red);
+    }
+    let report = Report::build(ReportKind::Custom("error", Color::Red), (name, local))
+        .with_config(config)
+        .with_message(&d.message)
+        .with_label(label)
+        .finish();
+    let mut buf = Vec::new();
+    match report.write((name, &shown), &mut buf) {
+        Ok(()) => out.push_str(&String::from_utf8_lossy(&buf)),
+        // Writing to memory does not fail; should ariadne ever refuse, the
+        // message and place still reach the reader.
+        Err(_) => {
+            let (line, col) = src.line_col(range.start);
+            out.push_str(&format!("error: {}\n  at {name}:{line}:{col}\n", d.message));
+        }
+    }
+}
+
+/// Where a span starts: its line and column (1-based, as `Source::line_col`
+/// counts), and the byte range of that line (its `\n` excluded).
+struct Place {
+    line: usize,
+    col: usize,
+    line_start: usize,
+    line_end: usize,
+}
+
+/// Chars of context shown before the span on a long line.
+const WINDOW_BEFORE: usize = 40;
+/// Chars of the span shown on a long line.
+const WINDOW_SPAN: usize = 60;
+/// Chars of context shown after the span on a long line.
+const WINDOW_AFTER: usize = 20;
+
+/// A report in ariadne's layout for a span on a very long line: a window of
+/// the line around the span, cut with `…`.
+fn render_long_line(
+    out: &mut String,
+    d: &Diagnostic,
+    src: &Source,
+    place: &Place,
+    range: Range<usize>,
+    label: &str,
+    color: bool,
+) {
+    let text = src.text.as_str();
+    let before: Vec<char> = text[place.line_start..range.start].chars().collect();
+    let end = range.end.min(place.line_end).max(range.start);
+    let span: Vec<char> = text[range.start..end].chars().collect();
+    let after = text[end..place.line_end].chars().take(WINDOW_AFTER + 1);
+    let mut window = String::new();
+    let skip = before.len().saturating_sub(WINDOW_BEFORE);
+    if skip > 0 {
+        window.push('…');
+    }
+    window.extend(before[skip..].iter());
+    let indent = window.chars().count();
+    let shown_span = span.len().clamp(1, WINDOW_SPAN);
+    window.extend(span.iter().take(WINDOW_SPAN));
+    if span.len() > WINDOW_SPAN {
+        window.push('…');
+    } else {
+        let after: Vec<char> = after.collect();
+        window.extend(after.iter().take(WINDOW_AFTER));
+        if after.len() > WINDOW_AFTER {
+            window.push('…');
+        }
+    }
+    let window = shown_text(&window).replace('\t', " ");
+    let (red, reset) = if color {
+        ("\x1b[31m", "\x1b[0m")
+    } else {
+        ("", "")
+    };
+    let number = place.line.to_string();
+    let pad = " ".repeat(number.len() + 2);
+    out.push_str(&format!("{red}error:{reset} {}\n", d.message));
+    out.push_str(&format!(
+        "{pad}╭─[ {}:{}:{} ]\n{pad}│\n",
+        src.name, place.line, place.col
+    ));
+    out.push_str(&format!(" {number} │ {}\n", window.trim_end()));
+    out.push_str(&format!(
+        "{pad}│ {}{red}{}{reset} {label}\n",
+        " ".repeat(indent),
+        "─".repeat(shown_span)
+    ));
+    out.push_str(&format!("{}╯\n", "─".repeat(number.len() + 2)));
 }
 
 /// The text ariadne is shown: byte for byte and char for char the source,
@@ -131,12 +260,9 @@ fn shown_text(text: &str) -> String {
 /// The byte range to underline for `span`: inside the text and on char
 /// boundaries, and never empty (an empty span underlines the character at
 /// its place, or the blank past the end of the text).
-fn underline(text: &str, span: Span) -> std::ops::Range<usize> {
+fn underline(text: &str, span: Span) -> Range<usize> {
     let len = text.len();
-    let mut start = (span.start as usize).min(len);
-    while !text.is_char_boundary(start) {
-        start -= 1;
-    }
+    let start = floor_boundary(text, (span.start as usize).min(len));
     let mut end = (span.end as usize).clamp(start, len);
     while !text.is_char_boundary(end) {
         end += 1;
@@ -150,6 +276,27 @@ fn underline(text: &str, span: Span) -> std::ops::Range<usize> {
     start..end
 }
 
+/// A range over more than `MAX_SPAN_LINES` lines, cut to its first line.
+fn cut_to_lines(text: &str, range: Range<usize>) -> Range<usize> {
+    let covered = text
+        .get(range.start..range.end.min(text.len()))
+        .unwrap_or("");
+    if covered.matches('\n').count() < MAX_SPAN_LINES {
+        return range;
+    }
+    let first_end = covered.find('\n').map_or(range.end, |i| range.start + i);
+    // An empty first line keeps its newline underlined.
+    range.start..first_end.max(range.start + 1)
+}
+
+/// The nearest char boundary at or before `at` (which is at most the length).
+fn floor_boundary(text: &str, mut at: usize) -> usize {
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    at
+}
+
 /// The message's first line, cut to a label's length.
 fn short_form(message: &str) -> String {
     let first = message.lines().next().unwrap_or("");
@@ -161,11 +308,8 @@ fn short_form(message: &str) -> String {
     }
 }
 
-/// Removes ANSI escape sequences (`ESC [ ... letter`).
-fn strip_ansi_in_place(s: &mut String) {
-    if !s.contains('\x1b') {
-        return;
-    }
+/// `s` without its ANSI escape sequences (`ESC [ ... letter`).
+fn strip_ansi(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut chars = s.chars();
     while let Some(c) = chars.next() {
@@ -181,7 +325,7 @@ fn strip_ansi_in_place(s: &mut String) {
             }
         }
     }
-    *s = out;
+    out
 }
 
 #[cfg(test)]
@@ -288,6 +432,58 @@ mod tests {
         let src = Source::new("t.loam", "let x = 1");
         let d = Diagnostic::new("unexpected end of input", Span::new(9, 9));
         assert!(header(&render(&d, &src, false)).contains("t.loam:1:10"));
+    }
+
+    #[test]
+    fn margin_shows_the_real_line_number() {
+        let src = Source::new("t.loam", "a;\nb;\nc;\nd;\n");
+        let out = render(&Diagnostic::new("m", Span::new(9, 10)), &src, false);
+        assert!(header(&out).contains("t.loam:4:1"), "{out}");
+        assert!(out.contains(" 4 │ d;"), "{out}");
+        assert!(
+            !out.contains("a;"),
+            "only the span's lines are shown: {out}"
+        );
+    }
+
+    #[test]
+    fn long_lines_show_a_window() {
+        let text = format!(
+            "let x = {}y + ({}1);\n",
+            "1 + ".repeat(500),
+            "2 + ".repeat(500)
+        );
+        let src = Source::new("t.loam", text.as_str());
+        let at = text.find('y').unwrap_or(0);
+        let out = render(
+            &Diagnostic::new("undefined variable 'y'", Span::new(at, at + 1)),
+            &src,
+            false,
+        );
+        assert!(
+            header(&out).contains(&format!("t.loam:1:{}", at + 1)),
+            "{out}"
+        );
+        assert!(out.lines().all(|l| l.chars().count() < 200), "{out}");
+        assert!(out.contains("… 1 + 1 + ") || out.contains("…1 + "), "{out}");
+        let source_line = out.lines().nth(3).unwrap_or("");
+        let underline = out.lines().nth(4).unwrap_or("");
+        let col = |line: &str, pat: char| line.chars().position(|c| c == pat);
+        assert_eq!(col(source_line, 'y'), col(underline, '─'), "{out}");
+        assert!(underline.ends_with("─ undefined variable 'y'"), "{out}");
+        assert!(!render(&Diagnostic::new("m", Span::new(at, at + 1)), &src, true).is_empty());
+    }
+
+    #[test]
+    fn long_spans_show_their_first_line() {
+        let text = "fn f() {\n".to_string() + &"  x;\n".repeat(50) + "}\n";
+        let src = Source::new("t.loam", text.as_str());
+        let out = render(&Diagnostic::new("m", Span::new(0, text.len())), &src, false);
+        assert!(out.contains(" 1 │ fn f() {"), "{out}");
+        assert!(!out.contains("x;"), "{out}");
+        // A short one is shown whole.
+        let out = render(&Diagnostic::new("m", Span::new(0, 20)), &src, false);
+        assert!(out.contains("fn f() {") && out.contains("x;"), "{out}");
     }
 
     #[test]

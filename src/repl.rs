@@ -137,7 +137,17 @@ impl<H: Heap> Repl<H> {
     /// Compiles and runs one entry; errors are reported and the session goes on.
     fn eval(&mut self, text: &str) {
         self.entries += 1;
-        let source = Source::new(format!("<repl:{}>", self.entries), text);
+        let name = format!("<repl:{}>", self.entries);
+        // `1 + 2` without its `;` is what people type at a prompt: accept it.
+        let trimmed = text.trim_end();
+        let text = if !trimmed.ends_with([';', '}'])
+            && crate::syntax::parse(&Source::new(name.clone(), format!("{trimmed};"))).is_ok()
+        {
+            format!("{trimmed};\n")
+        } else {
+            text.to_string()
+        };
+        let source = Source::new(name, text);
         let slots = self.session.next_slot as usize;
         let Some(program) = Arc::get_mut(&mut self.vm.program) else {
             eprintln!("loam: internal error: the program is in use");

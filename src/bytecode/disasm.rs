@@ -1,7 +1,7 @@
 //! The disassembler: `loam --dis` prints every function's bytecode.
 
 use super::chunk::{Program, Proto};
-use super::opcode::{Op, a, b, op_byte, sx, x};
+use super::opcode::{Op, a, b, op_byte, sb, sx, x};
 use std::fmt::Write;
 
 /// Lists the instructions of every script function (builtins have none).
@@ -85,6 +85,17 @@ fn disassemble_proto(out: &mut String, program: &Program, id: usize, p: &Proto) 
                     .map_or("?", |t| t.display_name());
                 format!("#{} ({name})", x(ins))
             }
+            Op::JLtLI | Op::JLeLI | Op::JGtLI | Op::JGeLI | Op::JEqLI | Op::JNeLI => {
+                let off = p.code.get(pc + 1).copied().unwrap_or(0) as i32;
+                format!(
+                    "slot {}, {}, {off:+} -> {}",
+                    a(ins),
+                    sb(ins),
+                    pc as i64 + 2 + off as i64
+                )
+            }
+            Op::LocalAddI => format!("slot {}, {}", a(ins), sb(ins)),
+            Op::GetLocal2 => format!("slots {}, {}", a(ins), b(ins)),
             Op::ForPrep | Op::ForLoop | Op::ForInNext => {
                 let off = p.code.get(pc + 1).copied().unwrap_or(0) as i32;
                 format!("slot {}, {off:+} -> {}", x(ins), pc as i64 + 2 + off as i64)

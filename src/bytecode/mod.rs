@@ -4,3 +4,4 @@
 pub mod chunk;
 pub mod disasm;
 pub mod opcode;
+pub mod verify;

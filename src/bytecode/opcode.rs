@@ -141,6 +141,24 @@ opcodes! {
     ForInNext,
     /// REPL: pop and print the value (unless nil)
     Echo,
+    /// a: slot, b: signed immediate; word: jump unless slot a < b
+    JLtLI,
+    /// as JLtLI, for <=
+    JLeLI,
+    /// as JLtLI, for >
+    JGtLI,
+    /// as JLtLI, for >=
+    JGeLI,
+    /// as JLtLI, for ==
+    JEqLI,
+    /// as JLtLI, for !=
+    JNeLI,
+    /// a: slot, b: signed immediate; push slot a + b
+    LocalAddI,
+    /// x: return slot x
+    ReturnLocal,
+    /// a, b: push slot a, then slot b
+    GetLocal2,
 }
 
 impl Op {
@@ -151,7 +169,18 @@ impl Op {
 
     /// Instructions followed by a second word (a jump offset).
     pub fn has_extra_word(self) -> bool {
-        matches!(self, Op::ForPrep | Op::ForLoop | Op::ForInNext)
+        matches!(
+            self,
+            Op::ForPrep
+                | Op::ForLoop
+                | Op::ForInNext
+                | Op::JLtLI
+                | Op::JLeLI
+                | Op::JGtLI
+                | Op::JGeLI
+                | Op::JEqLI
+                | Op::JNeLI
+        )
     }
 }
 
@@ -201,6 +230,12 @@ pub fn a(ins: u32) -> u8 {
 #[inline(always)]
 pub fn b(ins: u32) -> u16 {
     (ins >> 16) as u16
+}
+
+/// The 16-bit operand, signed.
+#[inline(always)]
+pub fn sb(ins: u32) -> i16 {
+    (ins >> 16) as u16 as i16
 }
 
 #[cfg(test)]

@@ -18,6 +18,14 @@ use crate::value::func::new_closure;
 use crate::value::string::new_str;
 use std::collections::HashMap;
 
+/// A forward jump waiting for its target.
+enum Patch {
+    /// A one-word jump (offset in the instruction).
+    Short(usize),
+    /// A two-word instruction (offset in the second word).
+    Extra(usize),
+}
+
 struct Loop {
     /// Stack depth where the body's slots start (what `break`/`continue` pop to).
     depth: u32,
@@ -211,6 +219,27 @@ impl<'a> Emitter<'a> {
         f.proto.code[at] = (w & 0xff) | ((off as i32 as u32) << 8);
     }
 
+    /// Points conditional jumps here.
+    fn land(&mut self, patches: Vec<Patch>) {
+        let target = self.here();
+        for p in patches {
+            match p {
+                Patch::Short(at) => self.patch_to(at, target),
+                Patch::Extra(at) => self.patch_extra(at, target),
+            }
+        }
+    }
+
+    /// A local compared with a small int: (slot, immediate) for the fused
+    /// compare-local-immediate-and-jump instructions.
+    fn local_imm(&self, lhs: &Expr, rhs: &Expr) -> Option<(u8, i16)> {
+        let slot = self.plain_local(lhs)?;
+        match rhs.kind {
+            ExprKind::Int(k) => i16::try_from(k).ok().map(|k| (slot, k)),
+            _ => None,
+        }
+    }
+
     /// Sets the extra word of the two-word instruction at `at` to jump to `target`.
     fn patch_extra(&mut self, at: usize, target: usize) {
         let off = target as i64 - (at as i64 + 2);
@@ -226,7 +255,7 @@ impl<'a> Emitter<'a> {
         let key = match v {
             Value::Int(i) => (0, i as u64),
             Value::Float(f) => (1, f.to_bits()),
-            Value::Obj(r, _) => (2, r.addr() as u64),
+            Value::Obj(_, r) => (2, r.addr() as u64),
             _ => (3, 0),
         };
         let f = self.cur();
@@ -288,6 +317,23 @@ impl<'a> Emitter<'a> {
             .iter()
             .position(|&c| c == d)
             .map(|i| i as u32)
+    }
+
+    /// The slot of `e` when it names a plain (uncaptured) local of the current
+    /// function that fits an 8-bit operand: superinstructions read it directly.
+    fn plain_local(&self, e: &Expr) -> Option<u8> {
+        let ExprKind::Name(id) = &e.kind else {
+            return None;
+        };
+        let Some(Res::Decl(d)) = self.res.uses.get(&id.span.start).copied() else {
+            return None;
+        };
+        let decl = &self.res.decls[d as usize];
+        let here = self.fs.last()?.func;
+        if decl.func != here || self.decl_const(d).is_some() || self.is_cell(d) {
+            return None;
+        }
+        self.slot(d).and_then(|s| u8::try_from(s).ok())
     }
 
     fn note_name(&mut self, at: usize, name: &str) {
@@ -493,10 +539,10 @@ impl<'a> Emitter<'a> {
                 let to_else = self.jump_if_false(cond);
                 self.block(then, 0);
                 match els {
-                    None => to_else.into_iter().for_each(|j| self.patch(j)),
+                    None => self.land(to_else),
                     Some(e) => {
                         let to_end = self.op_s(Op::Jump, 0, 0);
-                        to_else.into_iter().for_each(|j| self.patch(j));
+                        self.land(to_else);
                         match e {
                             Else::Block(b) => self.block(b, 0),
                             Else::If(s) => self.stmt(s),
@@ -517,7 +563,7 @@ impl<'a> Emitter<'a> {
                 self.block(body, 0);
                 self.jump_back(Op::Jump, top, 0);
                 let lp = self.cur().loops.pop();
-                exits.into_iter().for_each(|j| self.patch(j));
+                self.land(exits);
                 if let Some(lp) = lp {
                     lp.breaks.into_iter().for_each(|j| self.patch(j));
                     lp.continues.into_iter().for_each(|j| self.patch_to(j, top));
@@ -546,6 +592,10 @@ impl<'a> Emitter<'a> {
                 }
             }
             StmtKind::Return(e) => match e {
+                Some(e) if self.plain_local(e).is_some() => {
+                    let slot = self.plain_local(e).unwrap_or(0);
+                    self.op(Op::ReturnLocal, slot as u32, 0);
+                }
                 Some(e) => {
                     self.expr(e);
                     self.cur().span = s.span;
@@ -647,8 +697,25 @@ impl<'a> Emitter<'a> {
     }
 
     /// Emits a test of `e` that jumps when it is false; returns the jumps to patch.
-    fn jump_if_false(&mut self, e: &Expr) -> Vec<usize> {
+    fn jump_if_false(&mut self, e: &Expr) -> Vec<Patch> {
         match &e.kind {
+            ExprKind::Binary { op, lhs, rhs }
+                if op.is_comparison() && self.local_imm(lhs, rhs).is_some() =>
+            {
+                let (slot, k) = self.local_imm(lhs, rhs).unwrap_or((0, 0));
+                self.cur().span = e.span;
+                let j = match op {
+                    BinOp::Lt => Op::JLtLI,
+                    BinOp::Le => Op::JLeLI,
+                    BinOp::Gt => Op::JGtLI,
+                    BinOp::Ge => Op::JGeLI,
+                    BinOp::Eq => Op::JEqLI,
+                    _ => Op::JNeLI,
+                };
+                let at = self.word(enc_ab(j, slot, k as u16));
+                self.word(0);
+                vec![Patch::Extra(at)]
+            }
             ExprKind::Binary { op, lhs, rhs } if op.is_comparison() => {
                 self.expr(lhs);
                 self.expr(rhs);
@@ -661,7 +728,7 @@ impl<'a> Emitter<'a> {
                     BinOp::Eq => Op::JEq,
                     _ => Op::JNe,
                 };
-                vec![self.op_s(j, 0, -2)]
+                vec![Patch::Short(self.op_s(j, 0, -2))]
             }
             ExprKind::And(l, r) => {
                 let mut js = self.jump_if_false(l);
@@ -671,7 +738,7 @@ impl<'a> Emitter<'a> {
             ExprKind::Bool(true) => vec![],
             _ => {
                 self.expr(e);
-                vec![self.op_s(Op::JumpIfFalse, 0, -1)]
+                vec![Patch::Short(self.op_s(Op::JumpIfFalse, 0, -1))]
             }
         }
     }
@@ -773,6 +840,25 @@ impl<'a> Emitter<'a> {
     }
 
     fn binary(&mut self, e: &Expr, op: BinOp, lhs: &Expr, rhs: &Expr) {
+        if let (BinOp::Add | BinOp::Sub, Some((slot, k))) = (op, self.local_imm(lhs, rhs))
+            && let Some(k) = if op == BinOp::Sub {
+                k.checked_neg()
+            } else {
+                Some(k)
+            }
+        {
+            self.cur().span = e.span;
+            self.word(enc_ab(Op::LocalAddI, slot, k as u16));
+            self.adjust(1);
+            return;
+        }
+        if let (Some(p), Some(q)) = (self.plain_local(lhs), self.plain_local(rhs)) {
+            self.cur().span = e.span;
+            self.word(enc_ab(Op::GetLocal2, p, q as u16));
+            self.adjust(2);
+            self.arith_op(e, op);
+            return;
+        }
         self.expr(lhs);
         if let (BinOp::Add | BinOp::Sub, ExprKind::Int(k)) = (op, &rhs.kind) {
             let k = if op == BinOp::Sub {
@@ -787,6 +873,10 @@ impl<'a> Emitter<'a> {
             }
         }
         self.expr(rhs);
+        self.arith_op(e, op);
+    }
+
+    fn arith_op(&mut self, e: &Expr, op: BinOp) {
         self.cur().span = e.span;
         let o = match op {
             BinOp::Add => Op::Add,

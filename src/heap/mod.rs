@@ -137,6 +137,8 @@ pub trait RootSet {
 /// A memory manager for one process.
 pub trait Heap: Alloc + Sized {
     const BACKEND: Backend;
+    /// Whether `check` can fail (manual): the VM's fast paths skip it otherwise.
+    const CHECKS_USE: bool = false;
 
     fn new(pool: Arc<SegmentPool>, config: HeapConfig) -> Self;
 

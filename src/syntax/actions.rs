@@ -14,7 +14,8 @@ use lalrpop_util::{ErrorRecovery, ParseError};
 /// What a fallible action returns.
 pub type Fallible<T, Token> = Result<T, ParseError<usize, Token, SyntaxError>>;
 
-/// The parser's state outside its stack: the errors it recovered from.
+/// The parser's state outside its stack: the errors it recovered from, and
+/// the non-fatal errors its actions found.
 #[derive(Default)]
 pub struct State {
     pub errors: Vec<SyntaxError>,
@@ -30,35 +31,21 @@ impl State {
     /// recovery's discarded input begins.
     pub fn recovered(&mut self, reach: usize, rec: ErrorRecovery<usize, Tok<'_>, SyntaxError>) {
         self.recovering = true;
-        let cascade = self.last_error_at.is_some_and(|at| reach <= at);
-        let (at, error) = match rec.error {
-            ParseError::UnrecognizedToken {
-                token: (lo, Tok::Error, _),
-                ..
-            } => (lo, None), // the lexer has reported it
-            ParseError::UnrecognizedToken {
-                token: (lo, found, hi),
-                expected,
-            } => {
-                let kind = ErrorKind::UnexpectedToken {
-                    found: found.to_string(),
-                    expected,
-                };
-                (lo, Some(SyntaxError::new(kind, Span::new(lo, hi))))
+        let echo = self.last_error_at.is_some_and(|at| reach <= at);
+        let at = match &rec.error {
+            ParseError::UnrecognizedToken { token, .. } | ParseError::ExtraToken { token } => {
+                token.0
             }
-            other => match convert(other) {
-                Some(e) => (e.span.start as usize, Some(e)),
-                None => return,
-            },
+            ParseError::UnrecognizedEof { location, .. }
+            | ParseError::InvalidToken { location } => *location,
+            ParseError::User { error } => error.span.start as usize,
         };
         self.last_error_at = Some(self.last_error_at.map_or(at, |prev| prev.max(at)));
-        if let Some(e) = error.filter(|_| !cascade) {
-            self.errors.push(e);
+        if !echo {
+            self.errors.extend(convert(rec.error));
         }
     }
-}
 
-impl State {
     /// Notes that the parser has skipped past the input an error spoiled
     /// and parses normally again; passes `value` through.
     pub fn resumed<T>(&mut self, value: T) -> T {

@@ -268,7 +268,7 @@ impl StmtKind {
                 let e = match els {
                     None => 0,
                     Some(Else::Block(b)) => b.depth,
-                    Some(Else::If(s)) => s.depth,
+                    Some(Else::If(s)) => s.depth + 1,
                 };
                 cond.depth.max(then.depth).max(e)
             }

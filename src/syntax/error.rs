@@ -10,6 +10,8 @@ use super::token::terminal_name;
 pub enum ErrorKind {
     #[error("unexpected character '{}'", .0.escape_debug())]
     UnexpectedChar(char),
+    #[error("unmatched '{0}'")]
+    UnmatchedCloser(&'static str),
     #[error("unterminated string")]
     UnterminatedString,
     #[error("invalid escape '\\{}' in string", .0.escape_debug())]

@@ -2,12 +2,12 @@
 //! parser's `(start, Tok, end)` triples, decoding literals on the way.
 //!
 //! Lexical mistakes (a bad escape, an oversized integer, a stray character,
-//! an unterminated string) are collected in `errors` and lexing goes on, so
-//! that one file reports them all: a literal with a bad part still yields a
-//! literal, and what cannot be a token at all yields `Tok::Error`, which the
-//! parser recovers from. The one fatal error is nesting deeper than
-//! `ast::MAX_DEPTH`, which ends the token stream at once so that nothing
-//! downstream ever sees such input.
+//! a closer with nothing to close, an unterminated string) are collected in
+//! `errors` and lexing goes on, so that one file reports them all: a literal
+//! with a bad part still yields a literal, and what cannot be a token at all
+//! yields `Tok::Error`, which the parser recovers from without a word. The
+//! one fatal error is nesting deeper than `ast::MAX_DEPTH`, which ends the
+//! token stream at once so that nothing downstream ever sees such input.
 
 use super::ast::MAX_DEPTH;
 use super::error::{ErrorKind, SyntaxError};
@@ -112,14 +112,19 @@ impl<'input> Iterator for Lexer<'input> {
         }
         let (raw, range) = self.next_raw()?;
         let (tok, range) = match raw {
-            Ok(token) => {
-                if !self.nesting.step(token) {
+            Ok(token) => match self.nesting.step(token) {
+                Step::Ok => (self.cook(token, range.clone()), range),
+                Step::TooDeep => {
                     self.done = true;
                     let span = Span::new(range.start, range.end);
                     return Some(Err(SyntaxError::new(ErrorKind::TooDeep, span)));
                 }
-                (self.cook(token, range.clone()), range)
-            }
+                Step::Unmatched => {
+                    let closer = token.text().unwrap_or("?");
+                    self.error(ErrorKind::UnmatchedCloser(closer), range.clone());
+                    (Tok::Error, range)
+                }
+            },
             Err(()) => {
                 // One error for a run of unknown characters, not one each.
                 let mut end = range.end;
@@ -191,10 +196,17 @@ fn decode_string(text: &str, offset: usize) -> (String, Vec<(char, Range<usize>)
 /// prefix operators (`-`, `~`, `not`) still waiting for their operand to end.
 /// Both are levels the parser's stack and the tree would grow by. Counted
 /// here so that absurd input stops at the first token past the limit.
+///
+/// Brackets are also matched here: a closer with no open bracket of its
+/// kind is reported as unmatched and reaches the parser as `Tok::Error`.
+/// So every closer the parser sees closes something, which keeps its error
+/// recovery cheap: it never searches its whole stack for a place that
+/// accepts a stray closer, token after token.
 #[derive(Default)]
 struct Nesting {
-    /// Per open bracket: the prefix operators pending outside it.
-    levels: Vec<u32>,
+    /// Per open bracket: its closer, and the prefix operators pending
+    /// outside it.
+    levels: Vec<(Token, u32)>,
     /// Sum over `levels` of (1 + pending prefix operators).
     outer: u64,
     /// Prefix operators pending at the current level.
@@ -203,20 +215,43 @@ struct Nesting {
     after_operand: bool,
 }
 
+/// What `Nesting::step` says of a token.
+enum Step {
+    Ok,
+    TooDeep,
+    /// A closer with no open bracket of its kind.
+    Unmatched,
+}
+
 impl Nesting {
-    /// Accounts for one token; false when the input nests too deeply.
-    fn step(&mut self, t: Token) -> bool {
+    /// Accounts for one token.
+    fn step(&mut self, t: Token) -> Step {
         use Token::*;
         match t {
             LParen | LBracket | LBrace => {
-                self.levels.push(self.pending);
+                let closer = match t {
+                    LParen => RParen,
+                    LBracket => RBracket,
+                    _ => RBrace,
+                };
+                self.levels.push((closer, self.pending));
                 self.outer += 1 + u64::from(self.pending);
                 self.pending = 0;
                 self.after_operand = false;
             }
             RParen | RBracket | RBrace => {
-                self.pending = self.levels.pop().unwrap_or(0);
-                self.outer = self.outer.saturating_sub(1 + u64::from(self.pending));
+                if !self.levels.iter().rev().any(|&(closer, _)| closer == t) {
+                    return Step::Unmatched;
+                }
+                // Closes its bracket, and any left open inside it: the
+                // parser reports those.
+                while let Some((closer, pending)) = self.levels.pop() {
+                    self.pending = pending;
+                    self.outer = self.outer.saturating_sub(1 + u64::from(pending));
+                    if closer == t {
+                        break;
+                    }
+                }
                 self.after_operand = true;
             }
             Minus if self.after_operand => {
@@ -237,7 +272,10 @@ impl Nesting {
                 self.after_operand = false;
             }
         }
-        self.outer + u64::from(self.pending) <= u64::from(MAX_DEPTH)
+        if self.outer + u64::from(self.pending) > u64::from(MAX_DEPTH) {
+            return Step::TooDeep;
+        }
+        Step::Ok
     }
 }
 
@@ -354,6 +392,25 @@ mod tests {
         );
         assert_eq!(toks("a != b").len(), 3);
         assert_eq!(toks("1 $ 2"), vec![Tok::Int(1), Tok::Error, Tok::Int(2)]);
+    }
+
+    #[test]
+    fn closers_must_match() {
+        assert_eq!(
+            errors("( ] ) } [ ( ) ]"),
+            vec![
+                ("unmatched ']'".into(), 2..3),
+                ("unmatched '}'".into(), 6..7),
+            ]
+        );
+        assert_eq!(toks("(]")[1], Tok::Error);
+        // A closer of an outer bracket closes the inner ones too (the
+        // parser reports them), so the block's `}` still ends the block.
+        assert_eq!(toks("{ f( }")[3], Tok::P(Token::RBrace));
+        assert_eq!(errors("{ f( } }"), vec![("unmatched '}'".into(), 7..8)]);
+        let mut lx = Lexer::new("{(])}");
+        lx.by_ref().for_each(drop);
+        assert_eq!(lx.open_brackets(), 0);
     }
 
     #[test]

@@ -21,15 +21,27 @@ use crate::diagnostics::Diagnostic;
 use error::{ErrorKind, SyntaxError};
 use lalrpop_util::ParseError;
 
-/// Parses a whole file or REPL entry. On failure returns every error found,
-/// in source order: the parser recovers after an error (see the grammar) and
-/// goes on, so one file can report several.
+/// Most errors `parse` returns; past them, one more says how many were left
+/// out.
+pub const MAX_ERRORS: usize = 100;
+
+/// Parses a whole file or REPL entry. On failure returns every error found
+/// (up to `MAX_ERRORS`), in source order: the parser recovers after an error
+/// (see the grammar) and goes on, so one file can report several.
 pub fn parse(src: &span::Source) -> Result<ast::Module, Vec<Diagnostic>> {
-    let outcome = run(&src.text);
-    match outcome.module {
-        Some(module) if outcome.errors.is_empty() => Ok(module),
-        _ => Err(outcome.errors.into_iter().map(diagnostic).collect()),
+    let mut outcome = run(&src.text);
+    if let (Some(module), true) = (outcome.module.take(), outcome.errors.is_empty()) {
+        return Ok(module);
     }
+    let extra = outcome
+        .errors
+        .split_off(outcome.errors.len().min(MAX_ERRORS));
+    let mut ds: Vec<Diagnostic> = outcome.errors.into_iter().map(diagnostic).collect();
+    if let Some(first) = extra.first() {
+        let message = format!("too many errors: {} more not shown", extra.len());
+        ds.push(Diagnostic::new(message, first.span));
+    }
+    Err(ds)
 }
 
 /// For the REPL: true when `text` is an unfinished input that more lines
@@ -94,5 +106,9 @@ fn diagnostic(e: SyntaxError) -> Diagnostic {
     }
 }
 
+#[cfg(test)]
+mod depth_tests;
+#[cfg(test)]
+mod error_tests;
 #[cfg(test)]
 mod tests;

@@ -25,7 +25,7 @@ pub struct MapRef(pub ObjRef);
 pub fn is_key(v: &Value) -> bool {
     match v {
         Value::Int(_) | Value::Bool(_) => true,
-        Value::Obj(r, _) => r.kind() == Kind::Str,
+        Value::Obj(_, r) => r.kind() == Kind::Str,
         _ => false,
     }
 }
@@ -35,7 +35,7 @@ fn key_hash(k: &Value) -> u32 {
     match k {
         Value::Int(i) => ((*i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) as u32,
         Value::Bool(b) => 0x5bd1_e995 ^ (*b as u32),
-        Value::Obj(r, _) => super::StrRef(*r).hash(),
+        Value::Obj(_, r) => super::StrRef(*r).hash(),
         _ => 0,
     }
 }
@@ -45,7 +45,7 @@ fn key_eq(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Int(x), Value::Int(y)) => x == y,
         (Value::Bool(x), Value::Bool(y)) => x == y,
-        (Value::Obj(x, _), Value::Obj(y, _)) => {
+        (Value::Obj(_, x), Value::Obj(_, y)) => {
             x == y || (y.kind() == Kind::Str && super::StrRef(*x).eq_bytes(super::StrRef(*y)))
         }
         _ => false,

@@ -19,17 +19,19 @@ pub use map::MapRef;
 pub use object::{Kind, ObjRef};
 pub use string::StrRef;
 
-/// A Loam value.
+/// A Loam value. The representation is fixed (`repr(u32)`: a 4-byte tag,
+/// then the payload at offset 4 or 8) so a value copies as 16 plain bytes.
 #[derive(Clone, Copy, Debug)]
+#[repr(u32)]
 pub enum Value {
     Nil,
     Bool(bool),
     Int(i64),
     Float(f64),
-    /// A reference to an object, with a stamp the backend may use to detect
+    /// A reference to an object, after a stamp the backend may use to detect
     /// stale references (manual: the generation the object had when the
     /// reference was made; zero elsewhere).
-    Obj(ObjRef, u32),
+    Obj(u32, ObjRef),
     /// A process identifier.
     Pid(u64),
     /// Internal: a variable whose `let` has not run yet. Never seen by scripts.
@@ -49,14 +51,14 @@ impl Value {
             Value::Int(_) => "int",
             Value::Float(_) => "float",
             Value::Pid(_) => "pid",
-            Value::Obj(r, _) => r.kind().name(),
+            Value::Obj(_, r) => r.kind().name(),
         }
     }
 
     #[inline]
     pub fn as_obj(&self) -> Option<ObjRef> {
         match self {
-            Value::Obj(r, _) => Some(*r),
+            Value::Obj(_, r) => Some(*r),
             _ => None,
         }
     }
@@ -65,7 +67,7 @@ impl Value {
     #[inline]
     pub fn obj_of(&self, kind: Kind) -> Option<ObjRef> {
         match self {
-            Value::Obj(r, _) if r.kind() == kind => Some(*r),
+            Value::Obj(_, r) if r.kind() == kind => Some(*r),
             _ => None,
         }
     }
@@ -93,7 +95,7 @@ impl Value {
     /// True for values that refer to a heap object (not static data).
     #[inline]
     pub fn is_heap_obj(&self) -> bool {
-        matches!(self, Value::Obj(r, _) if !r.is_static())
+        matches!(self, Value::Obj(_, r) if !r.is_static())
     }
 }
 
@@ -109,7 +111,7 @@ pub trait Alloc {
     /// The value that refers to the freshly allocated `r`.
     #[inline]
     fn value_of(&self, r: ObjRef) -> Value {
-        Value::Obj(r, 0)
+        Value::Obj(0, r)
     }
 
     /// `r` is internal storage (an `Array` or `Bytes`) its owner has just

@@ -294,7 +294,7 @@ pub fn trace(obj: ObjRef, f: &mut impl FnMut(&mut ObjRef)) {
 fn visit_values(p: *mut Value, n: usize, f: &mut impl FnMut(&mut ObjRef)) {
     for i in 0..n {
         // SAFETY: callers pass a slot range inside an initialised object.
-        if let Value::Obj(r, _) = unsafe { &mut *p.add(i) } {
+        if let Value::Obj(_, r) = unsafe { &mut *p.add(i) } {
             f(r);
         }
     }

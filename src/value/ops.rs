@@ -57,7 +57,7 @@ pub fn equal(a: &Value, b: &Value) -> bool {
             cmp_int_float(*i, *f) == Some(Ordering::Equal)
         }
         (Value::Pid(x), Value::Pid(y)) => x == y,
-        (Value::Obj(x, _), Value::Obj(y, _)) => {
+        (Value::Obj(_, x), Value::Obj(_, y)) => {
             x == y
                 || (x.kind() == Kind::Str
                     && y.kind() == Kind::Str

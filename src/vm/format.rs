@@ -58,7 +58,7 @@ pub fn format_value(out: &mut Vec<u8>, v: Value, program: &Program, quote_top: b
                 }
             },
             Work::Value(v) => match v {
-                Value::Obj(r, _) => match r.kind() {
+                Value::Obj(_, r) => match r.kind() {
                     Kind::Str => quote(out, crate::value::StrRef(r).bytes()),
                     Kind::List => {
                         if open.insert(r) {
@@ -102,7 +102,7 @@ pub fn format_scalar(out: &mut Vec<u8>, v: Value, program: &Program) {
         Value::Pid(p) => {
             let _ = write!(out, "<pid {p}>");
         }
-        Value::Obj(r, _) => match r.kind() {
+        Value::Obj(_, r) => match r.kind() {
             Kind::Str => out.extend_from_slice(crate::value::StrRef(r).bytes()),
             Kind::Closure => {
                 let p = crate::value::ClosureRef(r).proto();

@@ -2,13 +2,18 @@
 //!
 //! `dispatch` runs instructions of the top frame until the outermost frame
 //! returns, a REPL entry halts, or an instruction traps. The running frame's
-//! code, base and instruction pointer live in locals; they are written back
-//! to the frame only when control leaves it (call, return, safepoint, trap).
+//! code, base, instruction pointer and the stack top live in locals; they are
+//! written back (`sync!`) before anything else may look at them: a call into
+//! a builtin, a collection, an error.
+//!
+//! The stack is a vector kept at full length; `sp` counts the live values.
+//! On every call the VM makes room for the callee's `max_stack` (computed by
+//! the compiler), so pushes inside a frame index within bounds.
 
 use super::error::{Trap, err};
 use super::{Exit, Frame, MAX_FRAMES, Vm};
-use crate::bytecode::chunk::CaptureFrom;
-use crate::bytecode::opcode::{a, b, code as op, sx, x};
+use crate::bytecode::chunk::{CaptureFrom, Program, Proto};
+use crate::bytecode::opcode::{a, b, code as op, sb, sx, x};
 use crate::heap::Heap;
 use crate::syntax::ast::BinOp;
 use crate::value::func::{new_cell, new_closure};
@@ -20,6 +25,8 @@ use crate::value::{CellRef, Kind, Value};
 
 /// Arguments copied off the stack for a builtin.
 const INLINE_ARGS: usize = 8;
+/// Extra slots reserved beyond a frame's computed need.
+const STACK_SLACK: usize = 8;
 
 impl<H: Heap> Vm<H> {
     pub(super) fn dispatch(&mut self) -> Result<Exit, Trap> {
@@ -31,11 +38,22 @@ impl<H: Heap> Vm<H> {
         let mut code: &[u32] = &proto.code;
         let mut ip = f.ip;
         let mut base = f.base;
+        let mut sp = self.sp;
+        self.ensure_stack(base + proto.max_stack as usize);
+        // The stack as a local slice, so the hot paths need not reload it
+        // through `self`; re-derived (`restack!`) after anything that may
+        // touch the VM as a whole.
+        let mut stack: &mut [Value] = &mut self.stack;
 
-        // Leaves the running frame's state in `self.frames` (before anything
-        // that may look at frames: a call, a collection, an error).
-        macro_rules! save {
+        macro_rules! restack {
             () => {
+                stack = &mut self.stack
+            };
+        }
+        // Writes the running frame's ip and the stack top back to the VM.
+        macro_rules! sync {
+            () => {
+                self.sp = sp;
                 if let Some(fr) = self.frames.last_mut() {
                     fr.ip = ip;
                 }
@@ -44,7 +62,7 @@ impl<H: Heap> Vm<H> {
         // Ends the instruction at `pc` with a trap.
         macro_rules! trap {
             ($pc:expr, $e:expr) => {{
-                save!();
+                sync!();
                 self.fault_pc = $pc;
                 return Err($e);
             }};
@@ -57,32 +75,35 @@ impl<H: Heap> Vm<H> {
                 }
             };
         }
+        macro_rules! push {
+            ($v:expr) => {{
+                let v = $v;
+                stack[sp] = v;
+                sp += 1;
+            }};
+        }
         macro_rules! pop {
-            () => {
-                self.stack.pop().unwrap_or(Value::Nil)
-            };
+            () => {{
+                sp -= 1;
+                stack[sp]
+            }};
         }
         macro_rules! top {
             () => {
-                *self.stack.last().unwrap_or(&Value::Nil)
-            };
-        }
-        macro_rules! set_top {
-            ($v:expr) => {
-                if let Some(t) = self.stack.last_mut() {
-                    *t = $v;
-                }
+                stack[sp - 1]
             };
         }
         macro_rules! slot {
             ($i:expr) => {
-                self.stack[base + $i as usize]
+                stack[base + $i as usize]
             };
         }
+        // After an instruction that allocated: collect if due (all values are on the stack).
         macro_rules! safepoint {
             () => {
-                save!();
+                sync!();
                 self.safepoint();
+                restack!();
             };
         }
         macro_rules! jump {
@@ -104,404 +125,222 @@ impl<H: Heap> Vm<H> {
                 }
             }};
         }
-        macro_rules! compare {
-            ($pc:expr, $binop:expr, $int:tt) => {{
-                let rhs = pop!();
-                let lhs = top!();
-                let r = match (lhs, rhs) {
-                    (Value::Int(p), Value::Int(q)) => p $int q,
-                    _ => tryv!($pc, ops::compare($binop, &lhs, &rhs)),
+        // Compares slot a with immediate b; jumps by the extra word unless it holds.
+        macro_rules! cmp_local_jump {
+            ($pc:expr, $ins:expr, $binop:expr, $int:tt) => {{
+                let lhs = slot!(a($ins));
+                let k = sb($ins) as i64;
+                let holds = match lhs {
+                    Value::Int(p) => p $int k,
+                    _ => tryv!($pc, ops::compare($binop, &lhs, &Value::Int(k))),
                 };
-                set_top!(Value::Bool(r));
+                let off = code[ip] as i32;
+                ip += 1;
+                if !holds {
+                    jump!(off);
+                }
             }};
         }
-        macro_rules! arith {
-            ($pc:expr, $binop:expr) => {{
-                let rhs = pop!();
-                let lhs = top!();
-                let r = tryv!($pc, ops::arith($binop, &lhs, &rhs));
-                set_top!(r);
+        macro_rules! add_imm {
+            ($pc:expr, $v:expr, $k:expr) => {
+                match $v {
+                    Value::Int(p) => match p.checked_add($k) {
+                        Some(s) => Value::Int(s),
+                        None => trap!($pc, Trap::from(OpError::Overflow)),
+                    },
+                    Value::Float(f) => Value::Float(f + $k as f64),
+                    other => {
+                        let sym = if $k < 0 { "-" } else { "+" };
+                        trap!(
+                            $pc,
+                            Trap::from(OpError::Unsupported(sym, other.type_name(), "int"))
+                        )
+                    }
+                }
+            };
+        }
+        // Returns `$r` from the running frame.
+        macro_rules! ret {
+            ($r:expr) => {{
+                let r = $r;
+                self.frames.pop();
+                sp = base - 1;
+                push!(r);
+                match self.frames.last() {
+                    None => {
+                        self.sp = sp;
+                        return Ok(Exit::Returned);
+                    }
+                    Some(fr) => {
+                        proto = &program.protos[fr.proto as usize];
+                        code = &proto.code;
+                        ip = fr.ip;
+                        base = fr.base;
+                    }
+                }
             }};
         }
 
         loop {
             let pc = ip;
-            let ins = code[ip];
+            // SAFETY: the verifier (bytecode/verify.rs) proved that every path from
+            // instruction 0 keeps ip inside this function's code.
+            let ins = unsafe { *code.get_unchecked(ip) };
             ip += 1;
             match ins as u8 {
-                op::Nil => self.stack.push(Value::Nil),
-                op::True => self.stack.push(Value::Bool(true)),
-                op::False => self.stack.push(Value::Bool(false)),
-                op::Int => self.stack.push(Value::Int(sx(ins) as i64)),
-                op::Const => self.stack.push(proto.consts[x(ins) as usize]),
-                op::Nils => {
-                    let n = self.stack.len() + x(ins) as usize;
-                    self.stack.resize(n, Value::Nil);
+                op::GetLocal => push!(slot!(x(ins))),
+                op::GetLocal2 => {
+                    push!(slot!(a(ins)));
+                    push!(slot!(b(ins)));
                 }
-                op::Pop => {
-                    self.stack.pop();
-                }
-                op::PopN => {
-                    let n = self.stack.len() - x(ins) as usize;
-                    self.stack.truncate(n);
-                }
-                op::GetLocal => self.stack.push(slot!(x(ins))),
                 op::SetLocal => slot!(x(ins)) = pop!(),
-                op::GetCell | op::GetUp => {
-                    let holder = if ins as u8 == op::GetCell {
-                        slot!(x(ins))
-                    } else {
-                        self.capture_at(base, x(ins))
-                    };
-                    let v = match holder.obj_of(Kind::Cell) {
-                        Some(c) => CellRef(c).get(),
-                        None => Value::Undef,
-                    };
-                    if let Value::Undef = v {
-                        let name = proto.names.get(&(pc as u32)).cloned().unwrap_or_default();
-                        trap!(pc, Trap::Error(format!("undefined variable '{name}'")));
-                    }
-                    self.stack.push(v);
+                op::Int => push!(Value::Int(sx(ins) as i64)),
+                op::Const => push!(proto.consts[x(ins) as usize]),
+                op::Nil => push!(Value::Nil),
+                op::Pop => sp -= 1,
+                op::PopN => sp -= x(ins) as usize,
+                op::LocalAddI => {
+                    let k = sb(ins) as i64;
+                    let r = add_imm!(pc, slot!(a(ins)), k);
+                    push!(r);
                 }
-                op::SetCell | op::SetUp => {
-                    let v = pop!();
-                    let holder = if ins as u8 == op::SetCell {
-                        slot!(x(ins))
-                    } else {
-                        self.capture_at(base, x(ins))
-                    };
-                    if let Some(c) = holder.obj_of(Kind::Cell) {
-                        CellRef(c).set(v);
-                    }
-                }
-                op::NewCell | op::BoxLocal => {
-                    let init = if ins as u8 == op::NewCell {
-                        Value::Undef
-                    } else {
-                        slot!(x(ins))
-                    };
-                    let c = tryv!(pc, new_cell(&mut self.heap, init));
-                    slot!(x(ins)) = c;
-                    safepoint!();
-                }
-                op::Closure => {
-                    let id = x(ins);
-                    let target = &program.protos[id as usize];
-                    let caps: Vec<Value> = target
-                        .captures
-                        .iter()
-                        .map(|c| match *c {
-                            CaptureFrom::Local(s) => self.stack[base + s as usize],
-                            CaptureFrom::Capture(i) => self.capture_at(base, i),
-                        })
-                        .collect();
-                    let v = tryv!(pc, new_closure(&mut self.heap, id, &caps));
-                    self.stack.push(v);
-                    safepoint!();
-                }
-                op::Add => {
-                    let n = self.stack.len();
-                    let (lhs, rhs) = (self.stack[n - 2], self.stack[n - 1]);
-                    let r = match (lhs, rhs) {
-                        (Value::Int(p), Value::Int(q)) => match p.checked_add(q) {
-                            Some(s) => Value::Int(s),
-                            None => trap!(pc, Trap::from(OpError::Overflow)),
-                        },
-                        (Value::Float(p), Value::Float(q)) => Value::Float(p + q),
-                        (Value::Obj(..), Value::Obj(..)) => {
-                            let r = tryv!(pc, self.add_objects(lhs, rhs));
-                            self.stack.truncate(n - 2);
-                            self.stack.push(r);
-                            safepoint!();
-                            continue;
-                        }
-                        _ => tryv!(pc, ops::arith(BinOp::Add, &lhs, &rhs)),
-                    };
-                    self.stack.truncate(n - 1);
-                    self.stack[n - 2] = r;
-                }
-                op::Sub => {
-                    let rhs = pop!();
-                    let lhs = top!();
-                    let r = match (lhs, rhs) {
-                        (Value::Int(p), Value::Int(q)) => match p.checked_sub(q) {
-                            Some(s) => Value::Int(s),
-                            None => trap!(pc, Trap::from(OpError::Overflow)),
-                        },
-                        _ => tryv!(pc, ops::arith(BinOp::Sub, &lhs, &rhs)),
-                    };
-                    set_top!(r);
-                }
-                op::Mul => arith!(pc, BinOp::Mul),
-                op::Div => arith!(pc, BinOp::Div),
-                op::Mod => {
-                    let rhs = pop!();
-                    let lhs = top!();
-                    let r = match (lhs, rhs) {
-                        (Value::Int(p), Value::Int(q)) if q > 0 => Value::Int(p.rem_euclid(q)),
-                        _ => tryv!(pc, ops::arith(BinOp::Mod, &lhs, &rhs)),
-                    };
-                    set_top!(r);
-                }
-                op::BitAnd => arith!(pc, BinOp::BitAnd),
-                op::BitOr => arith!(pc, BinOp::BitOr),
-                op::BitXor => arith!(pc, BinOp::BitXor),
-                op::Shl => arith!(pc, BinOp::Shl),
-                op::Shr => arith!(pc, BinOp::Shr),
                 op::AddI => {
                     let k = sx(ins) as i64;
-                    let r = match top!() {
-                        Value::Int(p) => match p.checked_add(k) {
-                            Some(s) => Value::Int(s),
-                            None => trap!(pc, Trap::from(OpError::Overflow)),
-                        },
-                        Value::Float(f) => Value::Float(f + k as f64),
-                        other => {
-                            let sym = if k < 0 { "-" } else { "+" };
-                            trap!(
-                                pc,
-                                Trap::from(OpError::Unsupported(sym, other.type_name(), "int"))
-                            )
-                        }
-                    };
-                    set_top!(r);
+                    let r = add_imm!(pc, top!(), k);
+                    top!() = r;
                 }
-                op::Neg => {
-                    let r = tryv!(pc, ops::neg(&top!()));
-                    set_top!(r);
-                }
-                op::BitNot => {
-                    let r = tryv!(pc, ops::bit_not(&top!()));
-                    set_top!(r);
-                }
-                op::Not => {
-                    let r = !top!().truthy();
-                    set_top!(Value::Bool(r));
-                }
-                op::Eq => {
+                op::JLtLI => cmp_local_jump!(pc, ins, BinOp::Lt, <),
+                op::JLeLI => cmp_local_jump!(pc, ins, BinOp::Le, <=),
+                op::JGtLI => cmp_local_jump!(pc, ins, BinOp::Gt, >),
+                op::JGeLI => cmp_local_jump!(pc, ins, BinOp::Ge, >=),
+                op::JEqLI => cmp_local_jump!(pc, ins, BinOp::Eq, ==),
+                op::JNeLI => cmp_local_jump!(pc, ins, BinOp::Ne, !=),
+                op::JLt => cmp_jump!(pc, ins, BinOp::Lt, <),
+                op::JLe => cmp_jump!(pc, ins, BinOp::Le, <=),
+                op::JGt => cmp_jump!(pc, ins, BinOp::Gt, >),
+                op::JGe => cmp_jump!(pc, ins, BinOp::Ge, >=),
+                op::JEq | op::JNe => {
                     let rhs = pop!();
-                    let r = ops::equal(&top!(), &rhs);
-                    set_top!(Value::Bool(r));
+                    let lhs = pop!();
+                    if ops::equal(&lhs, &rhs) != (ins as u8 == op::JEq) {
+                        jump!(sx(ins));
+                    }
                 }
-                op::Ne => {
-                    let rhs = pop!();
-                    let r = !ops::equal(&top!(), &rhs);
-                    set_top!(Value::Bool(r));
-                }
-                op::Lt => compare!(pc, BinOp::Lt, <),
-                op::Le => compare!(pc, BinOp::Le, <=),
-                op::Gt => compare!(pc, BinOp::Gt, >),
-                op::Ge => compare!(pc, BinOp::Ge, >=),
                 op::Jump => jump!(sx(ins)),
                 op::JumpIfFalse => {
                     if !pop!().truthy() {
                         jump!(sx(ins));
                     }
                 }
-                op::JumpIfTrue => {
-                    if pop!().truthy() {
-                        jump!(sx(ins));
-                    }
-                }
-                op::AndJump => {
-                    if top!().truthy() {
-                        self.stack.pop();
-                    } else {
-                        jump!(sx(ins));
-                    }
-                }
-                op::OrJump => {
-                    if top!().truthy() {
-                        jump!(sx(ins));
-                    } else {
-                        self.stack.pop();
-                    }
-                }
-                op::JLt => cmp_jump!(pc, ins, BinOp::Lt, <),
-                op::JLe => cmp_jump!(pc, ins, BinOp::Le, <=),
-                op::JGt => cmp_jump!(pc, ins, BinOp::Gt, >),
-                op::JGe => cmp_jump!(pc, ins, BinOp::Ge, >=),
-                op::JEq => {
-                    let rhs = pop!();
-                    let lhs = pop!();
-                    if !ops::equal(&lhs, &rhs) {
-                        jump!(sx(ins));
-                    }
-                }
-                op::JNe => {
-                    let rhs = pop!();
-                    let lhs = pop!();
-                    if ops::equal(&lhs, &rhs) {
-                        jump!(sx(ins));
-                    }
-                }
                 op::Call => {
                     let argc = x(ins) as usize;
-                    let callee_at = self.stack.len() - argc - 1;
-                    let callee = self.stack[callee_at];
-                    let Some(c) = callee.as_closure() else {
-                        trap!(
-                            pc,
-                            Trap::Error(format!("not callable: {} value", callee.type_name()))
-                        );
+                    let callee_at = sp - argc - 1;
+                    let target = match stack[callee_at].as_closure() {
+                        Some(c) => {
+                            let t = &program.protos[c.proto() as usize];
+                            (t.native.is_none() && t.arity as usize == argc).then_some((c, t))
+                        }
+                        None => None,
                     };
-                    let target = &program.protos[c.proto() as usize];
-                    if let Some(id) = target.native {
-                        save!();
-                        self.fault_pc = pc;
-                        let r = tryv!(pc, self.call_native(id, callee_at + 1, argc));
-                        self.stack.truncate(callee_at);
-                        self.stack.push(r);
+                    let Some((c, target)) = target else {
+                        // A builtin called as a value, or an error.
+                        sync!();
+                        let r = self.call_value(&program, callee_at, argc);
+                        restack!();
+                        let r = tryv!(pc, r);
+                        sp = callee_at;
+                        push!(r);
                         safepoint!();
                         continue;
-                    }
-                    if target.arity as usize != argc {
-                        trap!(
-                            pc,
-                            Trap::Error(format!(
-                                "expected {} arguments but got {}",
-                                target.arity, argc
-                            ))
-                        );
-                    }
+                    };
                     if self.frames.len() >= MAX_FRAMES {
                         trap!(pc, Trap::Error("stack overflow".into()));
                     }
-                    save!();
+                    if let Some(fr) = self.frames.last_mut() {
+                        fr.ip = ip;
+                    }
                     base = callee_at + 1;
                     self.frames.push(Frame {
                         proto: c.proto(),
                         ip: 0,
                         base,
                     });
-                    self.stack.reserve(target.max_stack as usize);
+                    if base + target.max_stack as usize + STACK_SLACK > stack.len() {
+                        self.sp = sp;
+                        self.ensure_stack(base + target.max_stack as usize);
+                        restack!();
+                    }
                     proto = target;
                     code = &proto.code;
                     ip = 0;
                 }
-                op::CallNative => {
-                    let argc = a(ins) as usize;
-                    let at = self.stack.len() - argc;
-                    save!();
-                    self.fault_pc = pc;
-                    let r = tryv!(pc, self.call_native(b(ins), at, argc));
-                    self.stack.truncate(at);
-                    self.stack.push(r);
-                    safepoint!();
-                }
-                op::Return | op::ReturnNil => {
-                    let r = if ins as u8 == op::Return {
-                        pop!()
-                    } else {
-                        Value::Nil
+                op::Return => ret!(pop!()),
+                op::ReturnLocal => ret!(slot!(x(ins))),
+                op::ReturnNil => ret!(Value::Nil),
+                op::Add => {
+                    let (lhs, rhs) = (stack[sp - 2], stack[sp - 1]);
+                    let r = match (lhs, rhs) {
+                        (Value::Int(p), Value::Int(q)) => match p.checked_add(q) {
+                            Some(s) => Value::Int(s),
+                            None => trap!(pc, Trap::from(OpError::Overflow)),
+                        },
+                        (Value::Float(p), Value::Float(q)) => Value::Float(p + q),
+                        _ => {
+                            let r = tryv!(pc, add_values(&mut self.heap, lhs, rhs));
+                            sp -= 2;
+                            push!(r);
+                            safepoint!();
+                            continue;
+                        }
                     };
-                    self.frames.pop();
-                    self.stack.truncate(base - 1);
-                    self.stack.push(r);
-                    match self.frames.last() {
-                        None => return Ok(Exit::Returned),
-                        Some(fr) => {
-                            proto = &program.protos[fr.proto as usize];
-                            code = &proto.code;
-                            ip = fr.ip;
-                            base = fr.base;
-                        }
-                    }
+                    sp -= 1;
+                    top!() = r;
                 }
-                op::Halt => {
-                    save!();
-                    return Ok(Exit::Halted);
+                op::Sub => {
+                    let rhs = pop!();
+                    let r = match (top!(), rhs) {
+                        (Value::Int(p), Value::Int(q)) => match p.checked_sub(q) {
+                            Some(s) => Value::Int(s),
+                            None => trap!(pc, Trap::from(OpError::Overflow)),
+                        },
+                        (lhs, _) => tryv!(pc, ops::arith(BinOp::Sub, &lhs, &rhs)),
+                    };
+                    top!() = r;
                 }
-                op::List => {
-                    let n = x(ins) as usize;
-                    let at = self.stack.len() - n;
-                    let v = tryv!(pc, new_list(&mut self.heap, &self.stack[at..]));
-                    self.stack.truncate(at);
-                    self.stack.push(v);
-                    safepoint!();
-                }
-                op::Map => {
-                    let n = x(ins) as usize;
-                    let at = self.stack.len() - 2 * n;
-                    let mut pairs = Vec::with_capacity(n);
-                    for kv in self.stack[at..].chunks_exact(2) {
-                        if !is_key(&kv[0]) {
-                            trap!(
-                                pc,
-                                Trap::Error(format!("invalid map key: {}", kv[0].type_name()))
-                            );
-                        }
-                        pairs.push((kv[0], kv[1]));
-                    }
-                    let v = tryv!(pc, new_map(&mut self.heap, &pairs));
-                    self.stack.truncate(at);
-                    self.stack.push(v);
-                    safepoint!();
-                }
-                op::Index => {
-                    let idx = pop!();
-                    let r = tryv!(pc, self.index(top!(), idx));
-                    set_top!(r);
+                op::Mod => {
+                    let rhs = pop!();
+                    let r = match (top!(), rhs) {
+                        (Value::Int(p), Value::Int(q)) if q > 0 => Value::Int(p.rem_euclid(q)),
+                        (lhs, _) => tryv!(pc, ops::arith(BinOp::Mod, &lhs, &rhs)),
+                    };
+                    top!() = r;
                 }
                 op::IndexI => {
                     let obj = top!();
-                    let r = match obj.as_list() {
-                        Some(l) => match l.get(x(ins) as usize) {
-                            Some(v) => v,
-                            None => trap!(pc, Trap::Error("index out of range".into())),
-                        },
-                        None => tryv!(pc, self.index(obj, Value::Int(x(ins) as i64))),
+                    let item = match obj.as_list() {
+                        Some(l) if !H::CHECKS_USE => l.get(x(ins) as usize),
+                        _ => None,
                     };
-                    set_top!(r);
+                    top!() = match item {
+                        Some(v) => v,
+                        None => tryv!(pc, index(&self.heap, obj, Value::Int(x(ins) as i64))),
+                    };
                 }
-                op::SetIndex => {
-                    let n = self.stack.len();
-                    let (obj, idx, v) = (self.stack[n - 3], self.stack[n - 2], self.stack[n - 1]);
-                    tryv!(pc, self.set_index(obj, idx, v));
-                    self.stack.truncate(n - 3);
-                    safepoint!();
+                op::Index => {
+                    let idx = pop!();
+                    top!() = tryv!(pc, index(&self.heap, top!(), idx));
                 }
                 op::GetField => {
-                    let key = proto.consts[x(ins) as usize];
                     let obj = top!();
-                    let r = match obj.as_map() {
-                        Some(m) => tryv!(
+                    top!() = match obj.as_map() {
+                        Some(m) if !H::CHECKS_USE => {
+                            m.get(&proto.consts[x(ins) as usize]).unwrap_or(Value::Nil)
+                        }
+                        _ => tryv!(
                             pc,
-                            self.check(&obj).map(|_| m.get(&key).unwrap_or(Value::Nil))
+                            get_field(&self.heap, obj, proto.consts[x(ins) as usize])
                         ),
-                        None => trap!(pc, Trap::Error(field_error(&obj, &key))),
                     };
-                    set_top!(r);
-                }
-                op::SetField => {
-                    let key = proto.consts[x(ins) as usize];
-                    let n = self.stack.len();
-                    let (obj, v) = (self.stack[n - 2], self.stack[n - 1]);
-                    if obj.as_map().is_none() {
-                        trap!(pc, Trap::Error(field_error(&obj, &key)));
-                    }
-                    tryv!(pc, self.set_index(obj, key, v));
-                    self.stack.truncate(n - 2);
-                    safepoint!();
-                }
-                op::ForPrep => {
-                    let s = x(ins) as usize;
-                    let (c, e) = (slot!(s), slot!(s + 1));
-                    let (Value::Int(c), Value::Int(e)) = (c, e) else {
-                        trap!(
-                            pc,
-                            Trap::Error(format!(
-                                "range bounds must be ints, not {} and {}",
-                                c.type_name(),
-                                e.type_name()
-                            ))
-                        );
-                    };
-                    let off = code[ip] as i32;
-                    ip += 1;
-                    if c >= e {
-                        jump!(off);
-                    }
                 }
                 op::ForLoop => {
                     let s = x(ins) as usize;
@@ -512,24 +351,6 @@ impl<H: Heap> Vm<H> {
                         if c + 1 < e {
                             jump!(off);
                         }
-                    }
-                }
-                op::ForInPrep => {
-                    let s = x(ins) as usize;
-                    let v = slot!(s);
-                    if let Some(m) = v.as_map() {
-                        tryv!(pc, self.check(&v));
-                        let keys: Vec<Value> = m.entries().map(|(k, _)| k).collect();
-                        let l = tryv!(pc, new_list(&mut self.heap, &keys));
-                        slot!(s) = l;
-                        safepoint!();
-                    } else if v.as_list().is_some() {
-                        tryv!(pc, self.check(&v));
-                    } else {
-                        trap!(
-                            pc,
-                            Trap::Error(format!("cannot iterate over {}", v.type_name()))
-                        );
                     }
                 }
                 op::ForInNext => {
@@ -546,35 +367,291 @@ impl<H: Heap> Vm<H> {
                             if let Value::Int(i) = i {
                                 slot!(s + 1) = Value::Int(i + 1);
                             }
-                            self.stack.push(v);
+                            push!(v);
                         }
                         None => jump!(off),
                     }
                 }
-                op::Echo => {
-                    let v = pop!();
-                    if !matches!(v, Value::Nil) {
-                        let mut out = std::mem::take(&mut self.buf);
-                        super::format::format_value(&mut out, v, &program, true);
-                        out.push(b'\n');
-                        self.buf = out;
+                op::List => {
+                    let at = sp - x(ins) as usize;
+                    let v = tryv!(pc, new_list(&mut self.heap, &stack[at..sp]));
+                    sp = at;
+                    push!(v);
+                    if self.heap.gc_due() || self.gc_requested {
+                        safepoint!();
                     }
                 }
-                _ => trap!(
-                    pc,
-                    Trap::Error(format!("internal error: bad instruction {ins:#x}"))
-                ),
+                op::Halt => {
+                    sync!();
+                    return Ok(Exit::Halted);
+                }
+                _ => {
+                    sync!();
+                    self.fault_pc = pc;
+                    let r = self.slow(&program, proto, ins, base);
+                    restack!();
+                    sp = self.sp;
+                    if let Some(fr) = self.frames.last() {
+                        ip = fr.ip;
+                    }
+                    tryv!(pc, r);
+                }
             }
         }
     }
 
-    /// Capture `i` of the running closure (which sits just below the frame base).
-    #[inline]
-    fn capture_at(&self, base: usize, i: u32) -> Value {
-        match self.stack[base - 1].as_closure() {
-            Some(c) if (i as usize) < c.n_captures() => c.capture(i as usize),
-            _ => Value::Undef,
+    /// The instructions kept out of the hot loop: everything that allocates
+    /// (but lists), touches cells, calls builtins or is rare. Works on
+    /// `self.sp` and the frame's saved `ip` (which it may move, for jumps).
+    #[inline(never)]
+    fn slow(
+        &mut self,
+        program: &Program,
+        proto: &Proto,
+        ins: u32,
+        base: usize,
+    ) -> Result<(), Trap> {
+        let mut sp = self.sp;
+        let mut ip = self.frames.last().map_or(0, |f| f.ip);
+        let pc = self.fault_pc;
+        let stack = &mut self.stack;
+        macro_rules! push {
+            ($v:expr) => {{
+                let v = $v;
+                stack[sp] = v;
+                sp += 1;
+            }};
         }
+        macro_rules! pop {
+            () => {{
+                sp -= 1;
+                stack[sp]
+            }};
+        }
+        macro_rules! top {
+            () => {
+                stack[sp - 1]
+            };
+        }
+        macro_rules! slot {
+            ($i:expr) => {
+                stack[base + $i as usize]
+            };
+        }
+        macro_rules! jump {
+            ($off:expr) => {
+                ip = (ip as isize + $off as isize) as usize
+            };
+        }
+        macro_rules! arith {
+            ($binop:expr) => {{
+                let rhs = pop!();
+                top!() = ops::arith($binop, &top!(), &rhs)?;
+            }};
+        }
+        macro_rules! compare {
+            ($binop:expr) => {{
+                let rhs = pop!();
+                top!() = Value::Bool(ops::compare($binop, &top!(), &rhs)?);
+            }};
+        }
+        let mut allocated = false;
+        match ins as u8 {
+            op::True => push!(Value::Bool(true)),
+            op::False => push!(Value::Bool(false)),
+            op::Nils => {
+                for _ in 0..x(ins) {
+                    push!(Value::Nil);
+                }
+            }
+            op::Mul => arith!(BinOp::Mul),
+            op::Div => arith!(BinOp::Div),
+            op::BitAnd => arith!(BinOp::BitAnd),
+            op::BitOr => arith!(BinOp::BitOr),
+            op::BitXor => arith!(BinOp::BitXor),
+            op::Shl => arith!(BinOp::Shl),
+            op::Shr => arith!(BinOp::Shr),
+            op::Neg => top!() = ops::neg(&top!())?,
+            op::BitNot => top!() = ops::bit_not(&top!())?,
+            op::Not => top!() = Value::Bool(!top!().truthy()),
+            op::Eq => {
+                let rhs = pop!();
+                top!() = Value::Bool(ops::equal(&top!(), &rhs));
+            }
+            op::Ne => {
+                let rhs = pop!();
+                top!() = Value::Bool(!ops::equal(&top!(), &rhs));
+            }
+            op::Lt => compare!(BinOp::Lt),
+            op::Le => compare!(BinOp::Le),
+            op::Gt => compare!(BinOp::Gt),
+            op::Ge => compare!(BinOp::Ge),
+            op::JumpIfTrue => {
+                if pop!().truthy() {
+                    jump!(sx(ins));
+                }
+            }
+            op::AndJump => {
+                if top!().truthy() {
+                    sp -= 1;
+                } else {
+                    jump!(sx(ins));
+                }
+            }
+            op::OrJump => {
+                if top!().truthy() {
+                    jump!(sx(ins));
+                } else {
+                    sp -= 1;
+                }
+            }
+            op::GetCell | op::GetUp => {
+                let holder = if ins as u8 == op::GetCell {
+                    slot!(x(ins))
+                } else {
+                    capture_at(stack, base, x(ins))
+                };
+                let v = holder
+                    .obj_of(Kind::Cell)
+                    .map_or(Value::Undef, |c| CellRef(c).get());
+                if let Value::Undef = v {
+                    let name = proto.names.get(&(pc as u32)).cloned().unwrap_or_default();
+                    return err(format!("undefined variable '{name}'"));
+                }
+                push!(v);
+            }
+            op::SetCell | op::SetUp => {
+                let v = pop!();
+                let holder = if ins as u8 == op::SetCell {
+                    slot!(x(ins))
+                } else {
+                    capture_at(stack, base, x(ins))
+                };
+                if let Some(c) = holder.obj_of(Kind::Cell) {
+                    CellRef(c).set(v);
+                }
+            }
+            op::NewCell | op::BoxLocal => {
+                let init = if ins as u8 == op::NewCell {
+                    Value::Undef
+                } else {
+                    slot!(x(ins))
+                };
+                slot!(x(ins)) = new_cell(&mut self.heap, init)?;
+                allocated = true;
+            }
+            op::Closure => {
+                let id = x(ins);
+                let target = &program.protos[id as usize];
+                let caps: Vec<Value> = target
+                    .captures
+                    .iter()
+                    .map(|c| match *c {
+                        CaptureFrom::Local(s) => stack[base + s as usize],
+                        CaptureFrom::Capture(i) => capture_at(stack, base, i),
+                    })
+                    .collect();
+                push!(new_closure(&mut self.heap, id, &caps)?);
+                allocated = true;
+            }
+            op::CallNative => {
+                let argc = a(ins) as usize;
+                let at = sp - argc;
+                let r = self.call_native(b(ins), at, argc)?;
+                self.stack[at] = r;
+                self.sp = at + 1;
+                self.safepoint();
+                return Ok(());
+            }
+            op::Map => {
+                let at = sp - 2 * x(ins) as usize;
+                let mut pairs = Vec::with_capacity(x(ins) as usize);
+                for kv in stack[at..sp].chunks_exact(2) {
+                    if !is_key(&kv[0]) {
+                        return err(format!("invalid map key: {}", kv[0].type_name()));
+                    }
+                    pairs.push((kv[0], kv[1]));
+                }
+                let v = new_map(&mut self.heap, &pairs)?;
+                sp = at;
+                push!(v);
+                allocated = true;
+            }
+            op::SetIndex => {
+                let (obj, idx, v) = (stack[sp - 3], stack[sp - 2], stack[sp - 1]);
+                set_index(&mut self.heap, obj, idx, v)?;
+                sp -= 3;
+                allocated = true;
+            }
+            op::SetField => {
+                let key = proto.consts[x(ins) as usize];
+                let (obj, v) = (stack[sp - 2], stack[sp - 1]);
+                if obj.as_map().is_none() {
+                    return err(field_error(&obj, &key));
+                }
+                set_index(&mut self.heap, obj, key, v)?;
+                sp -= 2;
+                allocated = true;
+            }
+            op::ForPrep => {
+                let s = x(ins) as usize;
+                let (c, e) = (slot!(s), slot!(s + 1));
+                let (Value::Int(c), Value::Int(e)) = (c, e) else {
+                    return err(format!(
+                        "range bounds must be ints, not {} and {}",
+                        c.type_name(),
+                        e.type_name()
+                    ));
+                };
+                let off = proto.code[ip] as i32;
+                ip += 1;
+                if c >= e {
+                    jump!(off);
+                }
+            }
+            op::ForInPrep => {
+                let s = x(ins) as usize;
+                let v = slot!(s);
+                self.heap.check(&v)?;
+                if let Some(m) = v.as_map() {
+                    let keys: Vec<Value> = m.entries().map(|(k, _)| k).collect();
+                    slot!(s) = new_list(&mut self.heap, &keys)?;
+                    allocated = true;
+                } else if v.as_list().is_none() {
+                    return err(format!("cannot iterate over {}", v.type_name()));
+                }
+            }
+            op::Echo => {
+                let v = pop!();
+                if !matches!(v, Value::Nil) {
+                    super::format::format_value(&mut self.buf, v, program, true);
+                    self.buf.push(b'\n');
+                }
+            }
+            _ => return err(format!("internal error: bad instruction {ins:#x}")),
+        }
+        self.sp = sp;
+        if let Some(f) = self.frames.last_mut() {
+            f.ip = ip;
+        }
+        if allocated {
+            self.safepoint();
+        }
+        Ok(())
+    }
+
+    /// Makes the stack at least `n` slots long (plus slack).
+    #[inline]
+    pub(super) fn ensure_stack(&mut self, n: usize) {
+        if n + STACK_SLACK > self.stack.len() {
+            self.grow_stack(n + STACK_SLACK);
+        }
+    }
+
+    #[cold]
+    fn grow_stack(&mut self, n: usize) {
+        let len = n.max(self.stack.len() * 2);
+        self.stack.resize(len, Value::Nil);
     }
 
     #[inline]
@@ -582,66 +659,27 @@ impl<H: Heap> Vm<H> {
         self.heap.check(v).map_err(Trap::from)
     }
 
-    /// `a + b` for two objects: string or list concatenation.
-    fn add_objects(&mut self, lhs: Value, rhs: Value) -> Result<Value, Trap> {
-        self.check(&lhs)?;
-        self.check(&rhs)?;
-        if let (Some(x), Some(y)) = (lhs.as_str(), rhs.as_str()) {
-            return Ok(new_str_parts(&mut self.heap, &[x.bytes(), y.bytes()])?);
+    /// A call the hot path does not take: a builtin called as a value, or an
+    /// error (not callable, wrong argument count).
+    #[inline(never)]
+    fn call_value(
+        &mut self,
+        program: &Program,
+        callee_at: usize,
+        argc: usize,
+    ) -> Result<Value, Trap> {
+        let callee = self.stack[callee_at];
+        let Some(c) = callee.as_closure() else {
+            return err(format!("not callable: {} value", callee.type_name()));
+        };
+        let target = &program.protos[c.proto() as usize];
+        match target.native {
+            Some(id) => self.call_native(id, callee_at + 1, argc),
+            None => err(format!(
+                "expected {} arguments but got {}",
+                target.arity, argc
+            )),
         }
-        if let (Some(x), Some(y)) = (lhs.as_list(), rhs.as_list()) {
-            return Ok(concat(&mut self.heap, x, y)?);
-        }
-        Err(OpError::Unsupported("+", lhs.type_name(), rhs.type_name()).into())
-    }
-
-    /// `obj[idx]`.
-    pub(crate) fn index(&self, obj: Value, idx: Value) -> Result<Value, Trap> {
-        self.check(&obj)?;
-        if let Some(l) = obj.as_list() {
-            let Value::Int(i) = idx else {
-                return err("list index must be an int");
-            };
-            return match usize::try_from(i).ok().and_then(|i| l.get(i)) {
-                Some(v) => Ok(v),
-                None => err("index out of range"),
-            };
-        }
-        if let Some(m) = obj.as_map() {
-            if !is_key(&idx) {
-                return err(format!("invalid map key: {}", idx.type_name()));
-            }
-            return Ok(m.get(&idx).unwrap_or(Value::Nil));
-        }
-        err(format!("cannot index {}", obj.type_name()))
-    }
-
-    /// `obj[idx] = v`.
-    pub(crate) fn set_index(&mut self, obj: Value, idx: Value, v: Value) -> Result<(), Trap> {
-        self.check(&obj)?;
-        if let Some(r) = obj.as_obj()
-            && r.is_static()
-            && matches!(r.kind(), Kind::List | Kind::Map)
-        {
-            return err("cannot modify static data");
-        }
-        if let Some(l) = obj.as_list() {
-            let Value::Int(i) = idx else {
-                return err("list index must be an int");
-            };
-            return match usize::try_from(i).ok().and_then(|i| l.set(i, v)) {
-                Some(_old) => Ok(()),
-                None => err("index out of range"),
-            };
-        }
-        if let Some(m) = obj.as_map() {
-            if !is_key(&idx) {
-                return err(format!("invalid map key: {}", idx.type_name()));
-            }
-            m.insert(&mut self.heap, idx, v)?;
-            return Ok(());
-        }
-        err(format!("cannot index-assign {}", obj.type_name()))
     }
 
     /// Calls builtin `id` on the `argc` values at `at` on the stack.
@@ -666,4 +704,93 @@ fn field_error(obj: &Value, key: &Value) -> String {
         "cannot read field '{name}' of {} (fields are map keys)",
         obj.type_name()
     )
+}
+
+/// Capture `i` of the running closure (which sits just below the frame base).
+#[inline]
+fn capture_at(stack: &[Value], base: usize, i: u32) -> Value {
+    match stack[base - 1].as_closure() {
+        Some(c) if (i as usize) < c.n_captures() => c.capture(i as usize),
+        _ => Value::Undef,
+    }
+}
+
+/// `obj.name` (the name is a string constant).
+fn get_field<H: Heap>(heap: &H, obj: Value, key: Value) -> Result<Value, Trap> {
+    heap.check(&obj)?;
+    match obj.as_map() {
+        Some(m) => Ok(m.get(&key).unwrap_or(Value::Nil)),
+        None => err(field_error(&obj, &key)),
+    }
+}
+
+/// `a + b` beyond two ints or two floats: mixed numbers, strings, lists.
+#[inline(never)]
+fn add_values<H: Heap>(heap: &mut H, lhs: Value, rhs: Value) -> Result<Value, Trap> {
+    if !matches!((lhs, rhs), (Value::Obj(..), Value::Obj(..))) {
+        return Ok(ops::arith(BinOp::Add, &lhs, &rhs)?);
+    }
+    heap.check(&lhs)?;
+    heap.check(&rhs)?;
+    if let (Some(x), Some(y)) = (lhs.as_str(), rhs.as_str()) {
+        return Ok(new_str_parts(heap, &[x.bytes(), y.bytes()])?);
+    }
+    if let (Some(x), Some(y)) = (lhs.as_list(), rhs.as_list()) {
+        return Ok(concat(heap, x, y)?);
+    }
+    Err(OpError::Unsupported("+", lhs.type_name(), rhs.type_name()).into())
+}
+
+/// `obj[idx]`.
+pub(crate) fn index<H: Heap>(heap: &H, obj: Value, idx: Value) -> Result<Value, Trap> {
+    heap.check(&obj)?;
+    if let Some(l) = obj.as_list() {
+        let Value::Int(i) = idx else {
+            return err("list index must be an int");
+        };
+        return match usize::try_from(i).ok().and_then(|i| l.get(i)) {
+            Some(v) => Ok(v),
+            None => err("index out of range"),
+        };
+    }
+    if let Some(m) = obj.as_map() {
+        if !is_key(&idx) {
+            return err(format!("invalid map key: {}", idx.type_name()));
+        }
+        return Ok(m.get(&idx).unwrap_or(Value::Nil));
+    }
+    err(format!("cannot index {}", obj.type_name()))
+}
+
+/// `obj[idx] = v`.
+pub(crate) fn set_index<H: Heap>(
+    heap: &mut H,
+    obj: Value,
+    idx: Value,
+    v: Value,
+) -> Result<(), Trap> {
+    heap.check(&obj)?;
+    if let Some(r) = obj.as_obj()
+        && r.is_static()
+        && matches!(r.kind(), Kind::List | Kind::Map)
+    {
+        return err("cannot modify static data");
+    }
+    if let Some(l) = obj.as_list() {
+        let Value::Int(i) = idx else {
+            return err("list index must be an int");
+        };
+        return match usize::try_from(i).ok().and_then(|i| l.set(i, v)) {
+            Some(_old) => Ok(()),
+            None => err("index out of range"),
+        };
+    }
+    if let Some(m) = obj.as_map() {
+        if !is_key(&idx) {
+            return err(format!("invalid map key: {}", idx.type_name()));
+        }
+        m.insert(heap, idx, v)?;
+        return Ok(());
+    }
+    err(format!("cannot index-assign {}", obj.type_name()))
 }

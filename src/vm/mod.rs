@@ -60,7 +60,9 @@ pub struct VmOptions {
 pub struct Vm<H: Heap> {
     pub heap: H,
     pub program: Arc<Program>,
+    /// The value stack, kept at full length; `sp` values are live.
     pub(crate) stack: Vec<Value>,
+    pub(crate) sp: usize,
     pub(crate) frames: Vec<Frame>,
     pub(crate) out: Box<dyn Write>,
     pub(crate) buf: Vec<u8>,
@@ -86,7 +88,7 @@ struct StackRoots<'a>(&'a mut [Value]);
 impl RootSet for StackRoots<'_> {
     fn visit(&mut self, f: &mut dyn FnMut(&mut ObjRef)) {
         for v in self.0.iter_mut() {
-            if let Value::Obj(r, _) = v {
+            if let Value::Obj(_, r) = v {
                 f(r);
             }
         }
@@ -98,7 +100,8 @@ impl<H: Heap> Vm<H> {
         Vm {
             heap,
             program,
-            stack: Vec::with_capacity(1024),
+            stack: vec![Value::Nil; 1024],
+            sp: 0,
             frames: Vec::with_capacity(64),
             out,
             buf: Vec::new(),
@@ -115,8 +118,8 @@ impl<H: Heap> Vm<H> {
 
     /// Runs a script's top-level function to the end.
     pub fn run_main(&mut self, proto: u32) -> Result<(), RuntimeError> {
-        self.stack.clear();
-        self.stack.push(Value::Nil);
+        self.sp = 1;
+        self.stack[0] = Value::Nil;
         self.frames.clear();
         self.frames.push(Frame {
             proto,
@@ -129,10 +132,7 @@ impl<H: Heap> Vm<H> {
     /// Runs one REPL entry on the persistent top frame, whose first `slots`
     /// slots hold the variables of earlier entries.
     pub fn run_entry(&mut self, proto: u32, slots: usize) -> Result<(), RuntimeError> {
-        if self.stack.is_empty() {
-            self.stack.push(Value::Nil);
-        }
-        self.stack.resize(1 + slots, Value::Nil);
+        self.set_top_slots(slots);
         self.frames.clear();
         self.frames.push(Frame {
             proto,
@@ -147,7 +147,7 @@ impl<H: Heap> Vm<H> {
     /// After a REPL entry failed part-way: make the top frame exactly `slots`
     /// variables, each a cell (those whose entry never ran are "not yet defined").
     pub fn repair_top(&mut self, slots: usize) -> Result<(), AllocError> {
-        self.stack.resize(1 + slots, Value::Nil);
+        self.set_top_slots(slots);
         for i in 1..=slots {
             if self.stack[i].obj_of(crate::value::Kind::Cell).is_none() {
                 self.stack[i] = crate::value::func::new_cell(&mut self.heap, Value::Undef)?;
@@ -156,8 +156,20 @@ impl<H: Heap> Vm<H> {
         Ok(())
     }
 
+    /// Makes the stack hold the top frame's callee slot and `slots` variables.
+    fn set_top_slots(&mut self, slots: usize) {
+        self.ensure_stack(1 + slots);
+        for i in self.sp.max(1)..1 + slots {
+            self.stack[i] = Value::Nil;
+        }
+        self.sp = 1 + slots;
+    }
+
     /// The value in top-level slot `slot` (REPL `:inspect` and tests).
     pub fn top_slot(&self, slot: usize) -> Option<Value> {
+        if 1 + slot >= self.sp {
+            return None;
+        }
         let v = *self.stack.get(1 + slot)?;
         Some(
             v.obj_of(crate::value::Kind::Cell)
@@ -262,7 +274,8 @@ impl<H: Heap> Vm<H> {
 
     /// Runs a collection now, with the stack as roots.
     pub fn collect(&mut self, reason: GcReason) -> Option<GcEvent> {
-        let ev = self.heap.collect(&mut StackRoots(&mut self.stack), reason);
+        let live = &mut self.stack[..self.sp];
+        let ev = self.heap.collect(&mut StackRoots(live), reason);
         if let Some(e) = &ev {
             if self.opts.gc_trace {
                 eprintln!("{}", observe::trace_line(e, H::BACKEND));

@@ -13,7 +13,7 @@ struct VecRoots(Vec<Value>);
 impl RootSet for VecRoots {
     fn visit(&mut self, f: &mut dyn FnMut(&mut ObjRef)) {
         for v in &mut self.0 {
-            if let Value::Obj(r, _) = v {
+            if let Value::Obj(_, r) = v {
                 f(r);
             }
         }
