@@ -12,8 +12,11 @@
 //!    the segments past the last one used.
 //!
 //! Invariant between phases 2 and 4: a marked object's header word holds its
-//! new address; the to-cursor (segment, offset) is never after the object
-//! being placed, so sliding only ever moves objects toward the front.
+//! new address; the first dead object of each run of dead objects holds the
+//! address where the run ends (the next live object, or the segment's end),
+//! so phases 3 and 4 step over dead runs without touching them. The
+//! to-cursor (segment, offset) is never after the object being placed, so
+//! sliding only ever moves objects toward the front.
 
 use super::{MarkCompactHeap, Seg};
 use crate::heap::{GcEvent, GcReason, RootSet};
@@ -35,6 +38,27 @@ fn objects(seg: &Seg) -> impl Iterator<Item = ObjRef> {
         let r = unsafe { ObjRef::from_ptr(std::ptr::NonNull::new_unchecked(base.add(off))) };
         off += r.size();
         Some(r)
+    })
+}
+
+/// Walks the live objects of a segment after phase 2, stepping over dead
+/// runs by the addresses phase 2 left in their first header.
+fn live_objects(seg: &Seg) -> impl Iterator<Item = ObjRef> {
+    let base = seg.base();
+    let end = base as usize + seg.used;
+    let mut at = base as usize;
+    std::iter::from_fn(move || {
+        while at < end {
+            // SAFETY: `at` is an object start inside the used part (phase 2 only
+            // records object starts or the segment's end).
+            let r = unsafe { ObjRef::from_ptr(std::ptr::NonNull::new_unchecked(at as *mut u8)) };
+            if is_marked(r) {
+                at += r.size();
+                return Some(r);
+            }
+            at = r.header().word as usize;
+        }
+        None
     })
 }
 
@@ -90,10 +114,15 @@ impl MarkCompactHeap {
         new_used.clear();
         let mut to_off = 0usize;
         for i in 0..self.segs.len() {
+            let mut run: Option<ObjRef> = None;
             for obj in objects(&self.segs[i]) {
                 if !is_marked(obj) {
                     dead += 1;
+                    run.get_or_insert(obj);
                     continue;
+                }
+                if let Some(first) = run.take() {
+                    first.header_mut().word = obj.addr() as u64;
                 }
                 let size = obj.size();
                 // The cursor's segment is new_used.len(); move on while it cannot
@@ -106,6 +135,9 @@ impl MarkCompactHeap {
                 let dest = unsafe { self.segs[new_used.len()].base().add(to_off) };
                 obj.header_mut().word = dest as u64;
                 to_off += size;
+            }
+            if let Some(first) = run {
+                first.header_mut().word = (self.segs[i].base() as usize + self.segs[i].used) as u64;
             }
         }
         if !self.segs.is_empty() {
@@ -133,10 +165,8 @@ impl MarkCompactHeap {
     pub(super) fn update_references(&mut self, roots: &mut dyn RootSet) {
         roots.visit(&mut |r| forward(r));
         for seg in &self.segs {
-            for obj in objects(seg) {
-                if is_marked(obj) {
-                    trace(obj, &mut |c| forward(c));
-                }
+            for obj in live_objects(seg) {
+                trace(obj, &mut |c| forward(c));
             }
         }
         for span in &self.large {
@@ -148,29 +178,21 @@ impl MarkCompactHeap {
 
     /// Phase 4.
     pub(super) fn slide(&mut self) {
-        for i in 0..self.segs.len() {
-            let base = self.segs[i].base();
-            let used = self.segs[i].used;
-            let mut off = 0;
-            while off < used {
-                // SAFETY: walking a densely packed segment, as in `objects`. The
-                // next header is read before any copy could overwrite it: a copy
-                // only writes below the end of the object being moved.
-                let obj =
-                    unsafe { ObjRef::from_ptr(std::ptr::NonNull::new_unchecked(base.add(off))) };
-                let size = obj.size();
-                if is_marked(obj) {
-                    let dest = obj.header().word as *mut u8;
-                    // SAFETY: dest was computed in phase 2 inside a held segment, at or
-                    // before obj; ptr::copy allows the overlap of sliding within a segment.
-                    unsafe { std::ptr::copy(obj.as_ptr(), dest, size) };
-                    // SAFETY: dest now holds the moved object.
-                    let h = unsafe { ObjRef::from_ptr(std::ptr::NonNull::new_unchecked(dest)) }
-                        .header_mut();
-                    h.flags &= !FLAG_MARK;
-                    h.word = 0;
+        for seg in &self.segs {
+            // Collected first: moving objects overwrites the headers of dead runs
+            // behind them, but never a header ahead of the one being moved.
+            for obj in live_objects(seg) {
+                let dest = obj.header().word as *mut u8;
+                if dest != obj.as_ptr() {
+                    // SAFETY: dest was computed in phase 2 inside a held segment,
+                    // before obj; ptr::copy allows the overlap of sliding within a
+                    // segment. The walk reads obj's size before this copy.
+                    unsafe { std::ptr::copy(obj.as_ptr(), dest, obj.size()) };
                 }
-                off += size;
+                // SAFETY: dest now holds the moved object.
+                let h = unsafe { ObjRef::from_ptr(std::ptr::NonNull::new_unchecked(dest)) }.header_mut();
+                h.flags &= !FLAG_MARK;
+                h.word = 0;
             }
         }
         for span in &self.large {
