@@ -3,7 +3,9 @@
 //!
 //! Every entry is compiled into the same program and runs on one persistent
 //! top-level frame, so variables and functions carry over between entries.
-//! When stdin is not a terminal, the whole input runs as one script.
+//! [`Repl::feed`] takes one line at a time, so the loop is the same for the
+//! terminal (rustyline) and for tests. When stdin is not a terminal, the
+//! whole input runs as one script instead.
 
 use crate::cli::{self, EXIT_IO, EXIT_OK};
 use crate::compiler::{self, Session};
@@ -14,12 +16,13 @@ use crate::syntax::span::Source;
 use crate::vm::Vm;
 use rustyline::DefaultEditor;
 use rustyline::error::ReadlineError;
-use std::io::{IsTerminal, Read};
+use std::io::{IsTerminal, Read, Write};
 use std::sync::Arc;
 
 const HELP: &str = "\
 Enter Loam statements; an unfinished block or bracket waits for more lines.
-The value of an expression statement is printed (unless it is nil).
+The value of an expression statement is printed (unless it is nil); a final
+`;` may be left out.
   :help           this text
   :gc             collect now and show the heap before -> after
   :stats          this process's memory counters
@@ -39,8 +42,19 @@ pub fn start(cfg: &RunConfig) -> u8 {
         return cli::run_source(Source::new("<stdin>", text), false, false, cfg);
     }
     let pool = Arc::new(SegmentPool::new(cfg.max_memory));
+    let color = std::io::stderr().is_terminal();
     match cfg.backend {
-        Backend::MarkCompact => Repl::new(MarkCompactHeap::new(pool, cfg.heap), cfg).run(),
+        Backend::MarkCompact => {
+            let heap = MarkCompactHeap::new(pool, cfg.heap);
+            Repl::new(
+                heap,
+                cfg,
+                Box::new(std::io::stdout()),
+                Box::new(std::io::stderr()),
+                color,
+            )
+            .run()
+        }
         Backend::Manual | Backend::Rc => {
             eprintln!("loam: --gc {}: not yet implemented", cfg.backend.name());
             cli::EXIT_USAGE
@@ -48,10 +62,14 @@ pub fn start(cfg: &RunConfig) -> u8 {
     }
 }
 
-struct Repl<H: Heap> {
+/// One REPL session on one heap.
+pub struct Repl<H: Heap> {
     vm: Vm<H>,
     session: Session,
     entries: usize,
+    pending: String,
+    err: Box<dyn Write>,
+    color: bool,
 }
 
 fn history_path() -> Option<std::path::PathBuf> {
@@ -62,13 +80,54 @@ fn history_path() -> Option<std::path::PathBuf> {
 }
 
 impl<H: Heap> Repl<H> {
-    fn new(heap: H, cfg: &RunConfig) -> Self {
+    /// A session writing results to `out` and errors to `err`.
+    pub fn new(
+        heap: H,
+        cfg: &RunConfig,
+        out: Box<dyn Write>,
+        err: Box<dyn Write>,
+        color: bool,
+    ) -> Self {
         let program = Arc::new(compiler::new_program());
         Repl {
-            vm: Vm::new(program, heap, Box::new(std::io::stdout()), cfg.vm.clone()),
+            vm: Vm::new(program, heap, out, cfg.vm.clone()),
             session: Session::default(),
             entries: 0,
+            pending: String::new(),
+            err,
+            color,
         }
+    }
+
+    /// The prompt for the next line: a fresh entry or a continuation.
+    pub fn prompt(&self) -> &'static str {
+        if self.pending.is_empty() {
+            "loam> "
+        } else {
+            "  ... "
+        }
+    }
+
+    /// Takes one line of input. Returns false when the session should end.
+    pub fn feed(&mut self, line: &str) -> bool {
+        if self.pending.is_empty() && line.trim_start().starts_with(':') {
+            return self.command(line.trim());
+        }
+        self.pending.push_str(line);
+        self.pending.push('\n');
+        if crate::syntax::is_incomplete(&self.pending) {
+            return true;
+        }
+        let text = std::mem::take(&mut self.pending);
+        if !text.trim().is_empty() {
+            self.eval(&text);
+        }
+        true
+    }
+
+    /// Drops a half-typed entry (Ctrl-C).
+    pub fn discard(&mut self) -> bool {
+        !std::mem::take(&mut self.pending).is_empty()
     }
 
     fn run(mut self) -> u8 {
@@ -88,36 +147,18 @@ impl<H: Heap> Repl<H> {
             env!("CARGO_PKG_VERSION"),
             H::BACKEND.name()
         );
-        let mut pending = String::new();
         loop {
-            let prompt = if pending.is_empty() {
-                "loam> "
-            } else {
-                "  ... "
-            };
-            match rl.readline(prompt) {
+            match rl.readline(self.prompt()) {
                 Ok(line) => {
-                    if pending.is_empty() && line.trim_start().starts_with(':') {
+                    if !line.trim().is_empty() {
                         let _ = rl.add_history_entry(line.as_str());
-                        if !self.command(line.trim()) {
-                            break;
-                        }
-                        continue;
                     }
-                    pending.push_str(&line);
-                    pending.push('\n');
-                    if crate::syntax::is_incomplete(&pending) {
-                        continue;
-                    }
-                    let _ = rl.add_history_entry(pending.trim_end());
-                    let text = std::mem::take(&mut pending);
-                    if !text.trim().is_empty() {
-                        self.eval(&text);
+                    if !self.feed(&line) {
+                        break;
                     }
                 }
                 Err(ReadlineError::Interrupted) => {
-                    if !pending.is_empty() {
-                        pending.clear();
+                    if self.discard() {
                         println!("(entry discarded)");
                     }
                 }
@@ -140,63 +181,84 @@ impl<H: Heap> Repl<H> {
         let name = format!("<repl:{}>", self.entries);
         // `1 + 2` without its `;` is what people type at a prompt: accept it.
         let trimmed = text.trim_end();
+        let with_semi = format!("{trimmed};\n");
         let text = if !trimmed.ends_with([';', '}'])
-            && crate::syntax::parse(&Source::new(name.clone(), format!("{trimmed};"))).is_ok()
+            && crate::syntax::parse(&Source::new(name.clone(), with_semi.clone())).is_ok()
         {
-            format!("{trimmed};\n")
+            with_semi
         } else {
             text.to_string()
         };
         let source = Source::new(name, text);
         let slots = self.session.next_slot as usize;
         let Some(program) = Arc::get_mut(&mut self.vm.program) else {
-            eprintln!("loam: internal error: the program is in use");
+            let _ = writeln!(self.err, "loam: internal error: the program is in use");
             return;
         };
         match compiler::compile_repl(program, &mut self.session, source) {
-            Err(e) => cli::report_compile_error(&e),
+            Err(e) => {
+                let _ = write!(
+                    self.err,
+                    "{}",
+                    crate::diagnostics::render_all(&e.diagnostics, &e.source, self.color)
+                );
+            }
             Ok(proto) => {
                 if let Err(e) = self.vm.run_entry(proto, slots) {
-                    eprint!(
-                        "{}",
-                        e.render(&self.vm.program, std::io::stderr().is_terminal())
-                    );
+                    let _ = write!(self.err, "{}", e.render(&self.vm.program, self.color));
                     if self.vm.repair_top(self.session.next_slot as usize).is_err() {
-                        eprintln!("loam: the heap is full; some variables of this entry are lost");
+                        let _ = writeln!(
+                            self.err,
+                            "loam: the heap is full; some variables of this entry are lost"
+                        );
                     }
                 }
             }
         }
+        let _ = self.err.flush();
+    }
+
+    fn say(&mut self, text: &str) {
+        self.vm.write_out(text.as_bytes());
+        self.vm.write_out(b"\n");
+        self.vm.flush();
     }
 
     /// Runs a `:` command; false means leave.
     fn command(&mut self, line: &str) -> bool {
         let (cmd, rest) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
         match cmd {
-            ":help" | ":h" | ":?" => println!("{HELP}"),
+            ":help" | ":h" | ":?" => self.say(HELP),
             ":quit" | ":q" | ":exit" => return false,
             ":gc" => match self.vm.collect(GcReason::Explicit) {
-                Some(e) => println!("{}", crate::observe::trace_line(&e, H::BACKEND)),
-                None => println!("the {} backend has nothing to collect", H::BACKEND.name()),
+                Some(e) => self.say(&crate::observe::trace_line(&e, H::BACKEND)),
+                None => self.say(&format!(
+                    "the {} backend has nothing to collect",
+                    H::BACKEND.name()
+                )),
             },
-            ":stats" => print!(
-                "{}",
-                crate::observe::stats_table(&[("<pid 0> main", H::BACKEND, self.vm.heap.stats())])
-            ),
+            ":stats" => {
+                let t = crate::observe::stats_table(&[(
+                    "<pid 0> main",
+                    H::BACKEND,
+                    self.vm.heap.stats(),
+                )]);
+                self.say(t.trim_end());
+            }
             ":heap" => {
                 let s = self.vm.heap.stats();
-                println!(
+                self.say(&format!(
                     "{} heap: {} bytes in {} segments; live {} bytes; {} bytes allocated in all",
                     H::BACKEND.name(),
                     s.heap_bytes,
                     s.segments,
                     s.live_bytes,
                     s.allocated_bytes
-                );
+                ));
             }
             ":inspect" => {
                 if rest.trim().is_empty() {
-                    println!("usage: :inspect EXPR");
+                    self.say("usage: :inspect EXPR");
                 } else {
                     self.eval(&format!(
                         "inspect({});\n",
@@ -206,20 +268,20 @@ impl<H: Heap> Repl<H> {
             }
             ":ps" => {
                 let s = self.vm.heap.stats();
-                println!(
+                self.say(&format!(
                     "{:<10} {:<13} {:<8} {:>12} {:>8}",
                     "pid", "backend", "state", "heap bytes", "queue"
-                );
-                println!(
+                ));
+                self.say(&format!(
                     "{:<10} {:<13} {:<8} {:>12} {:>8}",
                     "<pid 0>",
                     H::BACKEND.name(),
                     "running",
                     s.heap_bytes,
                     0
-                );
+                ));
             }
-            _ => println!("unknown command {cmd}; :help lists them"),
+            _ => self.say(&format!("unknown command {cmd}; :help lists them")),
         }
         true
     }

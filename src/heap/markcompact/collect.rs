@@ -190,7 +190,8 @@ impl MarkCompactHeap {
                     unsafe { std::ptr::copy(obj.as_ptr(), dest, obj.size()) };
                 }
                 // SAFETY: dest now holds the moved object.
-                let h = unsafe { ObjRef::from_ptr(std::ptr::NonNull::new_unchecked(dest)) }.header_mut();
+                let h = unsafe { ObjRef::from_ptr(std::ptr::NonNull::new_unchecked(dest)) }
+                    .header_mut();
                 h.flags &= !FLAG_MARK;
                 h.word = 0;
             }

@@ -1,0 +1,187 @@
+//! The REPL, driven line by line as a terminal user would drive it.
+
+use loam::heap::markcompact::MarkCompactHeap;
+use loam::heap::{Backend, Heap, HeapConfig, SegmentPool};
+use loam::process::RunConfig;
+use loam::repl::Repl;
+use loam::vm::VmOptions;
+use std::cell::RefCell;
+use std::io::Write;
+use std::rc::Rc;
+use std::sync::Arc;
+
+/// A writer whose bytes the test can read back.
+#[derive(Clone, Default)]
+struct Shared(Rc<RefCell<Vec<u8>>>);
+
+impl Write for Shared {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.borrow_mut().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Shared {
+    fn take(&self) -> String {
+        String::from_utf8_lossy(&std::mem::take(&mut *self.0.borrow_mut())).into_owned()
+    }
+}
+
+struct Session {
+    repl: Repl<MarkCompactHeap>,
+    out: Shared,
+    err: Shared,
+}
+
+fn session() -> Session {
+    let cfg = RunConfig {
+        backend: Backend::MarkCompact,
+        heap: HeapConfig::default(),
+        max_memory: None,
+        vm: VmOptions::default(),
+        gc_stats: false,
+    };
+    let heap = MarkCompactHeap::new(Arc::new(SegmentPool::new(None)), cfg.heap);
+    let (out, err) = (Shared::default(), Shared::default());
+    let repl = Repl::new(
+        heap,
+        &cfg,
+        Box::new(out.clone()),
+        Box::new(err.clone()),
+        false,
+    );
+    Session { repl, out, err }
+}
+
+impl Session {
+    /// Feeds lines; returns (stdout, stderr) produced.
+    fn feed(&mut self, lines: &[&str]) -> (String, String) {
+        for l in lines {
+            assert!(self.repl.feed(l), "the session ended at {l:?}");
+        }
+        (self.out.take(), self.err.take())
+    }
+}
+
+#[test]
+fn echoes_expression_values_but_not_nil() {
+    let mut s = session();
+    let (out, err) = s.feed(&[
+        "1 + 2;",
+        "\"text\";",
+        "[1, \"a\"]",
+        "print(\"hi\");",
+        "nil;",
+    ]);
+    assert_eq!(out, "3\n\"text\"\n[1, \"a\"]\nhi\n", "stderr: {err}");
+}
+
+#[test]
+fn variables_and_functions_persist_between_entries() {
+    let mut s = session();
+    let (out, err) = s.feed(&[
+        "let x = 40;",
+        "fn add2(n) { return n + 2; }",
+        "add2(x)",
+        "let x = \"shadow\";",
+        "x",
+    ]);
+    assert_eq!(out, "42\n\"shadow\"\n", "stderr: {err}");
+    let (out, _) = s.feed(&[
+        "let counter = 0;",
+        "fn bump() { counter = counter + 1; return counter; }",
+        "bump(); bump();",
+        "counter",
+    ]);
+    assert_eq!(out, "1\n2\n2\n");
+}
+
+#[test]
+fn multi_line_entries_wait_for_the_closing_bracket() {
+    let mut s = session();
+    assert_eq!(s.repl.prompt(), "loam> ");
+    assert!(s.repl.feed("fn fact(n) {"));
+    assert_eq!(s.repl.prompt(), "  ... ");
+    let (out, err) = s.feed(&[
+        "  if n < 2 { return 1; }",
+        "  return n * fact(n - 1);",
+        "}",
+        "fact(10)",
+    ]);
+    assert_eq!(out, "3628800\n", "stderr: {err}");
+    let (out, _) = s.feed(&["let xs = [", "  1,", "  2,", "];", "len(xs)"]);
+    assert_eq!(out, "2\n");
+}
+
+#[test]
+fn errors_are_reported_and_the_session_goes_on() {
+    let mut s = session();
+    let (out, err) = s.feed(&["let a = 1;", "a +;"]);
+    assert_eq!(out, "");
+    assert!(err.contains("<repl:2>:1:"), "{err}");
+    let (out, err) = s.feed(&["nope;"]);
+    assert_eq!(out, "");
+    assert!(err.contains("undefined variable 'nope'"), "{err}");
+    let (out, err) = s.feed(&["let b = 1 / 0;", "a"]);
+    assert!(err.contains("division by zero"), "{err}");
+    assert_eq!(out, "1\n");
+    // A variable whose let failed exists but is not defined yet.
+    let (_, err) = s.feed(&["b"]);
+    assert!(err.contains("undefined variable 'b'"), "{err}");
+    let (out, _) = s.feed(&["b = 5;", "b + a"]);
+    assert_eq!(out, "6\n");
+}
+
+#[test]
+fn commands_work() {
+    let mut s = session();
+    let (out, _) = s.feed(&[":help"]);
+    assert!(
+        out.contains(":inspect EXPR") && out.contains(":quit"),
+        "{out}"
+    );
+    let (out, _) = s.feed(&["let keep = fill(1000, 0);", ":gc"]);
+    assert!(out.contains("gc mark-compact (explicit)"), "{out}");
+    let (out, _) = s.feed(&[":stats"]);
+    assert!(
+        out.contains("mark-compact") && out.contains("pause max"),
+        "{out}"
+    );
+    let (out, _) = s.feed(&[":heap"]);
+    assert!(out.contains("segments"), "{out}");
+    let (out, _) = s.feed(&[":inspect keep"]);
+    assert!(
+        out.contains("\"kind\": \"list\"") && out.contains("\"segment\""),
+        "{out}"
+    );
+    let (out, _) = s.feed(&[":ps"]);
+    assert!(out.contains("<pid 0>") && out.contains("running"), "{out}");
+    let (out, _) = s.feed(&[":what"]);
+    assert!(out.contains("unknown command"), "{out}");
+    assert!(!s.repl.feed(":quit"));
+}
+
+#[test]
+fn inspect_shows_an_object_move_when_the_heap_compacts() {
+    let mut s = session();
+    s.feed(&[
+        "let junk = [];",
+        "for i in 0..2000 { push(junk, [i]); }",
+        "let obj = {\"a\": 1};",
+        "let before = inspect(obj);",
+    ]);
+    let (out, err) = s.feed(&[
+        "junk = nil;",
+        "gc();",
+        "inspect(obj).offset < before.offset or inspect(obj).segment < before.segment",
+    ]);
+    assert_eq!(out, "true\n", "stderr: {err}");
+    // The REPL's heap is the same one the stats describe.
+    let (out, _) = s.feed(&["heap_stats().collections > 0"]);
+    assert_eq!(out, "true\n");
+    assert!(s.repl.discard() == false);
+    let _ = MarkCompactHeap::BACKEND;
+}
