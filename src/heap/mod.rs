@@ -137,8 +137,21 @@ pub trait RootSet {
 /// A memory manager for one process.
 pub trait Heap: Alloc + Sized {
     const BACKEND: Backend;
-    /// Whether `check` can fail (manual): the VM's fast paths skip it otherwise.
+    /// Whether `check` can fail (manual): the VM checks every object it is
+    /// about to look into; its fast paths skip that otherwise.
     const CHECKS_USE: bool = false;
+    /// Whether the backend counts references (rc): the VM then reports every
+    /// copy of a value into a new place (`retain`) and every place that stops
+    /// holding one (`release`). Otherwise those calls are not made.
+    const COUNTS_REFS: bool = false;
+    /// Whether the backend records where objects are allocated (for
+    /// `--leak-check`): the VM calls `set_site` before allocating.
+    const TRACKS_SITES: bool = false;
+
+    /// The place the next allocations come from (a program-wide instruction
+    /// number the VM can turn back into `PATH:LINE`).
+    #[inline]
+    fn set_site(&mut self, _site: u32) {}
 
     fn new(pool: Arc<SegmentPool>, config: HeapConfig) -> Self;
 
@@ -178,4 +191,24 @@ pub trait Heap: Alloc + Sized {
     fn refcount(&self, _r: ObjRef) -> Option<u64> {
         None
     }
+
+    /// What is still allocated, grouped by allocation site (for `--leak-check`;
+    /// only backends that free explicitly or by counting report anything).
+    fn leaks(&self) -> Vec<Leak> {
+        Vec::new()
+    }
+
+    /// `--verify-heap`: checks the heap's invariants against the roots and
+    /// says what is broken. Call only at a safepoint.
+    fn verify(&mut self, _roots: &mut dyn RootSet) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+/// Objects never released, from one allocation site.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Leak {
+    pub site: u32,
+    pub objects: u64,
+    pub bytes: u64,
 }

@@ -52,6 +52,9 @@ pub const FLAG_STATIC: u8 = 1;
 pub const FLAG_MARK: u8 = 2;
 /// Header flag, free for the backend's own use (rc: buffered as a cycle candidate).
 pub const FLAG_BACKEND: u8 = 4;
+/// Header flag: the slot is free (manual and rc keep freed slots' headers
+/// readable, so a stale reference can be recognised).
+pub const FLAG_FREED: u8 = 8;
 
 /// The first 16 bytes of every object.
 #[repr(C)]
