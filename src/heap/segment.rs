@@ -1,11 +1,15 @@
 //! The segment pool: the one source of memory for every heap.
 //!
-//! A segment is a contiguous, 16-aligned block of memory that one heap owns at
-//! a time. Heaps take segments from the pool and give them back when a
-//! collection empties them or their process ends. The pool counts the bytes
-//! it has handed out and refuses requests past `--max-memory`; it keeps a
-//! bounded cache of returned standard-size segments so that a heap that
-//! shrinks and grows again does not go back to the system allocator.
+//! A segment is a contiguous block of memory that one heap owns at a time,
+//! 16-aligned by default ([`SegmentPool::acquire`]) or aligned to a larger
+//! power of two on request ([`SegmentPool::acquire_aligned`]: the slab
+//! backends align segments to their size so that masking an object's address
+//! finds its segment). Heaps take segments from the pool and give them back
+//! when they empty or their process ends. The pool counts the bytes it has
+//! handed out and refuses requests past `--max-memory`; it keeps a bounded
+//! cache of returned standard-size segments (plain and aligned ones apart) so
+//! that a heap that shrinks and grows again does not go back to the system
+//! allocator.
 
 use crate::value::AllocError;
 use std::alloc::{Layout, alloc, dealloc};
@@ -23,7 +27,10 @@ pub const MAX_SEGMENT_BYTES: usize = 256 * 1024;
 /// gives memory back to the system.
 pub const CACHE_LIMIT_BYTES: usize = 64 * 1024 * 1024;
 /// Alignment of every segment (objects need 8; 16 leaves room).
-const SEGMENT_ALIGN: usize = 16;
+pub const SEGMENT_ALIGN: usize = 16;
+/// Largest alignment [`SegmentPool::acquire_aligned`] accepts (1 GiB): beyond
+/// it the system allocator's aligned path wastes more than it is worth.
+pub const MAX_SEGMENT_ALIGN: usize = 1 << 30;
 
 /// A block of memory owned by one heap. It must go back through
 /// [`SegmentPool::release`]; dropping it any other way leaks it.
@@ -31,6 +38,8 @@ const SEGMENT_ALIGN: usize = 16;
 pub struct Segment {
     ptr: NonNull<u8>,
     size: usize,
+    /// The alignment it was allocated with (and must be freed with).
+    align: usize,
 }
 
 // SAFETY: a Segment is a unique owner of its memory block, like a Box<[u8]>.
@@ -45,6 +54,12 @@ impl Segment {
     #[inline]
     pub fn size(&self) -> usize {
         self.size
+    }
+
+    /// The alignment of its base (at least [`SEGMENT_ALIGN`]).
+    #[inline]
+    pub fn align(&self) -> usize {
+        self.align
     }
 
     #[inline]
@@ -70,9 +85,50 @@ pub struct SegmentPool {
     in_use: AtomicUsize,
     peak: AtomicUsize,
     segments: AtomicUsize,
-    /// Returned standard segments, by size class (index = log2(size / MIN)).
-    cache: Mutex<Vec<Vec<Segment>>>,
+    /// Returned standard segments, by size class.
+    cache: Mutex<Cache>,
     cached_bytes: AtomicUsize,
+}
+
+/// Returned standard segments, by size class (index = log2(size / MIN)):
+/// 16-aligned ones and more strictly aligned ones apart, so an aligned
+/// request need not search.
+#[derive(Debug)]
+struct Cache {
+    plain: Vec<Vec<Segment>>,
+    aligned: Vec<Vec<Segment>>,
+}
+
+impl Cache {
+    /// A cached segment of class `c` aligned to at least `align`.
+    fn take(&mut self, c: usize, align: usize) -> Option<Segment> {
+        if align <= SEGMENT_ALIGN
+            && let Some(seg) = self.plain[c].pop()
+        {
+            return Some(seg);
+        }
+        // Aligned segments are stacked as they come back; only the top one is
+        // looked at (every aligned user asks for the same alignment per size).
+        match self.aligned[c].last() {
+            Some(seg) if seg.align >= align => self.aligned[c].pop(),
+            _ => None,
+        }
+    }
+
+    fn put(&mut self, c: usize, seg: Segment) {
+        if seg.align <= SEGMENT_ALIGN {
+            self.plain[c].push(seg);
+        } else {
+            self.aligned[c].push(seg);
+        }
+    }
+
+    fn drain(&mut self) -> impl Iterator<Item = Segment> + '_ {
+        self.plain
+            .iter_mut()
+            .chain(self.aligned.iter_mut())
+            .flat_map(|v| v.drain(..))
+    }
 }
 
 fn size_class(size: usize) -> Option<usize> {
@@ -91,7 +147,10 @@ impl SegmentPool {
             in_use: AtomicUsize::new(0),
             peak: AtomicUsize::new(0),
             segments: AtomicUsize::new(0),
-            cache: Mutex::new((0..classes).map(|_| Vec::new()).collect()),
+            cache: Mutex::new(Cache {
+                plain: (0..classes).map(|_| Vec::new()).collect(),
+                aligned: (0..classes).map(|_| Vec::new()).collect(),
+            }),
             cached_bytes: AtomicUsize::new(0),
         }
     }
@@ -100,26 +159,46 @@ impl SegmentPool {
         self.max_memory
     }
 
-    /// Takes a segment of exactly `size` bytes (a multiple of 16). Fails with
-    /// `HeapLimit` past `--max-memory`, `OutOfMemory` when the system refuses.
+    /// Takes a segment of exactly `size` bytes (a multiple of 16), 16-aligned.
+    /// Fails with `HeapLimit` past `--max-memory`, `OutOfMemory` when the
+    /// system refuses.
     pub fn acquire(&self, size: usize) -> Result<Segment, AllocError> {
-        if size == 0 || size > isize::MAX as usize / 2 {
+        self.acquire_aligned(size, SEGMENT_ALIGN)
+    }
+
+    /// Takes a segment of exactly `size` bytes whose base is a multiple of
+    /// `align` (a power of two, at most [`MAX_SEGMENT_ALIGN`]; smaller than 16
+    /// means 16). Fails as [`SegmentPool::acquire`] does, and with `TooLarge`
+    /// for an alignment that is not a power of two or too big.
+    pub fn acquire_aligned(&self, size: usize, align: usize) -> Result<Segment, AllocError> {
+        let align = align.max(SEGMENT_ALIGN);
+        if size == 0
+            || size > isize::MAX as usize / 2
+            || !align.is_power_of_two()
+            || align > MAX_SEGMENT_ALIGN
+        {
             return Err(AllocError::TooLarge);
         }
         self.reserve(size)?;
         if let Some(c) = size_class(size) {
-            let cached = self.cache.lock().ok().and_then(|mut cache| cache[c].pop());
+            let cached = self
+                .cache
+                .lock()
+                .ok()
+                .and_then(|mut cache| cache.take(c, align));
             if let Some(seg) = cached {
                 self.cached_bytes.fetch_sub(size, Ordering::Relaxed);
                 return Ok(seg);
             }
         }
-        let layout =
-            Layout::from_size_align(size, SEGMENT_ALIGN).map_err(|_| AllocError::TooLarge)?;
+        let Ok(layout) = Layout::from_size_align(size, align) else {
+            self.unreserve(size);
+            return Err(AllocError::TooLarge);
+        };
         // SAFETY: layout has non-zero size (checked above).
         let p = unsafe { alloc(layout) };
         match NonNull::new(p) {
-            Some(ptr) => Ok(Segment { ptr, size }),
+            Some(ptr) => Ok(Segment { ptr, size, align }),
             None => {
                 self.unreserve(size);
                 Err(AllocError::OutOfMemory)
@@ -135,7 +214,7 @@ impl SegmentPool {
             && self.cached_bytes.load(Ordering::Relaxed) + size <= CACHE_LIMIT_BYTES
             && let Ok(mut cache) = self.cache.lock()
         {
-            cache[c].push(seg);
+            cache.put(c, seg);
             self.cached_bytes.fetch_add(size, Ordering::Relaxed);
             return;
         }
@@ -179,7 +258,7 @@ impl SegmentPool {
 }
 
 fn free_segment(seg: Segment) {
-    if let Ok(layout) = Layout::from_size_align(seg.size, SEGMENT_ALIGN) {
+    if let Ok(layout) = Layout::from_size_align(seg.size, seg.align) {
         // SAFETY: the segment was allocated by `acquire` with this very layout.
         unsafe { dealloc(seg.ptr.as_ptr(), layout) };
     }
@@ -188,9 +267,7 @@ fn free_segment(seg: Segment) {
 impl Drop for SegmentPool {
     fn drop(&mut self) {
         if let Ok(cache) = self.cache.get_mut() {
-            for class in cache.drain(..) {
-                class.into_iter().for_each(free_segment);
-            }
+            cache.drain().for_each(free_segment);
         }
     }
 }
@@ -248,5 +325,78 @@ mod tests {
         assert_eq!(pool.acquire(usize::MAX).err(), Some(AllocError::TooLarge));
         assert_eq!(pool.acquire(0).err(), Some(AllocError::TooLarge));
         assert_eq!(pool.stats().in_use_bytes, 0);
+    }
+
+    #[test]
+    fn aligned_segments_are_aligned_cached_apart_and_released() {
+        let pool = SegmentPool::new(None);
+        let a = pool.acquire_aligned(16 * 1024, 16 * 1024).unwrap();
+        assert_eq!(a.base().as_ptr() as usize % (16 * 1024), 0);
+        assert_eq!(a.align(), 16 * 1024);
+        let plain = pool.acquire(16 * 1024).unwrap();
+        assert_eq!(plain.align(), SEGMENT_ALIGN);
+        let big = pool.acquire_aligned(40 * 1024, 16 * 1024).unwrap();
+        assert_eq!(big.base().as_ptr() as usize % (16 * 1024), 0);
+        let a_addr = a.base();
+        pool.release(plain);
+        pool.release(a);
+        pool.release(big);
+        assert_eq!(pool.stats().in_use_bytes, 0);
+        assert_eq!(
+            pool.stats().cached_bytes,
+            2 * 16 * 1024,
+            "odd size not cached"
+        );
+        // An aligned request never gets the plain cached segment: it gets the
+        // aligned one back.
+        let b = pool.acquire_aligned(16 * 1024, 16 * 1024).unwrap();
+        assert_eq!(b.base(), a_addr);
+        assert_eq!(b.base().as_ptr() as usize % (16 * 1024), 0);
+        // With only the plain one cached, an aligned request allocates afresh.
+        let c = pool.acquire_aligned(16 * 1024, 16 * 1024).unwrap();
+        assert_eq!(c.base().as_ptr() as usize % (16 * 1024), 0);
+        assert_eq!(pool.stats().cached_bytes, 16 * 1024);
+        // A plain request may take an aligned segment when no plain one is left.
+        let d = pool.acquire(16 * 1024).unwrap();
+        assert_eq!(d.align(), SEGMENT_ALIGN);
+        pool.release(b);
+        let e = pool.acquire(16 * 1024).unwrap();
+        assert_eq!(e.align(), 16 * 1024);
+        for s in [c, d, e] {
+            pool.release(s);
+        }
+        assert_eq!(pool.stats().in_use_bytes, 0);
+    }
+
+    #[test]
+    fn bad_alignments_fail_cleanly() {
+        let pool = SegmentPool::new(None);
+        assert_eq!(
+            pool.acquire_aligned(4096, 3000).err(),
+            Some(AllocError::TooLarge)
+        );
+        assert_eq!(
+            pool.acquire_aligned(4096, MAX_SEGMENT_ALIGN * 2).err(),
+            Some(AllocError::TooLarge)
+        );
+        assert_eq!(pool.stats().in_use_bytes, 0);
+        assert_eq!(pool.stats().segments_in_use, 0);
+        // Below 16 means 16.
+        let s = pool.acquire_aligned(4096, 1).unwrap();
+        assert_eq!(s.align(), SEGMENT_ALIGN);
+        pool.release(s);
+    }
+
+    #[test]
+    fn aligned_requests_respect_max_memory() {
+        let pool = SegmentPool::new(Some(32 * 1024));
+        let a = pool.acquire_aligned(16 * 1024, 16 * 1024).unwrap();
+        let b = pool.acquire_aligned(16 * 1024, 16 * 1024).unwrap();
+        assert_eq!(
+            pool.acquire_aligned(16 * 1024, 16 * 1024).err(),
+            Some(AllocError::HeapLimit)
+        );
+        pool.release(a);
+        pool.release(b);
     }
 }
