@@ -35,6 +35,9 @@ pub struct Proto {
     pub names: HashMap<u32, String>,
     /// The builtin this is, for builtins (their code is empty).
     pub native: Option<u16>,
+    /// Program-wide number of this function's first instruction: the site
+    /// number of word `pc` is `site_base + pc` (see [`Program::site_location`]).
+    pub site_base: u32,
 }
 
 impl Proto {
@@ -57,11 +60,46 @@ pub struct Program {
     pub sources: Vec<Arc<Source>>,
     /// The value of each builtin (a static closure of its native proto), by number.
     pub builtins: Vec<Value>,
+    /// (site_base, function) in increasing site order, for `site_location`.
+    pub site_table: Vec<(u32, u32)>,
+    /// The next unused site number.
+    pub next_site: u32,
 }
 
 impl Program {
     pub fn source(&self, id: u32) -> Option<&Source> {
         self.sources.get(id as usize).map(|s| s.as_ref())
+    }
+
+    /// Gives function `proto` (whose code is final) its range of site numbers.
+    pub fn number_sites(&mut self, proto: u32) {
+        if let Some(p) = self.protos.get_mut(proto as usize) {
+            p.site_base = self.next_site;
+            self.site_table.push((self.next_site, proto));
+            self.next_site = self.next_site.saturating_add(p.code.len().max(1) as u32);
+        }
+    }
+
+    /// The function and instruction a site number stands for.
+    pub fn site_location(&self, site: u32) -> Option<(u32, usize)> {
+        let i = self.site_table.partition_point(|&(b, _)| b <= site).checked_sub(1)?;
+        let (base, proto) = self.site_table[i];
+        let pc = (site - base) as usize;
+        (pc < self.protos.get(proto as usize)?.code.len()).then_some((proto, pc))
+    }
+
+    /// `PATH:LINE` of a site (for leak reports), or `<unknown>`.
+    pub fn site_line(&self, site: u32) -> String {
+        match self.site_location(site) {
+            Some((p, pc)) => {
+                let proto = &self.protos[p as usize];
+                match self.source(proto.source) {
+                    Some(src) => format!("{}:{}", src.name, src.line_col(proto.span_at(pc).start as usize).0),
+                    None => "<unknown>".into(),
+                }
+            }
+            None => "<unknown>".into(),
+        }
     }
 
     /// `PATH:LINE:COL` of word `pc` of function `proto`.

@@ -513,6 +513,7 @@ impl<'a> Emitter<'a> {
                 proto.arity = 0;
             }
             self.program.protos[idx] = proto;
+            self.program.number_sites(idx as u32);
         }
     }
 

@@ -5,6 +5,7 @@
 //! again inside itself prints as `[...]` or `{...}`.
 
 use crate::bytecode::chunk::Program;
+use crate::heap::MemError;
 use crate::value::{Kind, ListRef, MapRef, ObjRef, Value};
 use std::collections::HashSet;
 use std::io::Write;
@@ -18,12 +19,22 @@ enum Work {
     Text(&'static str),
 }
 
+/// Checks that an object may be looked into (manual: not freed).
+pub type UseCheck<'a> = &'a dyn Fn(&Value) -> Result<(), MemError>;
+
+/// A check that accepts everything (backends whose references are always valid).
+pub fn no_check(_: &Value) -> Result<(), MemError> {
+    Ok(())
+}
+
 /// Appends `v` as `print` shows it. `quote_top`: quote a top-level string
-/// (the REPL's echo); inside lists and maps strings are always quoted.
-pub fn format_value(out: &mut Vec<u8>, v: Value, program: &Program, quote_top: bool) {
+/// (the REPL's echo); inside lists and maps strings are always quoted. Every
+/// object is passed to `check` before it is looked into.
+pub fn format_value(out: &mut Vec<u8>, v: Value, program: &Program, quote_top: bool, check: UseCheck) -> Result<(), MemError> {
+    check(&v)?;
     if let (false, Some(s)) = (quote_top, v.as_str()) {
         out.extend_from_slice(s.bytes());
-        return;
+        return Ok(());
     }
     let mut work = vec![Work::Value(v)];
     let mut open: HashSet<ObjRef> = HashSet::new();
@@ -58,7 +69,10 @@ pub fn format_value(out: &mut Vec<u8>, v: Value, program: &Program, quote_top: b
                 }
             },
             Work::Value(v) => match v {
-                Value::Obj(_, r) => match r.kind() {
+                Value::Obj(_, r) => match {
+                    check(&v)?;
+                    r.kind()
+                } {
                     Kind::Str => quote(out, crate::value::StrRef(r).bytes()),
                     Kind::List => {
                         if open.insert(r) {
@@ -82,6 +96,7 @@ pub fn format_value(out: &mut Vec<u8>, v: Value, program: &Program, quote_top: b
             },
         }
     }
+    Ok(())
 }
 
 fn first_entry(m: MapRef) -> usize {

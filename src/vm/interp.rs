@@ -9,6 +9,16 @@
 //! The stack is a vector kept at full length; `sp` counts the live values.
 //! On every call the VM makes room for the callee's `max_stack` (computed by
 //! the compiler), so pushes inside a frame index within bounds.
+//!
+//! Reference counting (backends with `COUNTS_REFS`): every live stack slot
+//! holds a counted reference. A value copied onto the stack is retained
+//! (`inc!`); a value dropped from it is released (`dec!`); a value moved
+//! between the stack and an object (popped into a list, a cell, a slot)
+//! keeps its count. A result is retained before the operands it came from
+//! are released, so a release can never free what was just fetched. For
+//! other backends these macros compile to nothing. Likewise `chk!` asks a
+//! backend with `CHECKS_USE` (manual) whether an object may be used before
+//! the VM looks into it.
 
 use super::error::{Trap, err};
 use super::{Exit, Frame, MAX_FRAMES, Vm};
@@ -48,6 +58,36 @@ impl<H: Heap> Vm<H> {
         macro_rules! restack {
             () => {
                 stack = &mut self.stack
+            };
+        }
+        macro_rules! inc {
+            ($v:expr) => {{
+                let v = $v;
+                if H::COUNTS_REFS {
+                    self.heap.retain(&v);
+                }
+            }};
+        }
+        macro_rules! dec {
+            ($v:expr) => {{
+                let v = $v;
+                if H::COUNTS_REFS {
+                    self.heap.release(v);
+                }
+            }};
+        }
+        macro_rules! chk {
+            ($pc:expr, $v:expr) => {
+                if H::CHECKS_USE {
+                    tryv!($pc, self.heap.check(&$v));
+                }
+            };
+        }
+        macro_rules! site {
+            ($pc:expr) => {
+                if H::TRACKS_SITES {
+                    self.heap.set_site(proto.site_base.wrapping_add($pc as u32));
+                }
             };
         }
         // Writes the running frame's ip and the stack top back to the VM.
@@ -114,12 +154,18 @@ impl<H: Heap> Vm<H> {
         // Pops b and a, compares, and jumps by sx unless the comparison holds.
         macro_rules! cmp_jump {
             ($pc:expr, $ins:expr, $binop:expr, $int:tt) => {{
-                let rhs = pop!();
-                let lhs = pop!();
+                let (lhs, rhs) = (stack[sp - 2], stack[sp - 1]);
                 let holds = match (lhs, rhs) {
                     (Value::Int(p), Value::Int(q)) => p $int q,
-                    _ => tryv!($pc, ops::compare($binop, &lhs, &rhs)),
+                    _ => {
+                        chk!($pc, lhs);
+                        chk!($pc, rhs);
+                        tryv!($pc, ops::compare($binop, &lhs, &rhs))
+                    }
                 };
+                sp -= 2;
+                dec!(lhs);
+                dec!(rhs);
                 if !holds {
                     jump!(sx($ins));
                 }
@@ -132,7 +178,10 @@ impl<H: Heap> Vm<H> {
                 let k = sb($ins) as i64;
                 let holds = match lhs {
                     Value::Int(p) => p $int k,
-                    _ => tryv!($pc, ops::compare($binop, &lhs, &Value::Int(k))),
+                    _ => {
+                        chk!($pc, lhs);
+                        tryv!($pc, ops::compare($binop, &lhs, &Value::Int(k)))
+                    }
                 };
                 let off = code[ip] as i32;
                 ip += 1;
@@ -164,6 +213,12 @@ impl<H: Heap> Vm<H> {
             ($r:expr) => {{
                 let r = $r;
                 self.frames.pop();
+                if H::COUNTS_REFS {
+                    for i in base - 1..sp {
+                        let v = std::mem::replace(&mut stack[i], Value::Nil);
+                        self.heap.release(v);
+                    }
+                }
                 sp = base - 1;
                 push!(r);
                 match self.frames.last() {
@@ -188,17 +243,36 @@ impl<H: Heap> Vm<H> {
             let ins = unsafe { *code.get_unchecked(ip) };
             ip += 1;
             match ins as u8 {
-                op::GetLocal => push!(slot!(x(ins))),
-                op::GetLocal2 => {
-                    push!(slot!(a(ins)));
-                    push!(slot!(b(ins)));
+                op::GetLocal => {
+                    let v = slot!(x(ins));
+                    inc!(v);
+                    push!(v);
                 }
-                op::SetLocal => slot!(x(ins)) = pop!(),
+                op::GetLocal2 => {
+                    let (p, q) = (slot!(a(ins)), slot!(b(ins)));
+                    inc!(p);
+                    inc!(q);
+                    push!(p);
+                    push!(q);
+                }
+                op::SetLocal => {
+                    let v = pop!();
+                    let old = std::mem::replace(&mut slot!(x(ins)), v);
+                    dec!(old);
+                }
                 op::Int => push!(Value::Int(sx(ins) as i64)),
                 op::Const => push!(proto.consts[x(ins) as usize]),
                 op::Nil => push!(Value::Nil),
-                op::Pop => sp -= 1,
-                op::PopN => sp -= x(ins) as usize,
+                op::Pop => {
+                    let v = pop!();
+                    dec!(v);
+                }
+                op::PopN => {
+                    for _ in 0..x(ins) {
+                        let v = pop!();
+                        dec!(v);
+                    }
+                }
                 op::LocalAddI => {
                     let k = sb(ins) as i64;
                     let r = add_imm!(pc, slot!(a(ins)), k);
@@ -222,19 +296,29 @@ impl<H: Heap> Vm<H> {
                 op::JEq | op::JNe => {
                     let rhs = pop!();
                     let lhs = pop!();
-                    if ops::equal(&lhs, &rhs) != (ins as u8 == op::JEq) {
+                    chk!(pc, lhs);
+                    chk!(pc, rhs);
+                    let eq = ops::equal(&lhs, &rhs);
+                    dec!(lhs);
+                    dec!(rhs);
+                    if eq != (ins as u8 == op::JEq) {
                         jump!(sx(ins));
                     }
                 }
                 op::Jump => jump!(sx(ins)),
                 op::JumpIfFalse => {
-                    if !pop!().truthy() {
+                    let v = pop!();
+                    dec!(v);
+                    if !v.truthy() {
                         jump!(sx(ins));
                     }
                 }
                 op::Call => {
                     let argc = x(ins) as usize;
                     let callee_at = sp - argc - 1;
+                    if H::CHECKS_USE && self.heap.check(&stack[callee_at]).is_err() {
+                        chk!(pc, stack[callee_at]);
+                    }
                     let target = match stack[callee_at].as_closure() {
                         Some(c) => {
                             let t = &program.protos[c.proto() as usize];
@@ -245,9 +329,11 @@ impl<H: Heap> Vm<H> {
                     let Some((c, target)) = target else {
                         // A builtin called as a value, or an error.
                         sync!();
+                        site!(pc);
                         let r = self.call_value(&program, callee_at, argc);
-                        restack!();
                         let r = tryv!(pc, r);
+                        self.drop_slots(callee_at, sp);
+                        restack!();
                         sp = callee_at;
                         push!(r);
                         safepoint!();
@@ -275,7 +361,11 @@ impl<H: Heap> Vm<H> {
                     ip = 0;
                 }
                 op::Return => ret!(pop!()),
-                op::ReturnLocal => ret!(slot!(x(ins))),
+                op::ReturnLocal => {
+                    let r = slot!(x(ins));
+                    inc!(r);
+                    ret!(r)
+                }
                 op::ReturnNil => ret!(Value::Nil),
                 op::Add => {
                     let (lhs, rhs) = (stack[sp - 2], stack[sp - 1]);
@@ -286,8 +376,12 @@ impl<H: Heap> Vm<H> {
                         },
                         (Value::Float(p), Value::Float(q)) => Value::Float(p + q),
                         _ => {
+                            site!(pc);
                             let r = tryv!(pc, add_values(&mut self.heap, lhs, rhs));
+                            inc!(r);
                             sp -= 2;
+                            dec!(lhs);
+                            dec!(rhs);
                             push!(r);
                             safepoint!();
                             continue;
@@ -321,26 +415,34 @@ impl<H: Heap> Vm<H> {
                         Some(l) if !H::CHECKS_USE => l.get(x(ins) as usize),
                         _ => None,
                     };
-                    top!() = match item {
+                    let v = match item {
                         Some(v) => v,
                         None => tryv!(pc, index(&self.heap, obj, Value::Int(x(ins) as i64))),
                     };
+                    inc!(v);
+                    top!() = v;
+                    dec!(obj);
                 }
                 op::Index => {
-                    let idx = pop!();
-                    top!() = tryv!(pc, index(&self.heap, top!(), idx));
+                    let (obj, idx) = (stack[sp - 2], stack[sp - 1]);
+                    let v = tryv!(pc, index(&self.heap, obj, idx));
+                    inc!(v);
+                    sp -= 1;
+                    top!() = v;
+                    dec!(obj);
+                    dec!(idx);
                 }
                 op::GetField => {
                     let obj = top!();
-                    top!() = match obj.as_map() {
+                    let v = match obj.as_map() {
                         Some(m) if !H::CHECKS_USE => {
                             m.get(&proto.consts[x(ins) as usize]).unwrap_or(Value::Nil)
                         }
-                        _ => tryv!(
-                            pc,
-                            get_field(&self.heap, obj, proto.consts[x(ins) as usize])
-                        ),
+                        _ => tryv!(pc, get_field(&self.heap, obj, proto.consts[x(ins) as usize])),
                     };
+                    inc!(v);
+                    top!() = v;
+                    dec!(obj);
                 }
                 op::ForLoop => {
                     let s = x(ins) as usize;
@@ -358,6 +460,7 @@ impl<H: Heap> Vm<H> {
                     let off = code[ip] as i32;
                     ip += 1;
                     let (l, i) = (slot!(s), slot!(s + 1));
+                    chk!(pc, l);
                     let item = match (l.as_list(), i) {
                         (Some(l), Value::Int(i)) => l.get(i as usize),
                         _ => None,
@@ -367,6 +470,7 @@ impl<H: Heap> Vm<H> {
                             if let Value::Int(i) = i {
                                 slot!(s + 1) = Value::Int(i + 1);
                             }
+                            inc!(v);
                             push!(v);
                         }
                         None => jump!(off),
@@ -374,7 +478,9 @@ impl<H: Heap> Vm<H> {
                 }
                 op::List => {
                     let at = sp - x(ins) as usize;
+                    site!(pc);
                     let v = tryv!(pc, new_list(&mut self.heap, &stack[at..sp]));
+                    inc!(v);
                     sp = at;
                     push!(v);
                     if self.heap.gc_due() || self.gc_requested {
@@ -403,17 +509,27 @@ impl<H: Heap> Vm<H> {
     /// The instructions kept out of the hot loop: everything that allocates
     /// (but lists), touches cells, calls builtins or is rare. Works on
     /// `self.sp` and the frame's saved `ip` (which it may move, for jumps).
+    /// Counting and use checks follow the rules in the module comment.
     #[inline(never)]
-    fn slow(
-        &mut self,
-        program: &Program,
-        proto: &Proto,
-        ins: u32,
-        base: usize,
-    ) -> Result<(), Trap> {
+    fn slow(&mut self, program: &Program, proto: &Proto, ins: u32, base: usize) -> Result<(), Trap> {
+        let pc = self.fault_pc;
+        if H::TRACKS_SITES {
+            self.heap.set_site(proto.site_base.wrapping_add(pc as u32));
+        }
+        if ins as u8 == op::CallNative {
+            let argc = a(ins) as usize;
+            let at = self.sp - argc;
+            let r = self.call_native(b(ins), at, argc)?;
+            let end = self.sp;
+            self.drop_slots(at, end);
+            self.stack[at] = r;
+            self.sp = at + 1;
+            self.safepoint();
+            return Ok(());
+        }
         let mut sp = self.sp;
         let mut ip = self.frames.last().map_or(0, |f| f.ip);
-        let pc = self.fault_pc;
+        let heap = &mut self.heap;
         let stack = &mut self.stack;
         macro_rules! push {
             ($v:expr) => {{
@@ -443,16 +559,40 @@ impl<H: Heap> Vm<H> {
                 ip = (ip as isize + $off as isize) as usize
             };
         }
-        macro_rules! arith {
-            ($binop:expr) => {{
-                let rhs = pop!();
-                top!() = ops::arith($binop, &top!(), &rhs)?;
+        macro_rules! inc {
+            ($v:expr) => {{
+                let v = $v;
+                if H::COUNTS_REFS {
+                    heap.retain(&v);
+                }
             }};
         }
-        macro_rules! compare {
-            ($binop:expr) => {{
-                let rhs = pop!();
-                top!() = Value::Bool(ops::compare($binop, &top!(), &rhs)?);
+        macro_rules! dec {
+            ($v:expr) => {{
+                let v = $v;
+                if H::COUNTS_REFS {
+                    heap.release(v);
+                }
+            }};
+        }
+        macro_rules! chk {
+            ($v:expr) => {
+                if H::CHECKS_USE {
+                    heap.check(&$v)?;
+                }
+            };
+        }
+        // Pops two operands, replaces them by a result that holds no reference.
+        macro_rules! binary {
+            ($f:expr) => {{
+                let (lhs, rhs) = (stack[sp - 2], stack[sp - 1]);
+                chk!(lhs);
+                chk!(rhs);
+                let r: Value = $f(&lhs, &rhs)?;
+                sp -= 1;
+                top!() = r;
+                dec!(lhs);
+                dec!(rhs);
             }};
         }
         let mut allocated = false;
@@ -464,36 +604,37 @@ impl<H: Heap> Vm<H> {
                     push!(Value::Nil);
                 }
             }
-            op::Mul => arith!(BinOp::Mul),
-            op::Div => arith!(BinOp::Div),
-            op::BitAnd => arith!(BinOp::BitAnd),
-            op::BitOr => arith!(BinOp::BitOr),
-            op::BitXor => arith!(BinOp::BitXor),
-            op::Shl => arith!(BinOp::Shl),
-            op::Shr => arith!(BinOp::Shr),
+            op::Mul => binary!(|p, q| ops::arith(BinOp::Mul, p, q)),
+            op::Div => binary!(|p, q| ops::arith(BinOp::Div, p, q)),
+            op::BitAnd => binary!(|p, q| ops::arith(BinOp::BitAnd, p, q)),
+            op::BitOr => binary!(|p, q| ops::arith(BinOp::BitOr, p, q)),
+            op::BitXor => binary!(|p, q| ops::arith(BinOp::BitXor, p, q)),
+            op::Shl => binary!(|p, q| ops::arith(BinOp::Shl, p, q)),
+            op::Shr => binary!(|p, q| ops::arith(BinOp::Shr, p, q)),
+            op::Eq => binary!(|p, q| Ok::<_, Trap>(Value::Bool(ops::equal(p, q)))),
+            op::Ne => binary!(|p, q| Ok::<_, Trap>(Value::Bool(!ops::equal(p, q)))),
+            op::Lt => binary!(|p, q| ops::compare(BinOp::Lt, p, q).map(Value::Bool)),
+            op::Le => binary!(|p, q| ops::compare(BinOp::Le, p, q).map(Value::Bool)),
+            op::Gt => binary!(|p, q| ops::compare(BinOp::Gt, p, q).map(Value::Bool)),
+            op::Ge => binary!(|p, q| ops::compare(BinOp::Ge, p, q).map(Value::Bool)),
             op::Neg => top!() = ops::neg(&top!())?,
             op::BitNot => top!() = ops::bit_not(&top!())?,
-            op::Not => top!() = Value::Bool(!top!().truthy()),
-            op::Eq => {
-                let rhs = pop!();
-                top!() = Value::Bool(ops::equal(&top!(), &rhs));
+            op::Not => {
+                let v = top!();
+                top!() = Value::Bool(!v.truthy());
+                dec!(v);
             }
-            op::Ne => {
-                let rhs = pop!();
-                top!() = Value::Bool(!ops::equal(&top!(), &rhs));
-            }
-            op::Lt => compare!(BinOp::Lt),
-            op::Le => compare!(BinOp::Le),
-            op::Gt => compare!(BinOp::Gt),
-            op::Ge => compare!(BinOp::Ge),
             op::JumpIfTrue => {
-                if pop!().truthy() {
+                let v = pop!();
+                dec!(v);
+                if v.truthy() {
                     jump!(sx(ins));
                 }
             }
             op::AndJump => {
                 if top!().truthy() {
-                    sp -= 1;
+                    let v = pop!();
+                    dec!(v);
                 } else {
                     jump!(sx(ins));
                 }
@@ -502,47 +643,58 @@ impl<H: Heap> Vm<H> {
                 if top!().truthy() {
                     jump!(sx(ins));
                 } else {
-                    sp -= 1;
+                    let v = pop!();
+                    dec!(v);
                 }
             }
             op::GetCell | op::GetUp => {
                 let holder = if ins as u8 == op::GetCell {
                     slot!(x(ins))
                 } else {
+                    chk!(stack[base - 1]);
                     capture_at(stack, base, x(ins))
                 };
-                let v = holder
-                    .obj_of(Kind::Cell)
-                    .map_or(Value::Undef, |c| CellRef(c).get());
+                let v = holder.obj_of(Kind::Cell).map_or(Value::Undef, |c| CellRef(c).get());
                 if let Value::Undef = v {
                     let name = proto.names.get(&(pc as u32)).cloned().unwrap_or_default();
                     return err(format!("undefined variable '{name}'"));
                 }
+                inc!(v);
                 push!(v);
             }
             op::SetCell | op::SetUp => {
-                let v = pop!();
                 let holder = if ins as u8 == op::SetCell {
                     slot!(x(ins))
                 } else {
+                    chk!(stack[base - 1]);
                     capture_at(stack, base, x(ins))
                 };
-                if let Some(c) = holder.obj_of(Kind::Cell) {
-                    CellRef(c).set(v);
+                let v = pop!();
+                match holder.obj_of(Kind::Cell) {
+                    Some(c) => dec!(CellRef(c).set(v)),
+                    None => dec!(v),
                 }
             }
-            op::NewCell | op::BoxLocal => {
-                let init = if ins as u8 == op::NewCell {
-                    Value::Undef
-                } else {
-                    slot!(x(ins))
-                };
-                slot!(x(ins)) = new_cell(&mut self.heap, init)?;
+            op::NewCell => {
+                let c = new_cell(heap, Value::Undef)?;
+                inc!(c);
+                let old = std::mem::replace(&mut slot!(x(ins)), c);
+                dec!(old);
+                allocated = true;
+            }
+            op::BoxLocal => {
+                // The slot's value moves into the cell; the slot now holds the cell.
+                let c = new_cell(heap, slot!(x(ins)))?;
+                inc!(c);
+                slot!(x(ins)) = c;
                 allocated = true;
             }
             op::Closure => {
                 let id = x(ins);
                 let target = &program.protos[id as usize];
+                if H::CHECKS_USE && target.captures.iter().any(|c| matches!(c, CaptureFrom::Capture(_))) {
+                    chk!(stack[base - 1]);
+                }
                 let caps: Vec<Value> = target
                     .captures
                     .iter()
@@ -551,57 +703,77 @@ impl<H: Heap> Vm<H> {
                         CaptureFrom::Capture(i) => capture_at(stack, base, i),
                     })
                     .collect();
-                push!(new_closure(&mut self.heap, id, &caps)?);
+                let f = new_closure(heap, id, &caps)?;
+                for c in &caps {
+                    inc!(*c);
+                }
+                inc!(f);
+                push!(f);
                 allocated = true;
             }
-            op::CallNative => {
-                let argc = a(ins) as usize;
-                let at = sp - argc;
-                let r = self.call_native(b(ins), at, argc)?;
-                self.stack[at] = r;
-                self.sp = at + 1;
-                self.safepoint();
-                return Ok(());
-            }
             op::Map => {
-                let at = sp - 2 * x(ins) as usize;
-                let mut pairs = Vec::with_capacity(x(ins) as usize);
+                let n = x(ins) as usize;
+                let at = sp - 2 * n;
+                let mut pairs = Vec::with_capacity(n);
                 for kv in stack[at..sp].chunks_exact(2) {
                     if !is_key(&kv[0]) {
                         return err(format!("invalid map key: {}", kv[0].type_name()));
                     }
+                    chk!(kv[0]);
                     pairs.push((kv[0], kv[1]));
                 }
-                let v = new_map(&mut self.heap, &pairs)?;
+                let m = new_map(heap, &pairs)?;
+                if H::COUNTS_REFS && m.as_map().is_some_and(|m| m.len() != n) {
+                    // A repeated key: count what the map kept, drop what the stack held.
+                    if let Some(map) = m.as_map() {
+                        for (k, v) in map.entries() {
+                            heap.retain(&k);
+                            heap.retain(&v);
+                        }
+                    }
+                    for (k, v) in pairs {
+                        heap.release(k);
+                        heap.release(v);
+                    }
+                }
+                inc!(m);
                 sp = at;
-                push!(v);
+                push!(m);
                 allocated = true;
             }
             op::SetIndex => {
                 let (obj, idx, v) = (stack[sp - 3], stack[sp - 2], stack[sp - 1]);
-                set_index(&mut self.heap, obj, idx, v)?;
+                let (old, key_kept) = set_index(heap, obj, idx, v)?;
                 sp -= 3;
+                if let Some(old) = old {
+                    dec!(old);
+                }
+                if !key_kept {
+                    dec!(idx);
+                }
+                dec!(obj);
                 allocated = true;
             }
             op::SetField => {
                 let key = proto.consts[x(ins) as usize];
                 let (obj, v) = (stack[sp - 2], stack[sp - 1]);
                 if obj.as_map().is_none() {
+                    chk!(obj);
                     return err(field_error(&obj, &key));
                 }
-                set_index(&mut self.heap, obj, key, v)?;
+                let (old, _) = set_index(heap, obj, key, v)?;
                 sp -= 2;
+                if let Some(old) = old {
+                    dec!(old);
+                }
+                dec!(obj);
                 allocated = true;
             }
             op::ForPrep => {
                 let s = x(ins) as usize;
                 let (c, e) = (slot!(s), slot!(s + 1));
                 let (Value::Int(c), Value::Int(e)) = (c, e) else {
-                    return err(format!(
-                        "range bounds must be ints, not {} and {}",
-                        c.type_name(),
-                        e.type_name()
-                    ));
+                    return err(format!("range bounds must be ints, not {} and {}", c.type_name(), e.type_name()));
                 };
                 let off = proto.code[ip] as i32;
                 ip += 1;
@@ -612,21 +784,29 @@ impl<H: Heap> Vm<H> {
             op::ForInPrep => {
                 let s = x(ins) as usize;
                 let v = slot!(s);
-                self.heap.check(&v)?;
+                chk!(v);
                 if let Some(m) = v.as_map() {
                     let keys: Vec<Value> = m.entries().map(|(k, _)| k).collect();
-                    slot!(s) = new_list(&mut self.heap, &keys)?;
+                    let l = new_list(heap, &keys)?;
+                    for k in &keys {
+                        inc!(*k);
+                    }
+                    inc!(l);
+                    slot!(s) = l;
+                    dec!(v);
                     allocated = true;
                 } else if v.as_list().is_none() {
                     return err(format!("cannot iterate over {}", v.type_name()));
                 }
             }
             op::Echo => {
-                let v = pop!();
+                let v = top!();
                 if !matches!(v, Value::Nil) {
-                    super::format::format_value(&mut self.buf, v, program, true);
+                    super::format::format_value(&mut self.buf, v, program, true, &|v| heap.check(v))?;
                     self.buf.push(b'\n');
                 }
+                sp -= 1;
+                dec!(v);
             }
             _ => return err(format!("internal error: bad instruction {ins:#x}")),
         }
@@ -638,6 +818,16 @@ impl<H: Heap> Vm<H> {
             self.safepoint();
         }
         Ok(())
+    }
+
+    /// Releases the stack slots `from..to` (they are being discarded).
+    pub(crate) fn drop_slots(&mut self, from: usize, to: usize) {
+        if H::COUNTS_REFS {
+            for i in from..to {
+                let v = std::mem::replace(&mut self.stack[i], Value::Nil);
+                self.heap.release(v);
+            }
+        }
     }
 
     /// Makes the stack at least `n` slots long (plus slack).
@@ -762,13 +952,15 @@ pub(crate) fn index<H: Heap>(heap: &H, obj: Value, idx: Value) -> Result<Value, 
     err(format!("cannot index {}", obj.type_name()))
 }
 
-/// `obj[idx] = v`.
+/// `obj[idx] = v`. Returns the value replaced (if any) and whether the map
+/// kept `idx` as a new key (false when the key was already there, so the
+/// caller still owns its reference to `idx`).
 pub(crate) fn set_index<H: Heap>(
     heap: &mut H,
     obj: Value,
     idx: Value,
     v: Value,
-) -> Result<(), Trap> {
+) -> Result<(Option<Value>, bool), Trap> {
     heap.check(&obj)?;
     if let Some(r) = obj.as_obj()
         && r.is_static()
@@ -777,11 +969,9 @@ pub(crate) fn set_index<H: Heap>(
         return err("cannot modify static data");
     }
     if let Some(l) = obj.as_list() {
-        let Value::Int(i) = idx else {
-            return err("list index must be an int");
-        };
+        let Value::Int(i) = idx else { return err("list index must be an int") };
         return match usize::try_from(i).ok().and_then(|i| l.set(i, v)) {
-            Some(_old) => Ok(()),
+            Some(old) => Ok((Some(old), false)),
             None => err("index out of range"),
         };
     }
@@ -789,8 +979,10 @@ pub(crate) fn set_index<H: Heap>(
         if !is_key(&idx) {
             return err(format!("invalid map key: {}", idx.type_name()));
         }
-        m.insert(heap, idx, v)?;
-        return Ok(());
+        heap.check(&idx)?;
+        let old = m.insert(heap, idx, v)?;
+        let kept = old.is_none();
+        return Ok((old, kept));
     }
     err(format!("cannot index-assign {}", obj.type_name()))
 }

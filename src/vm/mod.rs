@@ -19,7 +19,6 @@ use crate::heap::{GcEvent, GcReason, Heap, RootSet};
 use crate::observe;
 use crate::value::{AllocError, ObjRef, Value};
 use error::{RuntimeError, TraceEntry, Trap};
-use std::collections::HashMap;
 use std::io::Write;
 use std::sync::Arc;
 use std::time::Instant;
@@ -75,9 +74,6 @@ pub struct Vm<H: Heap> {
     pub(crate) opts: VmOptions,
     /// Where the failing instruction is (set when dispatch stops with an error).
     pub(crate) fault_pc: usize,
-    /// Places where objects were freed, numbered for the heap (manual).
-    pub(crate) sites: Vec<(u32, u32)>,
-    site_index: HashMap<(u32, u32), u32>,
     /// The most recent collection (for the REPL's `:gc`).
     pub last_event: Option<GcEvent>,
 }
@@ -110,8 +106,6 @@ impl<H: Heap> Vm<H> {
             start: Instant::now(),
             opts,
             fault_pc: 0,
-            sites: Vec::new(),
-            site_index: HashMap::new(),
             last_event: None,
         }
     }
@@ -145,7 +139,8 @@ impl<H: Heap> Vm<H> {
     }
 
     /// After a REPL entry failed part-way: make the top frame exactly `slots`
-    /// variables, each a cell (those whose entry never ran are "not yet defined").
+    /// variables, each a cell (those whose entry never ran are "not yet
+    /// defined"), dropping whatever the failed entry left above them.
     pub fn repair_top(&mut self, slots: usize) -> Result<(), AllocError> {
         self.set_top_slots(slots);
         for i in 1..=slots {
@@ -159,6 +154,9 @@ impl<H: Heap> Vm<H> {
     /// Makes the stack hold the top frame's callee slot and `slots` variables.
     fn set_top_slots(&mut self, slots: usize) {
         self.ensure_stack(1 + slots);
+        if self.sp > 1 + slots {
+            self.drop_slots(1 + slots, self.sp);
+        }
         for i in self.sp.max(1)..1 + slots {
             self.stack[i] = Value::Nil;
         }
@@ -224,11 +222,8 @@ impl<H: Heap> Vm<H> {
             Trap::Mem(e) => {
                 let (crate::heap::MemError::UseAfterFree { freed_at }
                 | crate::heap::MemError::DoubleFree { freed_at }) = e;
-                if let Some(&(p, pc)) = self.sites.get(freed_at as usize) {
-                    notes.push(format!(
-                        "note: the object was freed at {}",
-                        self.program.location(p, pc as usize)
-                    ));
+                if let Some((p, pc)) = self.program.site_location(freed_at) {
+                    notes.push(format!("note: the object was freed at {}", self.program.location(p, pc)));
                 }
                 e.to_string()
             }
@@ -257,19 +252,12 @@ impl<H: Heap> Vm<H> {
         }
     }
 
-    /// A number for the place of the current instruction (for the heap's records).
-    pub(crate) fn site(&mut self) -> u32 {
-        let key = match self.frames.last() {
-            Some(f) => (f.proto, self.fault_pc as u32),
-            None => (0, 0),
-        };
-        if let Some(&s) = self.site_index.get(&key) {
-            return s;
+    /// The site number of the instruction being run (for the heap's records).
+    pub(crate) fn site(&self) -> u32 {
+        match self.frames.last().and_then(|f| self.program.protos.get(f.proto as usize)) {
+            Some(p) => p.site_base.saturating_add(self.fault_pc as u32),
+            None => u32::MAX,
         }
-        let s = self.sites.len() as u32;
-        self.sites.push(key);
-        self.site_index.insert(key, s);
-        s
     }
 
     /// Runs a collection now, with the stack as roots.
@@ -306,6 +294,37 @@ impl<H: Heap> Vm<H> {
         let _ = self.out.write_all(&self.buf);
         self.buf.clear();
         let _ = self.out.flush();
+    }
+
+    /// Counts a new reference to `v` (rc): for values a builtin stores in an
+    /// object or hands back to the VM (a builtin's result is owned).
+    #[inline]
+    pub(crate) fn retain(&mut self, v: &Value) {
+        if H::COUNTS_REFS {
+            self.heap.retain(v);
+        }
+    }
+
+    /// `v` with one more counted reference: what a builtin returns.
+    #[inline]
+    pub(crate) fn own(&mut self, v: Value) -> Value {
+        self.retain(&v);
+        v
+    }
+
+    /// Drops a counted reference (rc).
+    #[inline]
+    pub(crate) fn release(&mut self, v: Value) {
+        if H::COUNTS_REFS {
+            self.heap.release(v);
+        }
+    }
+
+    /// The use check as a closure, for walks over nested data.
+    pub(crate) fn formats(&mut self, v: Value, quote: bool, out: &mut Vec<u8>) -> Result<(), Trap> {
+        let heap = &self.heap;
+        format::format_value(out, v, &self.program, quote, &|x| heap.check(x))?;
+        Ok(())
     }
 
     /// Writes to the output buffer, flushing it when it grows large.

@@ -17,6 +17,7 @@ pub fn push<H: Heap>(vm: &mut Vm<H>, args: &[Value]) -> Result<Value, Trap> {
     };
     not_static(&args[0])?;
     l.push(&mut vm.heap, args[1])?;
+    vm.retain(&args[1]);
     Ok(Value::Nil)
 }
 
@@ -41,7 +42,13 @@ pub fn fill<H: Heap>(vm: &mut Vm<H>, args: &[Value]) -> Result<Value, Trap> {
     if n < 0 {
         return err(format!("fill() expects a count of at least 0, got {n}"));
     }
-    Ok(new_list_filled(&mut vm.heap, n as usize, args[1])?)
+    let l = new_list_filled(&mut vm.heap, n as usize, args[1])?;
+    if args[1].is_heap_obj() {
+        for _ in 0..n {
+            vm.retain(&args[1]);
+        }
+    }
+    Ok(vm.own(l))
 }
 
 fn map_arg<H: Heap>(vm: &Vm<H>, name: &str, args: &[Value]) -> Result<MapRef, Trap> {
@@ -64,13 +71,18 @@ pub fn keys<H: Heap>(vm: &mut Vm<H>, args: &[Value]) -> Result<Value, Trap> {
     arity("keys", args, 1, 1)?;
     let m = map_arg(vm, "keys", args)?;
     let ks: Vec<Value> = m.entries().map(|(k, _)| k).collect();
-    Ok(new_list(&mut vm.heap, &ks)?)
+    let l = new_list(&mut vm.heap, &ks)?;
+    for k in &ks {
+        vm.retain(k);
+    }
+    Ok(vm.own(l))
 }
 
 pub fn has<H: Heap>(vm: &mut Vm<H>, args: &[Value]) -> Result<Value, Trap> {
     arity("has", args, 2, 2)?;
     let m = map_arg(vm, "has", args)?;
     key_arg(&args[1])?;
+    vm.check(&args[1])?;
     Ok(Value::Bool(m.has(&args[1])))
 }
 
@@ -78,6 +90,14 @@ pub fn del<H: Heap>(vm: &mut Vm<H>, args: &[Value]) -> Result<Value, Trap> {
     arity("del", args, 2, 2)?;
     let m = map_arg(vm, "del", args)?;
     key_arg(&args[1])?;
+    vm.check(&args[1])?;
     not_static(&args[0])?;
-    Ok(m.remove(&args[1]).map_or(Value::Nil, |(_, v)| v))
+    match m.remove(&args[1]) {
+        // The map's reference to the value moves to the result; its key goes.
+        Some((k, v)) => {
+            vm.release(k);
+            Ok(v)
+        }
+        None => Ok(Value::Nil),
+    }
 }

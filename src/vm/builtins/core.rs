@@ -8,22 +8,23 @@ use crate::value::string::new_str;
 use crate::value::{Kind, Value};
 use crate::vm::Vm;
 use crate::vm::error::{Trap, err};
-use crate::vm::format::format_value;
 use std::cmp::Ordering;
 
 pub fn print<H: Heap>(vm: &mut Vm<H>, args: &[Value]) -> Result<Value, Trap> {
-    for a in args {
-        vm.check(a)?;
-    }
     let mut out = std::mem::take(&mut vm.buf);
+    let mut r = Ok(());
     for (i, a) in args.iter().enumerate() {
         if i > 0 {
             out.push(b' ');
         }
-        format_value(&mut out, *a, &vm.program, false);
+        r = vm.formats(*a, false, &mut out);
+        if r.is_err() {
+            break;
+        }
     }
     out.push(b'\n');
     vm.buf = out;
+    r?;
     if vm.buf.len() > 1 << 16 {
         vm.write_out(&[]);
     }
@@ -34,11 +35,12 @@ pub fn str<H: Heap>(vm: &mut Vm<H>, args: &[Value]) -> Result<Value, Trap> {
     arity("str", args, 1, 1)?;
     vm.check(&args[0])?;
     if args[0].as_str().is_some() {
-        return Ok(args[0]);
+        return Ok(vm.own(args[0]));
     }
     let mut s = Vec::new();
-    format_value(&mut s, args[0], &vm.program, false);
-    Ok(new_str(&mut vm.heap, &s)?)
+    vm.formats(args[0], false, &mut s)?;
+    let v = new_str(&mut vm.heap, &s)?;
+    Ok(vm.own(v))
 }
 
 pub fn int(args: &[Value]) -> Result<Value, Trap> {
@@ -108,7 +110,8 @@ pub fn type_of<H: Heap>(vm: &mut Vm<H>, args: &[Value]) -> Result<Value, Trap> {
     arity("type", args, 1, 1)?;
     vm.check(&args[0])?;
     let name = args[0].type_name();
-    Ok(new_str(&mut vm.heap, name.as_bytes())?)
+    let v = new_str(&mut vm.heap, name.as_bytes())?;
+    Ok(vm.own(v))
 }
 
 pub fn len<H: Heap>(vm: &mut Vm<H>, args: &[Value]) -> Result<Value, Trap> {
@@ -130,7 +133,11 @@ pub fn args<H: Heap>(vm: &mut Vm<H>, args: &[Value]) -> Result<Value, Trap> {
     for a in vm.opts.args.clone() {
         items.push(new_str(&mut vm.heap, a.as_bytes())?);
     }
-    Ok(new_list(&mut vm.heap, &items)?)
+    let l = new_list(&mut vm.heap, &items)?;
+    for s in &items {
+        vm.retain(s);
+    }
+    Ok(vm.own(l))
 }
 
 pub fn clock<H: Heap>(vm: &mut Vm<H>, args: &[Value]) -> Result<Value, Trap> {
@@ -138,10 +145,10 @@ pub fn clock<H: Heap>(vm: &mut Vm<H>, args: &[Value]) -> Result<Value, Trap> {
     Ok(Value::Float(vm.start.elapsed().as_secs_f64()))
 }
 
-fn message<H: Heap>(vm: &Vm<H>, v: Value) -> String {
+fn message<H: Heap>(vm: &mut Vm<H>, v: Value) -> Result<String, Trap> {
     let mut s = Vec::new();
-    format_value(&mut s, v, &vm.program, false);
-    String::from_utf8_lossy(&s).into_owned()
+    vm.formats(v, false, &mut s)?;
+    Ok(String::from_utf8_lossy(&s).into_owned())
 }
 
 pub fn assert<H: Heap>(vm: &mut Vm<H>, args: &[Value]) -> Result<Value, Trap> {
@@ -150,14 +157,14 @@ pub fn assert<H: Heap>(vm: &mut Vm<H>, args: &[Value]) -> Result<Value, Trap> {
         return Ok(Value::Nil);
     }
     match args.get(1) {
-        Some(m) => err(format!("assertion failed: {}", message(vm, *m))),
+        Some(m) => err(format!("assertion failed: {}", message(vm, *m)?)),
         None => err("assertion failed"),
     }
 }
 
 pub fn error<H: Heap>(vm: &mut Vm<H>, args: &[Value]) -> Result<Value, Trap> {
     arity("error", args, 1, 1)?;
-    err(message(vm, args[0]))
+    err(message(vm, args[0])?)
 }
 
 fn number(name: &str, v: &Value) -> Result<f64, Trap> {

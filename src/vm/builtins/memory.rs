@@ -34,7 +34,12 @@ fn record<H: Heap>(vm: &mut Vm<H>, fields: &[(&str, Value)]) -> Result<Value, Tr
     for (k, v) in fields {
         pairs.push((new_str(&mut vm.heap, k.as_bytes())?, *v));
     }
-    Ok(new_map(&mut vm.heap, &pairs)?)
+    let m = new_map(&mut vm.heap, &pairs)?;
+    for (k, v) in &pairs {
+        vm.retain(k);
+        vm.retain(v);
+    }
+    Ok(vm.own(m))
 }
 
 pub fn heap_stats<H: Heap>(vm: &mut Vm<H>, args: &[Value]) -> Result<Value, Trap> {

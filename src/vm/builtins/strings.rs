@@ -32,7 +32,11 @@ pub fn split<H: Heap>(vm: &mut Vm<H>, args: &[Value]) -> Result<Value, Trap> {
             parts.push(new_str(&mut vm.heap, p.as_bytes())?);
         }
     }
-    Ok(new_list(&mut vm.heap, &parts)?)
+    let l = new_list(&mut vm.heap, &parts)?;
+    for p in &parts {
+        vm.retain(p);
+    }
+    Ok(vm.own(l))
 }
 
 /// `join(xs, sep)`: the strings of xs with sep between them.
@@ -57,7 +61,8 @@ pub fn join<H: Heap>(vm: &mut Vm<H>, args: &[Value]) -> Result<Value, Trap> {
             return Err(AllocError::TooLarge.into());
         }
     }
-    Ok(new_str(&mut vm.heap, &out)?)
+    let v = new_str(&mut vm.heap, &out)?;
+    Ok(vm.own(v))
 }
 
 /// `substr(s, a, b)`: bytes a..b, which must be character boundaries.
@@ -76,5 +81,6 @@ pub fn substr<H: Heap>(vm: &mut Vm<H>, args: &[Value]) -> Result<Value, Trap> {
         ));
     }
     let piece = text[a as usize..b as usize].to_string();
-    Ok(new_str(&mut vm.heap, piece.as_bytes())?)
+    let v = new_str(&mut vm.heap, piece.as_bytes())?;
+    Ok(vm.own(v))
 }
