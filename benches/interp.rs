@@ -29,6 +29,7 @@ fn run(program: &Arc<Program>, main: u32, args: &[&str]) {
             ..VmOptions::default()
         },
         gc_stats: false,
+        leak_check: false,
     };
     run_program(program.clone(), main, &cfg, Box::new(std::io::sink())).expect("bench script runs");
 }

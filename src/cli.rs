@@ -49,6 +49,9 @@ pub struct Cli {
     /// Report what manual and rc heaps never released.
     #[arg(long)]
     pub leak_check: bool,
+    /// Check the heap's invariants after every collection (testing; slow).
+    #[arg(long)]
+    pub verify_heap: bool,
     /// Compile only: report errors, run nothing.
     #[arg(long)]
     pub check: bool,
@@ -116,9 +119,11 @@ pub fn main(cli: Cli) -> u8 {
         vm: VmOptions {
             gc_trace: cli.gc_trace,
             gc_stress: cli.gc_stress,
+            verify_heap: cli.verify_heap,
             args: cli.args.clone(),
         },
         gc_stats: cli.gc_stats,
+        leak_check: cli.leak_check,
     };
     match &cli.file {
         Some(path) => run_file(&cli, path, &cfg),

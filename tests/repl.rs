@@ -43,6 +43,7 @@ fn session() -> Session {
         max_memory: None,
         vm: VmOptions::default(),
         gc_stats: false,
+        leak_check: false,
     };
     let heap = MarkCompactHeap::new(Arc::new(SegmentPool::new(None)), cfg.heap);
     let (out, err) = (Shared::default(), Shared::default());

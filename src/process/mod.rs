@@ -18,6 +18,8 @@ pub struct RunConfig {
     pub vm: VmOptions,
     /// `--gc-stats`: print a memory summary at exit.
     pub gc_stats: bool,
+    /// `--leak-check`: report what the heap never released.
+    pub leak_check: bool,
 }
 
 /// Runs `main` of `program` to completion in a fresh process.
@@ -60,6 +62,10 @@ fn run_with<H: Heap>(
             "{}",
             crate::observe::stats_table(&[("<pid 0> main", H::BACKEND, vm.heap.stats())])
         );
+    }
+    if cfg.leak_check {
+        let report = crate::observe::leak_report("<pid 0> main", &vm.heap.leaks(), &vm.program);
+        eprint!("{report}");
     }
     r
 }

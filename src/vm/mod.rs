@@ -52,6 +52,8 @@ pub struct VmOptions {
     pub gc_trace: bool,
     /// `--gc-stress` (the heap knows it too; this only names the reason).
     pub gc_stress: bool,
+    /// `--verify-heap`: check the heap's invariants after every collection.
+    pub verify_heap: bool,
     /// What `args()` returns.
     pub args: Vec<String>,
 }
@@ -270,7 +272,22 @@ impl<H: Heap> Vm<H> {
             }
             self.last_event = Some(*e);
         }
+        if self.opts.verify_heap && (ev.is_some() || reason == GcReason::Explicit) {
+            self.verify_or_stop();
+        }
         ev
+    }
+
+    /// `--verify-heap`: checks the heap now; a broken invariant is a bug in
+    /// the runtime, so the report goes to stderr and the program stops (70).
+    pub fn verify_or_stop(&mut self) {
+        let live = &mut self.stack[..self.sp];
+        if let Err(what) = self.heap.verify(&mut StackRoots(live)) {
+            self.flush();
+            let n = self.heap.stats().collections;
+            eprintln!("loam: heap verification failed ({} backend, after collection {n}): {what}", H::BACKEND.name());
+            std::process::exit(70);
+        }
     }
 
     /// Collects if the heap asks for it or the script called `gc()`.
