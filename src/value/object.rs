@@ -55,6 +55,10 @@ pub const FLAG_BACKEND: u8 = 4;
 /// Header flag: the slot is free (manual and rc keep freed slots' headers
 /// readable, so a stale reference can be recognised).
 pub const FLAG_FREED: u8 = 8;
+/// Header flag: a string a map owns as one of its keys (manual): scripts
+/// never get a reference to it (they get copies), so it cannot be freed under
+/// the map's feet; it is freed with the map or when its entry is deleted.
+pub const FLAG_PRIVATE_KEY: u8 = 16;
 
 /// The first 16 bytes of every object.
 #[repr(C)]

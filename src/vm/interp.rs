@@ -722,7 +722,30 @@ impl<H: Heap> Vm<H> {
                     chk!(kv[0]);
                     pairs.push((kv[0], kv[1]));
                 }
-                let m = new_map(heap, &pairs)?;
+                if H::CHECKS_USE {
+                    for p in pairs.iter_mut() {
+                        p.0 = super::keys::for_storage(heap, p.0)?;
+                    }
+                }
+                let m = match new_map(heap, &pairs) {
+                    Ok(m) => m,
+                    Err(e) => {
+                        pairs.iter().for_each(|p| super::keys::drop_key(heap, p.0));
+                        return Err(e.into());
+                    }
+                };
+                if H::CHECKS_USE
+                    && let Some(map) = m.as_map()
+                    && map.len() != n
+                {
+                    // A repeated key: free the copies the map did not keep.
+                    let kept: Vec<Value> = map.entries().map(|(k, _)| k).collect();
+                    for (k, _) in &pairs {
+                        if !kept.iter().any(|s| s.as_obj() == k.as_obj()) {
+                            super::keys::drop_key(heap, *k);
+                        }
+                    }
+                }
                 if H::COUNTS_REFS && m.as_map().is_some_and(|m| m.len() != n) {
                     // A repeated key: count what the map kept, drop what the stack held.
                     if let Some(map) = m.as_map() {
@@ -786,7 +809,10 @@ impl<H: Heap> Vm<H> {
                 let v = slot!(s);
                 chk!(v);
                 if let Some(m) = v.as_map() {
-                    let keys: Vec<Value> = m.entries().map(|(k, _)| k).collect();
+                    let mut keys: Vec<Value> = m.entries().map(|(k, _)| k).collect();
+                    for k in keys.iter_mut() {
+                        *k = super::keys::for_script(heap, *k)?;
+                    }
                     let l = new_list(heap, &keys)?;
                     for k in &keys {
                         inc!(*k);
@@ -980,6 +1006,14 @@ pub(crate) fn set_index<H: Heap>(
             return err(format!("invalid map key: {}", idx.type_name()));
         }
         heap.check(&idx)?;
+        if H::CHECKS_USE && !m.has(&idx) {
+            let key = super::keys::for_storage(heap, idx)?;
+            if let Err(e) = m.insert(heap, key, v) {
+                super::keys::drop_key(heap, key);
+                return Err(e.into());
+            }
+            return Ok((None, true));
+        }
         let old = m.insert(heap, idx, v)?;
         let kept = old.is_none();
         return Ok((old, kept));

@@ -13,6 +13,7 @@ pub mod builtins;
 pub mod error;
 pub mod format;
 mod interp;
+pub mod keys;
 
 use crate::bytecode::chunk::Program;
 use crate::heap::{GcEvent, GcReason, Heap, RootSet};

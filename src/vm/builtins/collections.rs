@@ -70,7 +70,10 @@ fn key_arg(k: &Value) -> Result<(), Trap> {
 pub fn keys<H: Heap>(vm: &mut Vm<H>, args: &[Value]) -> Result<Value, Trap> {
     arity("keys", args, 1, 1)?;
     let m = map_arg(vm, "keys", args)?;
-    let ks: Vec<Value> = m.entries().map(|(k, _)| k).collect();
+    let mut ks: Vec<Value> = m.entries().map(|(k, _)| k).collect();
+    for k in ks.iter_mut() {
+        *k = crate::vm::keys::for_script(&mut vm.heap, *k)?;
+    }
     let l = new_list(&mut vm.heap, &ks)?;
     for k in &ks {
         vm.retain(k);
@@ -96,6 +99,7 @@ pub fn del<H: Heap>(vm: &mut Vm<H>, args: &[Value]) -> Result<Value, Trap> {
         // The map's reference to the value moves to the result; its key goes.
         Some((k, v)) => {
             vm.release(k);
+            crate::vm::keys::drop_key(&mut vm.heap, k);
             Ok(v)
         }
         None => Ok(Value::Nil),

@@ -16,6 +16,12 @@ pub fn free<H: Heap>(vm: &mut Vm<H>, args: &[Value]) -> Result<Value, Trap> {
         Some(r) if r.is_static() => err("cannot free static data"),
         Some(_) => {
             let site = vm.site();
+            if H::CHECKS_USE
+                && vm.heap.check(&v).is_ok()
+                && let Some(m) = v.as_map()
+            {
+                crate::vm::keys::drop_all(&mut vm.heap, m);
+            }
             vm.heap.free(&v, site)?;
             Ok(Value::Nil)
         }
@@ -32,7 +38,12 @@ pub fn gc<H: Heap>(vm: &mut Vm<H>, args: &[Value]) -> Result<Value, Trap> {
 fn record<H: Heap>(vm: &mut Vm<H>, fields: &[(&str, Value)]) -> Result<Value, Trap> {
     let mut pairs = Vec::with_capacity(fields.len());
     for (k, v) in fields {
-        pairs.push((new_str(&mut vm.heap, k.as_bytes())?, *v));
+        let key = new_str(&mut vm.heap, k.as_bytes())?;
+        // Nobody else refers to these keys: under manual they are the map's own.
+        if H::CHECKS_USE && let Some(r) = key.as_obj() {
+            r.header_mut().flags |= crate::value::object::FLAG_PRIVATE_KEY;
+        }
+        pairs.push((key, *v));
     }
     let m = new_map(&mut vm.heap, &pairs)?;
     for (k, v) in &pairs {
