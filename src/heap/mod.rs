@@ -14,7 +14,9 @@
 
 pub mod markcompact;
 pub mod segment;
+pub mod slab;
 pub mod statics;
+mod verify;
 
 use crate::value::{Alloc, ObjRef, Value};
 use std::sync::Arc;

@@ -1,0 +1,310 @@
+//! Heap verification shared by the backends (`--verify-heap`): the shape of
+//! each object, the ownership of internal storage, and where references
+//! point. Each backend lists its live objects and says which memory it holds
+//! (its own invariants, such as segment packing or reference counts, it
+//! checks itself); [`verify_graph`] checks the object graph over them.
+//!
+//! Nothing here trusts a header before checking it: kinds are read as raw
+//! bytes, length fields are checked against the object's size before
+//! anything is traced, and an address is only read once the backend says it
+//! is a live object (or, for static data, lies outside the heap).
+
+use super::RootSet;
+use crate::value::object::{
+    FLAG_FREED, FLAG_STATIC, HEADER_BYTES, array_layout, bytes_layout, cell_layout, closure_layout,
+    list_layout, map_layout, read_u32, str_layout, trace,
+};
+use crate::value::{Kind, ObjRef};
+use std::collections::HashSet;
+
+/// Problems reported at most, so a badly broken heap gives a readable report.
+const MAX_REPORTED: usize = 20;
+
+/// Problems found so far.
+#[derive(Default)]
+pub(crate) struct Report(Vec<String>);
+
+impl Report {
+    pub fn add(&mut self, problem: String) {
+        if self.0.len() < MAX_REPORTED {
+            self.0.push(problem);
+        }
+    }
+
+    pub fn is_clean(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn finish(self) -> Result<(), String> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(self.0.join("\n"))
+        }
+    }
+}
+
+/// The kind byte of `r`, if it names a kind.
+pub(crate) fn raw_kind(r: ObjRef) -> Option<Kind> {
+    // SAFETY: callers pass the start of memory that holds a header (a live
+    // object or static data); the first byte is read as a plain byte.
+    let b = unsafe { r.as_ptr().read() };
+    [
+        Kind::Str,
+        Kind::List,
+        Kind::Map,
+        Kind::Closure,
+        Kind::Cell,
+        Kind::Array,
+        Kind::Bytes,
+    ]
+    .into_iter()
+    .find(|k| *k as u8 == b)
+}
+
+/// `kind at address`, for reports.
+pub(crate) fn describe(r: ObjRef) -> String {
+    match raw_kind(r) {
+        Some(k) => format!("{} at {:#x}", k.name(), r.addr()),
+        None => format!("object at {:#x}", r.addr()),
+    }
+}
+
+/// Checks that `r`'s header is sane and its length fields fit its size. Does
+/// not follow references.
+pub(crate) fn check_shape(r: ObjRef) -> Result<(), String> {
+    let Some(kind) = raw_kind(r) else {
+        // SAFETY: as raw_kind.
+        let b = unsafe { r.as_ptr().read() };
+        return Err(format!(
+            "object at {:#x}: kind byte {b} names no kind",
+            r.addr()
+        ));
+    };
+    let h = r.header();
+    let size = h.size as usize;
+    let what = describe(r);
+    if size < HEADER_BYTES || !size.is_multiple_of(8) {
+        return Err(format!("{what}: size {size}"));
+    }
+    if h.flags & (FLAG_STATIC | FLAG_FREED) != 0 {
+        return Err(format!("{what}: live heap object flagged {:#x}", h.flags));
+    }
+    let u32_at = |off: usize| read_u32(r, off) as usize;
+    let fits = |need: usize, fields: &str| {
+        if need <= size {
+            Ok(())
+        } else {
+            Err(format!(
+                "{what}: {fields} need {need} bytes, object has {size}"
+            ))
+        }
+    };
+    match kind {
+        Kind::Str => {
+            fits(str_layout::BYTES, "the length")?;
+            fits(str_layout::size(u32_at(str_layout::LEN)), "the bytes")
+        }
+        Kind::List => {
+            fits(list_layout::INLINE, "the fields")?;
+            let (len, cap) = (u32_at(list_layout::LEN), u32_at(list_layout::CAP));
+            if len > cap {
+                return Err(format!("{what}: length {len} past capacity {cap}"));
+            }
+            if storage_field(r, list_layout::EXT).is_none() {
+                fits(list_layout::size(cap), "the inline items")?;
+            }
+            Ok(())
+        }
+        Kind::Map => {
+            fits(map_layout::INLINE, "the fields")?;
+            let (len, used, cap) = (
+                u32_at(map_layout::LEN),
+                u32_at(map_layout::USED),
+                u32_at(map_layout::CAP),
+            );
+            if len > used || used > cap {
+                return Err(format!("{what}: length {len}, used {used}, capacity {cap}"));
+            }
+            if storage_field(r, map_layout::EXT).is_none() {
+                fits(map_layout::size(cap), "the inline entries")?;
+            }
+            Ok(())
+        }
+        Kind::Closure => {
+            fits(closure_layout::UPS, "the fields")?;
+            fits(
+                closure_layout::size(u32_at(closure_layout::NUP)),
+                "the captures",
+            )
+        }
+        Kind::Cell => fits(cell_layout::SIZE, "the value"),
+        Kind::Array => {
+            fits(array_layout::ITEMS, "the capacity")?;
+            fits(array_layout::size(u32_at(array_layout::CAP)), "the items")
+        }
+        Kind::Bytes => {
+            fits(bytes_layout::DATA, "the length")?;
+            fits(bytes_layout::size(u32_at(bytes_layout::LEN)), "the bytes")
+        }
+    }
+}
+
+/// The internal-storage pointer at `off` in `r` (a list's or map's field).
+fn storage_field(r: ObjRef, off: usize) -> Option<ObjRef> {
+    // SAFETY: callers pass EXT/INDEX offsets of a list or map whose size was
+    // checked to cover them; the field is always initialised.
+    unsafe { r.field::<Option<ObjRef>>(off).read() }
+}
+
+/// The storage fields of an object: offset and the kind they must point to.
+fn storage_fields(kind: Kind) -> &'static [(usize, Kind)] {
+    match kind {
+        Kind::List => &[(list_layout::EXT, Kind::Array)],
+        Kind::Map => &[
+            (map_layout::EXT, Kind::Array),
+            (map_layout::INDEX, Kind::Bytes),
+        ],
+        _ => &[],
+    }
+}
+
+/// Whether the storage `s` fits what its owner `o` keeps in it.
+fn storage_fits(o: ObjRef, s: ObjRef, kind: Kind) -> bool {
+    match (o.kind(), kind) {
+        (Kind::List, Kind::Array) => {
+            let cap = read_u32(s, array_layout::CAP) as usize;
+            read_u32(o, list_layout::LEN) as usize <= cap
+        }
+        (Kind::Map, Kind::Array) => {
+            let cap = read_u32(s, array_layout::CAP) as usize;
+            2 * read_u32(o, map_layout::USED) as usize <= cap
+        }
+        (Kind::Map, Kind::Bytes) => {
+            let slots = read_u32(s, bytes_layout::LEN) as usize / 4;
+            slots.is_power_of_two() && slots > read_u32(o, map_layout::USED) as usize
+        }
+        _ => false,
+    }
+}
+
+/// How strictly references are judged.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Refs {
+    /// Every reference points to a live object of the heap or to static data.
+    Strict,
+    /// References may be stale (manual: a script may keep a freed object's
+    /// reference as long as it does not use it); only references into live
+    /// objects are checked (never to internal storage).
+    MayDangle,
+}
+
+/// Verifies the object graph.
+///
+/// `objects` are every live object of the heap (internal storage included);
+/// `live` their addresses; `holds(addr)` says whether an address lies in
+/// memory the heap holds. Each value reference to a live object, from a root
+/// or a traced slot, is passed to `on_ref` (rc recounts with it); `on_object`
+/// is called on each object once its shape and storage are known good.
+pub(crate) fn verify_graph(
+    objects: &[ObjRef],
+    live: &HashSet<usize>,
+    holds: &dyn Fn(usize) -> bool,
+    roots: &mut dyn RootSet,
+    refs: Refs,
+    on_ref: &mut dyn FnMut(ObjRef),
+) -> Result<(), String> {
+    let mut report = Report::default();
+    for &o in objects {
+        if let Err(e) = check_shape(o) {
+            report.add(e);
+        }
+    }
+    if !report.is_clean() {
+        return report.finish();
+    }
+    // Internal storage: each array or bytes object owned by exactly one list or map.
+    let mut owned = HashSet::new();
+    for &o in objects {
+        for &(off, kind) in storage_fields(o.kind()) {
+            let Some(s) = storage_field(o, off) else {
+                continue;
+            };
+            if !live.contains(&s.addr()) {
+                report.add(format!(
+                    "{}: its storage field at +{off} points to {:#x}, not a live object of this heap",
+                    describe(o),
+                    s.addr()
+                ));
+            } else if s.kind() != kind {
+                report.add(format!(
+                    "{}: its storage field at +{off} points to {}, not {}",
+                    describe(o),
+                    describe(s),
+                    kind.name()
+                ));
+            } else if !owned.insert(s.addr()) {
+                report.add(format!("{}: owned by more than one object", describe(s)));
+            } else if !storage_fits(o, s, kind) {
+                report.add(format!(
+                    "{}: too small for its owner {}",
+                    describe(s),
+                    describe(o)
+                ));
+            }
+        }
+    }
+    for &o in objects {
+        if matches!(o.kind(), Kind::Array | Kind::Bytes) && !owned.contains(&o.addr()) {
+            report.add(format!(
+                "{}: internal storage that no list or map owns",
+                describe(o)
+            ));
+        }
+    }
+    if !report.is_clean() {
+        return report.finish();
+    }
+    // References.
+    let mut check = |t: ObjRef, from: &dyn Fn() -> String, report: &mut Report| {
+        if live.contains(&t.addr()) {
+            if matches!(t.kind(), Kind::Array | Kind::Bytes) {
+                report.add(format!(
+                    "{} refers to internal storage {}",
+                    from(),
+                    describe(t)
+                ));
+            } else {
+                on_ref(t);
+            }
+        } else if refs == Refs::Strict {
+            if holds(t.addr()) {
+                report.add(format!(
+                    "{} refers to {:#x}: inside the heap, but not a live object",
+                    from(),
+                    t.addr()
+                ));
+            } else if t.header().flags & FLAG_STATIC == 0 {
+                // Outside the heap: only static data may be there (reading it
+                // trusts that much; a wild pointer may fault here).
+                report.add(format!(
+                    "{} refers to {:#x}: neither in this heap nor static data",
+                    from(),
+                    t.addr()
+                ));
+            }
+        }
+    };
+    for &o in objects {
+        let fields = storage_fields(o.kind());
+        let from = || describe(o);
+        trace(o, &mut |slot| {
+            let at = (slot as *mut ObjRef as usize).wrapping_sub(o.addr());
+            if !fields.iter().any(|&(off, _)| off == at) {
+                check(*slot, &from, &mut report);
+            }
+        });
+    }
+    roots.visit(&mut |r| check(*r, &|| "a root".to_string(), &mut report));
+    report.finish()
+}
