@@ -12,6 +12,7 @@
 //! `markcompact/`), [`Backend`] (its name), `process::run_backend` (the one
 //! `match` that picks the monomorphised VM), and the README's backend table.
 
+pub mod manual;
 pub mod markcompact;
 pub mod segment;
 pub mod slab;
