@@ -14,6 +14,7 @@
 
 pub mod manual;
 pub mod markcompact;
+pub mod rc;
 pub mod segment;
 pub mod slab;
 pub mod statics;

@@ -1,0 +1,269 @@
+//! Reclaiming memory under `rc`: the release cascade and the cycle collector.
+//!
+//! `release_zero` frees an object whose count reached zero and releases
+//! what it referred to, with an explicit stack (a million-deep chain dropped
+//! at once must not overflow the Rust stack). Internal storage is freed with
+//! its owner; referents whose counts stay above zero become candidates.
+//!
+//! `collect_cycles` is Bacon & Rajan's synchronous cycle collection
+//! (section 3), each step iterative:
+//! 1. `mark_roots`: trial-delete from each purple candidate (`mark_gray`:
+//!    colour its subgraph gray, subtracting the references inside it); drop
+//!    candidates that are no longer purple, freeing those released meanwhile;
+//! 2. `scan_roots`: a gray object whose count is still above zero is
+//!    referenced from outside: it and everything it reaches turn black again
+//!    with their counts restored (`scan_black`); the rest turn white;
+//! 3. `collect_roots`: free the white objects (`collect_white`).
+//!
+//! Invariant between steps 1 and 3: gray and white objects have counts
+//! lowered by the references from other gray objects; black ones have
+//! their true counts.
+
+use super::{
+    BLACK, GRAY, INDEX_SHIFT, PURPLE, RcHeap, STUCK, WHITE, buffered, colour, count, counted,
+    set_colour,
+};
+use crate::heap::{GcEvent, GcReason};
+use crate::value::object::{FLAG_BACKEND, trace};
+use crate::value::{Kind, ObjRef};
+use std::time::Instant;
+
+impl RcHeap {
+    /// `r`'s count just reached zero: free it and release what it refers to.
+    #[inline(never)]
+    pub(super) fn release_zero(&mut self, r: ObjRef) {
+        let mut stack = std::mem::take(&mut self.stack);
+        stack.push(r);
+        while let Some(obj) = stack.pop() {
+            self.release_children(obj, &mut stack);
+            self.dispose(obj);
+        }
+        self.stack = stack;
+    }
+
+    /// Decrements everything `obj` refers to (queueing on `zero` those that
+    /// reach zero) and frees its internal storage.
+    fn release_children(&mut self, obj: ObjRef, zero: &mut Vec<ObjRef>) {
+        let mut storage = std::mem::take(&mut self.storage);
+        trace(obj, &mut |c| {
+            let h = c.header_mut();
+            if matches!(h.kind, Kind::Array | Kind::Bytes) {
+                storage.push(*c);
+                return;
+            }
+            if h.flags & crate::value::object::FLAG_STATIC != 0 {
+                return;
+            }
+            let n = count(h);
+            if n > 1 {
+                if n != STUCK {
+                    h.word -= 1;
+                }
+                if !buffered(h) && !super::acyclic(h) {
+                    self.buffer(*c);
+                }
+            } else if n == 1 {
+                h.word -= 1;
+                zero.push(*c);
+            }
+        });
+        for s in storage.drain(..) {
+            // SAFETY: internal storage is allocated here and owned by obj alone.
+            unsafe { self.slab.free(s) };
+        }
+        self.storage = storage;
+    }
+
+    /// Frees `obj` (count zero, referents released), unless it is buffered
+    /// without an index: then it stays, released, for the next collection.
+    #[inline]
+    fn dispose(&mut self, obj: ObjRef) {
+        let h = obj.header_mut();
+        if buffered(h) {
+            let index = (h.aux >> INDEX_SHIFT) as usize;
+            if index == 0 {
+                set_colour(h, BLACK);
+                return;
+            }
+            self.candidates[index - 1] = None;
+            h.flags &= !FLAG_BACKEND;
+            h.aux = BLACK;
+        }
+        // SAFETY: obj is an allocated object of this heap whose count is zero.
+        unsafe { self.slab.free(obj) };
+    }
+
+    pub(super) fn collect_cycles(&mut self, reason: GcReason) -> GcEvent {
+        let start = Instant::now();
+        let (bytes_before, segments_before) = (self.slab.held_bytes(), self.slab.segment_count());
+        let freed_before = self.slab.freed_objects();
+        let mut roots = std::mem::take(&mut self.candidates);
+        self.mark_roots(&mut roots);
+        let live_scanned = self.scan_roots(&roots);
+        self.collect_roots(&mut roots);
+        roots.clear();
+        self.candidates = roots;
+        self.bound = live_scanned.clamp(super::CANDIDATE_BOUND, super::CANDIDATE_BOUND_MAX);
+        self.allocs_since = 0;
+        let pause = start.elapsed();
+        self.collections += 1;
+        self.pause_total += pause;
+        self.pause_max = self.pause_max.max(pause);
+        GcEvent {
+            reason,
+            pause,
+            bytes_before,
+            bytes_after: self.slab.held_bytes(),
+            segments_before,
+            segments_after: self.slab.segment_count(),
+            live_bytes: self.slab.live_bytes(),
+            freed_objects: self.slab.freed_objects() - freed_before,
+        }
+    }
+
+    /// Step 1. Keeps in `roots` the candidates trial deletion started from.
+    pub(super) fn mark_roots(&mut self, roots: &mut Vec<Option<ObjRef>>) {
+        let mut kept = 0;
+        for i in 0..roots.len() {
+            let Some(s) = roots[i] else { continue };
+            let h = s.header_mut();
+            h.aux &= super::COLOUR_MASK;
+            if colour(h) == PURPLE && count(h) > 0 {
+                self.mark_gray(s);
+                roots[kept] = Some(s);
+                kept += 1;
+            } else {
+                h.flags &= !FLAG_BACKEND;
+                if colour(h) == BLACK && count(h) == 0 {
+                    // Released by counting while buffered past the indexable part.
+                    // SAFETY: s is allocated here; its referents were released.
+                    unsafe { self.slab.free(s) };
+                }
+            }
+        }
+        roots.truncate(kept);
+    }
+
+    /// Colours `s`'s subgraph gray, subtracting every reference inside it.
+    fn mark_gray(&mut self, s: ObjRef) {
+        let h = s.header_mut();
+        if colour(h) == GRAY {
+            return;
+        }
+        set_colour(h, GRAY);
+        let mut stack = std::mem::take(&mut self.stack);
+        stack.push(s);
+        while let Some(obj) = stack.pop() {
+            trace(obj, &mut |c| {
+                if !counted(*c) {
+                    return;
+                }
+                let h = c.header_mut();
+                if count(h) != STUCK {
+                    h.word -= 1;
+                }
+                if colour(h) != GRAY {
+                    set_colour(h, GRAY);
+                    stack.push(*c);
+                }
+            });
+        }
+        self.stack = stack;
+    }
+
+    /// Step 2. Returns how many objects turned out live (scanned black).
+    pub(super) fn scan_roots(&mut self, roots: &[Option<ObjRef>]) -> usize {
+        let mut live = 0;
+        let mut stack = std::mem::take(&mut self.stack);
+        for s in roots.iter().flatten() {
+            stack.push(*s);
+            while let Some(obj) = stack.pop() {
+                let h = obj.header_mut();
+                if colour(h) != GRAY {
+                    continue;
+                }
+                if count(h) > 0 {
+                    live += self.scan_black(obj);
+                } else {
+                    set_colour(h, WHITE);
+                    trace(obj, &mut |c| {
+                        if counted(*c) && colour(c.header()) == GRAY {
+                            stack.push(*c);
+                        }
+                    });
+                }
+            }
+        }
+        self.stack = stack;
+        live
+    }
+
+    /// Turns `s` and everything it reaches that is not black back to black,
+    /// restoring the references trial deletion subtracted. Returns how many
+    /// objects it turned.
+    fn scan_black(&mut self, s: ObjRef) -> usize {
+        let mut n = 1;
+        set_colour(s.header_mut(), BLACK);
+        let mut stack = std::mem::take(&mut self.stack2);
+        stack.push(s);
+        while let Some(obj) = stack.pop() {
+            trace(obj, &mut |c| {
+                if !counted(*c) {
+                    return;
+                }
+                let h = c.header_mut();
+                if count(h) != STUCK {
+                    h.word += 1;
+                }
+                if colour(h) != BLACK {
+                    set_colour(h, BLACK);
+                    n += 1;
+                    stack.push(*c);
+                }
+            });
+        }
+        self.stack2 = stack;
+        n
+    }
+
+    /// Step 3. Frees the white objects reachable from the remaining roots.
+    pub(super) fn collect_roots(&mut self, roots: &mut [Option<ObjRef>]) {
+        for s in roots.iter_mut() {
+            let Some(r) = s.take() else { continue };
+            r.header_mut().flags &= !FLAG_BACKEND;
+            self.collect_white(r);
+        }
+    }
+
+    /// Frees `s` and the white objects it reaches (buffered ones wait for
+    /// their own turn in `collect_roots`).
+    fn collect_white(&mut self, s: ObjRef) {
+        let h = s.header_mut();
+        if colour(h) != WHITE || buffered(h) {
+            return;
+        }
+        set_colour(h, BLACK);
+        let mut stack = std::mem::take(&mut self.stack);
+        let mut storage = std::mem::take(&mut self.storage);
+        stack.push(s);
+        while let Some(obj) = stack.pop() {
+            trace(obj, &mut |c| {
+                let h = c.header_mut();
+                if matches!(h.kind, Kind::Array | Kind::Bytes) {
+                    storage.push(*c);
+                } else if colour(h) == WHITE && !buffered(h) && !c.is_static() {
+                    set_colour(h, BLACK);
+                    stack.push(*c);
+                }
+            });
+            for st in storage.drain(..) {
+                // SAFETY: internal storage of obj, which is garbage with it.
+                unsafe { self.slab.free(st) };
+            }
+            // SAFETY: obj is allocated here and garbage (white).
+            unsafe { self.slab.free(obj) };
+        }
+        self.stack = stack;
+        self.storage = storage;
+    }
+}

@@ -1,0 +1,364 @@
+//! The `rc` backend: reference counting over the slab, with a synchronous
+//! cycle collector (Bacon & Rajan 2001, "Concurrent Cycle Collection in
+//! Reference Counted Systems", section 3).
+//!
+//! The count of an object is the number of references to it from the VM's
+//! stack slots and from value slots inside heap objects (list items, map keys
+//! and values, closure captures, cell values); internal storage pointers are
+//! not counted, and neither are references to static data. The VM reports
+//! every new reference (`retain`) and every dropped one (`release`). At zero
+//! the object is freed at once, and what it referred to is released in turn
+//! (`collect.rs`, without recursion).
+//!
+//! A release that leaves a count above zero makes the object a possible root
+//! of a garbage cycle (Bacon & Rajan's "purple"): it is buffered once in
+//! `candidates`. When the buffer reaches `bound`, `gc_due` asks for a cycle
+//! collection, which runs trial deletion over the candidates.
+//!
+//! Header use: the word holds the count (low 32 bits) and the allocation
+//! site (high 32 bits); `aux` holds the colour (2 bits) and the object's
+//! position in `candidates` plus one (14 bits, 0 when it has none);
+//! `FLAG_BACKEND` says the object is buffered. A count that reaches
+//! `u32::MAX` sticks there and the object is never freed (it would take
+//! 2^32 value slots, 64 GiB, to get there).
+//!
+//! Invariants outside a collection: every object is black or purple; purple
+//! objects are buffered; a buffered object with an index is at that index
+//! in `candidates`. A buffered object with count 0 is *released*: its
+//! referents were released and its storage freed, but its slot waits for
+//! the next collection (only when it was buffered past the indexable part of
+//! `candidates`, so freeing it would leave a dangling candidate).
+
+mod collect;
+#[cfg(test)]
+mod tests;
+
+use super::slab::{Slab, bytes_with_storage};
+use super::verify::{Refs, describe, verify_graph};
+use super::{
+    Backend, GcEvent, GcReason, Heap, HeapConfig, HeapStats, Leak, Location, RootSet, SegmentPool,
+};
+use crate::value::object::{FLAG_BACKEND, FLAG_STATIC, Header, init_header};
+use crate::value::{Alloc, AllocError, Kind, ObjRef, Value};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Candidates buffered before a cycle collection is due (entries). Each
+/// garbage cycle leaves at least one; 8192 two-node map cycles are under
+/// 2 MB, and a collection over that many candidates takes well under a
+/// millisecond.
+pub const CANDIDATE_BOUND: usize = 8 * 1024;
+/// The bound never grows past this (entries): the bound follows the live
+/// objects the last collection had to scan (so a program that keeps touching
+/// a big live structure does not pay for tracing it at every 8192 candidates),
+/// up to here, where garbage kept waiting would cost more than the tracing.
+pub const CANDIDATE_BOUND_MAX: usize = 256 * 1024;
+
+/// A count that reached this stays (the object is never freed).
+const STUCK: u32 = u32::MAX;
+
+/// Colours of the cycle collector, in `aux`'s low bits.
+const COLOUR_MASK: u16 = 0b11;
+/// In use or free (the only colour outside a collection besides purple).
+const BLACK: u16 = 0;
+/// Possibly garbage: being trial-deleted.
+const GRAY: u16 = 1;
+/// Garbage, unless some black object turns out to reach it.
+const WHITE: u16 = 2;
+/// A possible root of a garbage cycle.
+const PURPLE: u16 = 3;
+/// `aux` bits above the colour hold the candidate index plus one.
+const INDEX_SHIFT: u32 = 2;
+/// Candidates past this index are buffered without one.
+const INDEXABLE: usize = (u16::MAX >> INDEX_SHIFT) as usize;
+
+#[inline]
+fn count(h: &Header) -> u32 {
+    h.word as u32
+}
+
+#[inline]
+fn colour(h: &Header) -> u16 {
+    h.aux & COLOUR_MASK
+}
+
+#[inline]
+fn set_colour(h: &mut Header, c: u16) {
+    h.aux = (h.aux & !COLOUR_MASK) | c;
+}
+
+#[inline]
+fn buffered(h: &Header) -> bool {
+    h.flags & FLAG_BACKEND != 0
+}
+
+/// Objects that can never be part of a cycle (Bacon & Rajan's "green"): they
+/// refer to nothing, so they are never buffered.
+#[inline]
+fn acyclic(h: &Header) -> bool {
+    h.kind == Kind::Str
+}
+
+/// Whether a reference slot's target is counted: a heap object that is not
+/// internal storage (storage belongs to its owner and is freed with it).
+#[inline]
+fn counted(r: ObjRef) -> bool {
+    let h = r.header();
+    h.flags & FLAG_STATIC == 0 && !matches!(h.kind, Kind::Array | Kind::Bytes)
+}
+
+pub struct RcHeap {
+    slab: Slab,
+    config: HeapConfig,
+    site: u32,
+    /// Possible roots of garbage cycles (Bacon & Rajan's `Roots`); an entry
+    /// is `None` once its object was freed by counting.
+    candidates: Vec<Option<ObjRef>>,
+    /// A cycle collection is due when `candidates` is this long.
+    bound: usize,
+    /// Allocations since the last cycle collection (`--gc-stress`).
+    allocs_since: u64,
+    /// Work stacks of the cascade and the collector, kept between uses.
+    stack: Vec<ObjRef>,
+    stack2: Vec<ObjRef>,
+    storage: Vec<ObjRef>,
+    collections: u64,
+    pause_total: Duration,
+    pause_max: Duration,
+}
+
+impl RcHeap {
+    /// Buffers `r` as a possible cycle root (it must not be buffered yet).
+    #[inline]
+    fn buffer(&mut self, r: ObjRef) {
+        let i = self.candidates.len();
+        let index = if i < INDEXABLE {
+            (i as u16 + 1) << INDEX_SHIFT
+        } else {
+            0
+        };
+        let h = r.header_mut();
+        h.flags |= FLAG_BACKEND;
+        h.aux = index | PURPLE;
+        self.candidates.push(Some(r));
+    }
+
+    /// One reference to the heap object `r` went away.
+    #[inline]
+    fn decrement(&mut self, r: ObjRef) {
+        let h = r.header_mut();
+        let c = count(h);
+        if c > 1 {
+            if c != STUCK {
+                h.word -= 1;
+            }
+            if !buffered(h) && !acyclic(h) {
+                self.buffer(r);
+            }
+        } else if c == 1 {
+            h.word -= 1;
+            self.release_zero(r);
+        }
+        // c == 0: a release without a retain; `verify` reports such counts.
+    }
+}
+
+impl Alloc for RcHeap {
+    #[inline]
+    fn alloc(&mut self, kind: Kind, size: usize) -> Result<ObjRef, AllocError> {
+        let p = self.slab.alloc(size)?;
+        self.allocs_since += 1;
+        // SAFETY: the slab handed out `size` bytes, 8-aligned.
+        Ok(unsafe { init_header(p, kind, size, 0, (self.site as u64) << 32) })
+    }
+
+    fn retire(&mut self, r: ObjRef) {
+        if self.slab.is_allocated(r.addr()) {
+            // SAFETY: r is an allocated object of this slab (checked just above).
+            unsafe { self.slab.free(r) };
+        }
+    }
+}
+
+impl Heap for RcHeap {
+    const BACKEND: Backend = Backend::Rc;
+    const COUNTS_REFS: bool = true;
+    const TRACKS_SITES: bool = true;
+
+    #[inline]
+    fn set_site(&mut self, site: u32) {
+        self.site = site;
+    }
+
+    fn new(pool: Arc<SegmentPool>, config: HeapConfig) -> Self {
+        RcHeap {
+            slab: Slab::new(pool, config.max_heap),
+            config,
+            site: 0,
+            candidates: Vec::new(),
+            bound: CANDIDATE_BOUND,
+            allocs_since: 0,
+            stack: Vec::new(),
+            stack2: Vec::new(),
+            storage: Vec::new(),
+            collections: 0,
+            pause_total: Duration::ZERO,
+            pause_max: Duration::ZERO,
+        }
+    }
+
+    #[inline]
+    fn gc_due(&self) -> bool {
+        self.candidates.len() >= self.bound || (self.config.stress && self.allocs_since > 0)
+    }
+
+    /// A cycle collection over the candidates. The roots are not needed: the
+    /// counts include every stack slot.
+    fn collect(&mut self, _roots: &mut dyn RootSet, reason: GcReason) -> Option<GcEvent> {
+        Some(self.collect_cycles(reason))
+    }
+
+    #[inline]
+    fn retain(&mut self, v: &Value) {
+        if let Value::Obj(_, r) = v {
+            let h = r.header_mut();
+            if h.flags & FLAG_STATIC == 0 && count(h) != STUCK {
+                h.word += 1;
+            }
+        }
+    }
+
+    #[inline]
+    fn release(&mut self, v: Value) {
+        if let Value::Obj(_, r) = v
+            && r.header().flags & FLAG_STATIC == 0
+        {
+            self.decrement(r);
+        }
+    }
+
+    fn stats(&self) -> HeapStats {
+        HeapStats {
+            allocated_bytes: self.slab.allocated_bytes(),
+            live_bytes: self.slab.live_bytes(),
+            heap_bytes: self.slab.held_bytes(),
+            segments: self.slab.segment_count(),
+            collections: self.collections,
+            freed_objects: self.slab.freed_objects(),
+            pause_total: self.pause_total,
+            pause_max: self.pause_max,
+        }
+    }
+
+    fn locate(&self, r: ObjRef) -> Option<Location> {
+        self.slab.locate(r)
+    }
+
+    /// The count of a heap object (None for static data, which is not counted).
+    fn refcount(&self, r: ObjRef) -> Option<u64> {
+        (!r.is_static()).then(|| count(r.header()) as u64)
+    }
+
+    /// Objects still allocated (referenced, or in garbage cycles no
+    /// collection has reclaimed yet), by allocation site; lists and maps count
+    /// with the bytes of their internal storage.
+    fn leaks(&self) -> Vec<Leak> {
+        let mut by_site: BTreeMap<u32, (u64, u64)> = BTreeMap::new();
+        self.slab.for_each_object(|r| {
+            let h = r.header();
+            if !matches!(h.kind, Kind::Array | Kind::Bytes) && !released(h) {
+                let e = by_site.entry((h.word >> 32) as u32).or_default();
+                e.0 += 1;
+                e.1 += bytes_with_storage(r) as u64;
+            }
+        });
+        by_site
+            .into_iter()
+            .map(|(site, (objects, bytes))| Leak {
+                site,
+                objects,
+                bytes,
+            })
+            .collect()
+    }
+
+    /// Recounts every reference from the roots (which must visit exactly the
+    /// counted stack slots) and from every live object's value slots, and
+    /// compares with the stored counts; checks colours and the candidate
+    /// buffer; and that every reference points to a live object or static data.
+    fn verify(&mut self, roots: &mut dyn RootSet) -> Result<(), String> {
+        self.slab.verify()?;
+        let mut objects = Vec::with_capacity(self.slab.live_objects());
+        let mut problems = Vec::new();
+        self.slab.for_each_object(|r| {
+            if !released(r.header()) {
+                objects.push(r);
+            }
+        });
+        let live: HashSet<usize> = objects.iter().map(|r| r.addr()).collect();
+        let mut actual: HashMap<usize, u64> = HashMap::new();
+        let slab = &self.slab;
+        verify_graph(
+            &objects,
+            &live,
+            &|a| slab.holds(a),
+            roots,
+            Refs::Strict,
+            &mut |r| *actual.entry(r.addr()).or_default() += 1,
+        )?;
+        for &r in &objects {
+            let h = r.header();
+            if matches!(h.kind, Kind::Array | Kind::Bytes) {
+                continue;
+            }
+            let (stored, real) = (count(h), actual.get(&r.addr()).copied().unwrap_or(0));
+            if stored as u64 != real && !(stored == STUCK && real >= STUCK as u64) {
+                problems.push(format!(
+                    "{}: stored count {stored}, actual references {real}",
+                    describe(r)
+                ));
+            }
+            let (c, index) = (colour(h), (h.aux >> INDEX_SHIFT) as usize);
+            if c != BLACK && c != PURPLE {
+                problems.push(format!("{}: left {} by a collection", describe(r), c));
+            }
+            if (c == PURPLE) != buffered(h) {
+                problems.push(format!(
+                    "{}: purple is {}, buffered is {}",
+                    describe(r),
+                    c == PURPLE,
+                    buffered(h)
+                ));
+            }
+            if index != 0 && (!buffered(h) || self.candidates.get(index - 1) != Some(&Some(r))) {
+                problems.push(format!(
+                    "{}: not at its candidate index {}",
+                    describe(r),
+                    index - 1
+                ));
+            }
+        }
+        for r in self.candidates.iter().flatten() {
+            if !self.slab.is_allocated(r.addr()) || !buffered(r.header()) {
+                problems.push(format!(
+                    "candidate {:#x} is freed or not buffered",
+                    r.addr()
+                ));
+            }
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            problems.truncate(20);
+            Err(problems.join("\n"))
+        }
+    }
+}
+
+/// Released by counting but kept for the next collection to free (see the
+/// module's invariants): its body must not be traced.
+#[inline]
+fn released(h: &Header) -> bool {
+    buffered(h) && count(h) == 0
+}
