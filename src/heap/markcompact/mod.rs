@@ -5,11 +5,13 @@
 //! Layout of the heap: `segs` in allocation order, each filled from its base
 //! up to `used` with densely packed objects; allocation bumps in the last
 //! one. Objects bigger than `LARGE_OBJECT_BYTES` get a span of their own in
-//! `large` and are never moved. The collection phases are in `collect.rs`.
+//! `large` and are never moved. The collection phases are in `collect.rs`;
+//! `--verify-heap`'s checks in `verify.rs`.
 
 mod collect;
 #[cfg(test)]
 mod tests;
+mod verify;
 
 use super::segment::{MAX_SEGMENT_BYTES, MIN_SEGMENT_BYTES, Segment, SegmentPool};
 use super::{Backend, GcEvent, GcReason, Heap, HeapConfig, HeapStats, Location, RootSet};
@@ -231,6 +233,12 @@ impl Heap for MarkCompactHeap {
                 segment: i,
                 offset: a - s.base().as_ptr() as usize,
             })
+    }
+
+    /// Segments densely packed with sane headers, nothing marked or
+    /// forwarded, and every reference to an object start or static data.
+    fn verify(&mut self, roots: &mut dyn RootSet) -> Result<(), String> {
+        self.verify_heap(roots)
     }
 }
 

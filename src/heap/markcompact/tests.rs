@@ -308,3 +308,130 @@ fn trigger_grows_with_live_size_and_stress_collects_always() {
     new_list(&mut s, &[]).unwrap();
     assert!(s.gc_due());
 }
+
+/// A heap with lists, maps with storage and an index, strings, closures,
+/// cells and static references, some garbage, after two collections.
+fn busy_heap() -> (Arc<SegmentPool>, MarkCompactHeap, VecRoots, StaticSegment) {
+    let (pool, mut h) = heap();
+    let mut statics = StaticSegment::new();
+    let s = new_str(&mut statics, b"static").unwrap();
+    let mut roots = VecRoots(Vec::new());
+    for i in 0..3_000 {
+        let l = new_list(&mut h, &[Value::Int(i), s]).unwrap();
+        let cell = crate::value::func::new_cell(&mut h, l).unwrap();
+        let f = crate::value::func::new_closure(&mut h, 0, &[cell, s]).unwrap();
+        if i % 10 == 0 {
+            roots.0.push(f);
+        }
+    }
+    let m = new_map(&mut h, &[]).unwrap();
+    let big = new_list(&mut h, &[]).unwrap();
+    roots.0.extend([m, big, s]);
+    for i in 0..500 {
+        let k = new_str(&mut h, format!("key{i}").as_bytes()).unwrap();
+        let n = roots.0.len();
+        roots.0[n - 3]
+            .as_map()
+            .unwrap()
+            .insert(&mut h, k, Value::Int(i))
+            .unwrap();
+        roots.0[n - 2].as_list().unwrap().push(&mut h, k).unwrap();
+        if i % 200 == 0 {
+            h.collect(&mut roots, GcReason::Explicit);
+        }
+    }
+    new_list_filled(&mut h, 50_000, Value::Nil).unwrap(); // a dead large object
+    let live_big = new_list_filled(&mut h, 50_000, s).unwrap();
+    roots.0.push(live_big);
+    h.collect(&mut roots, GcReason::Explicit);
+    (pool, h, roots, statics)
+}
+
+#[test]
+fn verify_passes_after_collections_and_between_them() {
+    let (_pool, mut h, mut roots, _statics) = busy_heap();
+    h.verify(&mut roots).unwrap();
+    for i in 0..1000 {
+        roots.0.push(new_list(&mut h, &[Value::Int(i)]).unwrap());
+    }
+    h.verify(&mut roots).unwrap();
+}
+
+#[test]
+fn verify_catches_a_mark_left_behind_and_a_forwarding_word() {
+    let (_pool, mut h, mut roots, _statics) = busy_heap();
+    let r = roots.0[5].as_obj().unwrap();
+    r.header_mut().flags |= crate::value::object::FLAG_MARK;
+    let e = h.verify(&mut roots).unwrap_err();
+    assert!(e.contains("still marked"), "{e}");
+    r.header_mut().flags &= !crate::value::object::FLAG_MARK;
+    r.header_mut().word = 0x1000;
+    let e = h.verify(&mut roots).unwrap_err();
+    assert!(e.contains("header word 0x1000"), "{e}");
+    r.header_mut().word = 0;
+    h.verify(&mut roots).unwrap();
+}
+
+#[test]
+fn verify_catches_a_broken_size_and_a_reference_into_an_object() {
+    let (_pool, mut h, mut roots, _statics) = busy_heap();
+    let r = roots.0[5].as_obj().unwrap();
+    let size = r.header().size;
+    r.header_mut().size = size + 8;
+    let e = h.verify(&mut roots).unwrap_err();
+    assert!(e.contains("no object header") || e.contains("size"), "{e}");
+    r.header_mut().size = size;
+    h.verify(&mut roots).unwrap();
+    // A root pointing 16 bytes into a live object.
+    let inside = unsafe { ObjRef::from_ptr(std::ptr::NonNull::new(r.as_ptr().add(16)).unwrap()) };
+    roots.0.push(Value::Obj(0, inside));
+    let e = h.verify(&mut roots).unwrap_err();
+    assert!(
+        e.contains("a root refers to") && e.contains("not a live object"),
+        "{e}"
+    );
+    roots.0.pop();
+    // A list item pointing into an object.
+    let l = roots
+        .0
+        .iter()
+        .find_map(|v| v.as_closure())
+        .unwrap()
+        .captures()[0];
+    let cell = crate::value::CellRef(l.as_obj().unwrap());
+    let list = cell.get();
+    let inner = list.as_list().unwrap();
+    let old = inner.set(0, Value::Obj(0, inside)).unwrap();
+    let e = h.verify(&mut roots).unwrap_err();
+    assert!(
+        e.contains("list at") && e.contains("not a live object"),
+        "{e}"
+    );
+    inner.set(0, old);
+    h.verify(&mut roots).unwrap();
+}
+
+#[test]
+fn verify_catches_storage_shared_by_two_owners() {
+    let (_pool, mut h, mut roots, _statics) = busy_heap();
+    let n = roots.0.len();
+    let (m, big) = (roots.0[n - 4], roots.0[n - 3]);
+    let ext = |v: &Value| {
+        v.as_obj()
+            .unwrap()
+            .field::<Option<ObjRef>>(crate::value::object::list_layout::EXT)
+    };
+    let mext = m
+        .as_obj()
+        .unwrap()
+        .field::<Option<ObjRef>>(crate::value::object::map_layout::EXT);
+    let saved = unsafe { ext(&big).read() };
+    unsafe { ext(&big).write(mext.read()) };
+    let e = h.verify(&mut roots).unwrap_err();
+    assert!(
+        e.contains("owned by more than one") || e.contains("too small"),
+        "{e}"
+    );
+    unsafe { ext(&big).write(saved) };
+    h.verify(&mut roots).unwrap();
+}
