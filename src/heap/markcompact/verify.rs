@@ -30,8 +30,9 @@ fn check_header(
 ) -> Option<usize> {
     // SAFETY: callers pass a place inside a held segment with at least a
     // header's worth of bytes (`room >= HEADER_BYTES`); fields are read raw.
-    let (flags, size, word) = unsafe {
+    let (kind, flags, size, word) = unsafe {
         (
+            p.read(),
             p.add(FLAGS_AT).read(),
             p.add(SIZE_AT).cast::<u32>().read() as usize,
             p.add(WORD_AT).cast::<u64>().read(),
@@ -40,11 +41,7 @@ fn check_header(
     // SAFETY: p is non-null (inside a segment).
     let r = unsafe { ObjRef::from_ptr(NonNull::new_unchecked(p)) };
     if raw_kind(r).is_none() {
-        report.add(format!(
-            "{}: no object header (kind byte {})",
-            at(),
-            unsafe { p.read() }
-        ));
+        report.add(format!("{}: no object header (kind byte {kind})", at()));
         return None;
     }
     if size < HEADER_BYTES || !size.is_multiple_of(8) || size > room {
