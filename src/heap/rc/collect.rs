@@ -7,9 +7,10 @@
 //!
 //! `collect_cycles` is Bacon & Rajan's synchronous cycle collection
 //! (section 3), each step iterative:
-//! 1. `mark_roots`: trial-delete from each purple candidate (`mark_gray`:
-//!    colour its subgraph gray, subtracting the references inside it); drop
-//!    candidates that are no longer purple, freeing those released meanwhile;
+//! 1. `mark_roots`: gather the candidates that overflowed the buffer (a walk
+//!    over the slab, only after an overflow); trial-delete from each purple
+//!    candidate (`mark_gray`: colour its subgraph gray, subtracting the
+//!    references inside it); drop candidates that are no longer purple;
 //! 2. `scan_roots`: a gray object whose count is still above zero is
 //!    referenced from outside: it and everything it reaches turn black again
 //!    with their counts restored (`scan_black`); the rest turn white;
@@ -59,8 +60,8 @@ impl RcHeap {
                 if n != STUCK {
                     h.word -= 1;
                 }
-                if !buffered(h) && !super::acyclic(h) {
-                    self.buffer(*c);
+                if colour(h) != PURPLE && !super::acyclic(h) {
+                    self.possible_root(*c);
                 }
             } else if n == 1 {
                 h.word -= 1;
@@ -74,20 +75,17 @@ impl RcHeap {
         self.storage = storage;
     }
 
-    /// Frees `obj` (count zero, referents released), unless it is buffered
-    /// without an index: then it stays, released, for the next collection.
+    /// Frees `obj` (count zero, referents released); a candidate leaves the
+    /// buffer (or the overflow count) with it.
     #[inline]
     fn dispose(&mut self, obj: ObjRef) {
         let h = obj.header_mut();
         if buffered(h) {
             let index = (h.aux >> INDEX_SHIFT) as usize;
-            if index == 0 {
-                set_colour(h, BLACK);
-                return;
-            }
             self.candidates[index - 1] = None;
             h.flags &= !FLAG_BACKEND;
-            h.aux = BLACK;
+        } else if colour(h) == PURPLE {
+            self.overflowed -= 1;
         }
         // SAFETY: obj is an allocated object of this heap whose count is zero.
         unsafe { self.slab.free(obj) };
@@ -123,6 +121,16 @@ impl RcHeap {
 
     /// Step 1. Keeps in `roots` the candidates trial deletion started from.
     pub(super) fn mark_roots(&mut self, roots: &mut Vec<Option<ObjRef>>) {
+        if self.overflowed > 0 {
+            self.slab.for_each_object(|r| {
+                let h = r.header_mut();
+                if colour(h) == PURPLE && !buffered(h) {
+                    h.flags |= FLAG_BACKEND;
+                    roots.push(Some(r));
+                }
+            });
+            self.overflowed = 0;
+        }
         let mut kept = 0;
         for i in 0..roots.len() {
             let Some(s) = roots[i] else { continue };
@@ -133,12 +141,9 @@ impl RcHeap {
                 roots[kept] = Some(s);
                 kept += 1;
             } else {
+                // Turned gray by an earlier candidate's trial deletion: it is
+                // scanned from there.
                 h.flags &= !FLAG_BACKEND;
-                if colour(h) == BLACK && count(h) == 0 {
-                    // Released by counting while buffered past the indexable part.
-                    // SAFETY: s is allocated here; its referents were released.
-                    unsafe { self.slab.free(s) };
-                }
             }
         }
         roots.truncate(kept);

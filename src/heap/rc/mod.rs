@@ -11,23 +11,25 @@
 //! (`collect.rs`, without recursion).
 //!
 //! A release that leaves a count above zero makes the object a possible root
-//! of a garbage cycle (Bacon & Rajan's "purple"): it is buffered once in
-//! `candidates`. When the buffer reaches `bound`, `gc_due` asks for a cycle
-//! collection, which runs trial deletion over the candidates.
+//! of a garbage cycle (Bacon & Rajan's "purple"). Purple objects are buffered
+//! once in `candidates`, each knowing its position there so that one freed by
+//! counting leaves the buffer at once. When the buffer is full (its positions
+//! fit 14 bits), further candidates are only coloured purple and counted in
+//! `overflowed`; a collection after an overflow finds them by walking the
+//! slab. When candidates reach `bound`, `gc_due` asks for a cycle collection,
+//! which runs trial deletion over them.
 //!
 //! Header use: the word holds the count (low 32 bits) and the allocation
 //! site (high 32 bits); `aux` holds the colour (2 bits) and the object's
-//! position in `candidates` plus one (14 bits, 0 when it has none);
+//! position in `candidates` plus one (14 bits, 0 when it is not buffered);
 //! `FLAG_BACKEND` says the object is buffered. A count that reaches
 //! `u32::MAX` sticks there and the object is never freed (it would take
 //! 2^32 value slots, 64 GiB, to get there).
 //!
-//! Invariants outside a collection: every object is black or purple; purple
-//! objects are buffered; a buffered object with an index is at that index
-//! in `candidates`. A buffered object with count 0 is *released*: its
-//! referents were released and its storage freed, but its slot waits for
-//! the next collection (only when it was buffered past the indexable part of
-//! `candidates`, so freeing it would leave a dangling candidate).
+//! Invariants outside a collection: every object is black or purple;
+//! buffered objects are purple and at their position in `candidates`;
+//! `overflowed` purple objects are not buffered; nothing has count zero
+//! except objects no reference was ever made to yet.
 
 mod collect;
 #[cfg(test)]
@@ -70,8 +72,9 @@ const WHITE: u16 = 2;
 const PURPLE: u16 = 3;
 /// `aux` bits above the colour hold the candidate index plus one.
 const INDEX_SHIFT: u32 = 2;
-/// Candidates past this index are buffered without one.
-const INDEXABLE: usize = (u16::MAX >> INDEX_SHIFT) as usize;
+/// Candidates the buffer takes (positions fit `aux` above the colour);
+/// further ones are only coloured purple until the next collection.
+const BUFFER_CAPACITY: usize = (u16::MAX >> INDEX_SHIFT) as usize;
 
 #[inline]
 fn count(h: &Header) -> u32 {
@@ -115,6 +118,8 @@ pub struct RcHeap {
     /// Possible roots of garbage cycles (Bacon & Rajan's `Roots`); an entry
     /// is `None` once its object was freed by counting.
     candidates: Vec<Option<ObjRef>>,
+    /// Purple objects not in `candidates` (it was full when they turned purple).
+    overflowed: usize,
     /// A cycle collection is due when `candidates` is this long.
     bound: usize,
     /// Allocations since the last cycle collection (`--gc-stress`).
@@ -129,19 +134,19 @@ pub struct RcHeap {
 }
 
 impl RcHeap {
-    /// Buffers `r` as a possible cycle root (it must not be buffered yet).
+    /// Makes `r` (not purple yet) a possible cycle root.
     #[inline]
-    fn buffer(&mut self, r: ObjRef) {
+    fn possible_root(&mut self, r: ObjRef) {
         let i = self.candidates.len();
-        let index = if i < INDEXABLE {
-            (i as u16 + 1) << INDEX_SHIFT
-        } else {
-            0
-        };
         let h = r.header_mut();
-        h.flags |= FLAG_BACKEND;
-        h.aux = index | PURPLE;
-        self.candidates.push(Some(r));
+        if i < BUFFER_CAPACITY {
+            h.flags |= FLAG_BACKEND;
+            h.aux = (i as u16 + 1) << INDEX_SHIFT | PURPLE;
+            self.candidates.push(Some(r));
+        } else {
+            set_colour(h, PURPLE);
+            self.overflowed += 1;
+        }
     }
 
     /// One reference to the heap object `r` went away.
@@ -153,8 +158,8 @@ impl RcHeap {
             if c != STUCK {
                 h.word -= 1;
             }
-            if !buffered(h) && !acyclic(h) {
-                self.buffer(r);
+            if colour(h) != PURPLE && !acyclic(h) {
+                self.possible_root(r);
             }
         } else if c == 1 {
             h.word -= 1;
@@ -197,6 +202,7 @@ impl Heap for RcHeap {
             config,
             site: 0,
             candidates: Vec::new(),
+            overflowed: 0,
             bound: CANDIDATE_BOUND,
             allocs_since: 0,
             stack: Vec::new(),
@@ -210,7 +216,8 @@ impl Heap for RcHeap {
 
     #[inline]
     fn gc_due(&self) -> bool {
-        self.candidates.len() >= self.bound || (self.config.stress && self.allocs_since > 0)
+        self.candidates.len() + self.overflowed >= self.bound
+            || (self.config.stress && self.allocs_since > 0)
     }
 
     /// A cycle collection over the candidates. The roots are not needed: the
@@ -267,7 +274,7 @@ impl Heap for RcHeap {
         let mut by_site: BTreeMap<u32, (u64, u64)> = BTreeMap::new();
         self.slab.for_each_object(|r| {
             let h = r.header();
-            if !matches!(h.kind, Kind::Array | Kind::Bytes) && !released(h) {
+            if !matches!(h.kind, Kind::Array | Kind::Bytes) {
                 let e = by_site.entry((h.word >> 32) as u32).or_default();
                 e.0 += 1;
                 e.1 += bytes_with_storage(r) as u64;
@@ -291,11 +298,8 @@ impl Heap for RcHeap {
         self.slab.verify()?;
         let mut objects = Vec::with_capacity(self.slab.live_objects());
         let mut problems = Vec::new();
-        self.slab.for_each_object(|r| {
-            if !released(r.header()) {
-                objects.push(r);
-            }
-        });
+        let mut overflowed = 0usize;
+        self.slab.for_each_object(|r| objects.push(r));
         let live: HashSet<usize> = objects.iter().map(|r| r.addr()).collect();
         let mut actual: HashMap<usize, u64> = HashMap::new();
         let slab = &self.slab;
@@ -323,21 +327,27 @@ impl Heap for RcHeap {
             if c != BLACK && c != PURPLE {
                 problems.push(format!("{}: left {} by a collection", describe(r), c));
             }
-            if (c == PURPLE) != buffered(h) {
+            if buffered(h)
+                && (c != PURPLE || self.candidates.get(index.wrapping_sub(1)) != Some(&Some(r)))
+            {
                 problems.push(format!(
-                    "{}: purple is {}, buffered is {}",
+                    "{}: buffered but not purple at its position {}",
                     describe(r),
-                    c == PURPLE,
-                    buffered(h)
+                    index.wrapping_sub(1) as isize
                 ));
             }
-            if index != 0 && (!buffered(h) || self.candidates.get(index - 1) != Some(&Some(r))) {
-                problems.push(format!(
-                    "{}: not at its candidate index {}",
-                    describe(r),
-                    index - 1
-                ));
+            if !buffered(h) && index != 0 {
+                problems.push(format!("{}: a position but not buffered", describe(r)));
             }
+            if c == PURPLE && !buffered(h) {
+                overflowed += 1;
+            }
+        }
+        if overflowed != self.overflowed {
+            problems.push(format!(
+                "{overflowed} purple objects outside the buffer, counted {}",
+                self.overflowed
+            ));
         }
         for r in self.candidates.iter().flatten() {
             if !self.slab.is_allocated(r.addr()) || !buffered(r.header()) {
@@ -354,11 +364,4 @@ impl Heap for RcHeap {
             Err(problems.join("\n"))
         }
     }
-}
-
-/// Released by counting but kept for the next collection to free (see the
-/// module's invariants): its body must not be traced.
-#[inline]
-fn released(h: &Header) -> bool {
-    buffered(h) && count(h) == 0
 }

@@ -408,36 +408,70 @@ fn garbage_cycles_stay_bounded_without_explicit_collections() {
 }
 
 #[test]
-fn candidates_past_the_indexable_part_wait_for_the_collection() {
+fn candidates_past_the_buffer_are_freed_at_zero_and_found_by_the_collection() {
     let (_pool, mut h) = heap();
     let mut stack = Stack(vec![]);
-    let mut late = Vec::new();
-    for i in 0..INDEXABLE + 10 {
+    // Live candidates that fill the buffer.
+    for _ in 0..BUFFER_CAPACITY {
         let l = list(&mut h, &[]);
         stack.push(&mut h, l);
         stack.push(&mut h, l);
         stack.pop(&mut h);
-        if i >= INDEXABLE {
-            late.push(l);
+    }
+    assert_eq!(h.candidates.len(), BUFFER_CAPACITY);
+    // Past it: one object that will drop to zero, and garbage cycles.
+    let lone = list(&mut h, &[]);
+    stack.push(&mut h, lone);
+    stack.push(&mut h, lone);
+    stack.pop(&mut h);
+    let r = lone.as_obj().unwrap();
+    assert_eq!(colour(r.header()), PURPLE);
+    assert!(!buffered(r.header()));
+    let pairs: Vec<(Value, Value)> = (0..10).map(|_| garbage_pair(&mut h, &mut stack)).collect();
+    assert_eq!(
+        h.candidates.len(),
+        BUFFER_CAPACITY,
+        "the buffer does not grow past its capacity"
+    );
+    assert_eq!(h.overflowed, 21);
+    h.verify(&mut stack).unwrap();
+    // Dropped to zero outside the buffer: freed at once.
+    stack.0.pop();
+    h.release(lone);
+    assert!(!h.slab.is_allocated(r.addr()));
+    assert_eq!(h.overflowed, 20);
+    h.verify(&mut stack).unwrap();
+    // The collection walks the slab for the overflowed candidates.
+    let ev = h.collect(&mut stack, GcReason::Budget).unwrap();
+    assert_eq!(ev.freed_objects, 20);
+    assert!(!h.slab.is_allocated(pairs[3].0.as_obj().unwrap().addr()));
+    assert_eq!(h.overflowed, 0);
+    assert_eq!(h.slab.live_objects(), BUFFER_CAPACITY);
+    h.verify(&mut stack).unwrap();
+}
+
+#[test]
+fn a_chain_built_as_the_vm_builds_it_is_freed_at_once_when_dropped() {
+    // `for i in 0..N { x = [x]; }` then `x = nil`: every list becomes a
+    // candidate when the variable lets go of it, far more than the buffer holds.
+    let (_pool, mut h) = heap();
+    let mut stack = Stack(vec![Value::Nil]);
+    for _ in 0..200_000 {
+        let x = stack.0[0];
+        let l = list(&mut h, &[x]);
+        h.retain(&l);
+        let old = std::mem::replace(&mut stack.0[0], l);
+        h.release(old);
+        if h.gc_due() {
+            h.collect(&mut stack, GcReason::Budget);
         }
     }
-    assert_eq!(h.candidates.len(), INDEXABLE + 10);
-    let r = late[0].as_obj().unwrap();
-    assert_eq!(
-        r.header().aux >> INDEX_SHIFT,
-        0,
-        "no index past the indexable part"
-    );
-    // Dropped to zero while buffered without an index: released, slot kept.
-    stack.0.retain(|v| v.as_obj() != Some(r));
-    h.release(late[0]);
-    assert!(h.slab.is_allocated(r.addr()));
-    assert!(released(r.header()));
+    assert!(h.overflowed > 0, "the test must overflow the buffer");
     h.verify(&mut stack).unwrap();
-    assert!(h.leaks().iter().all(|l| l.objects == INDEXABLE as u64 + 9));
-    let ev = h.collect(&mut stack, GcReason::Budget).unwrap();
-    assert_eq!(ev.freed_objects, 1);
-    assert!(!h.slab.is_allocated(r.addr()));
+    let top = std::mem::replace(&mut stack.0[0], Value::Nil);
+    h.release(top);
+    assert_eq!(h.stats().live_bytes, 0);
+    assert_eq!(h.overflowed, 0);
     h.verify(&mut stack).unwrap();
 }
 
