@@ -102,13 +102,6 @@ pub fn main(cli: Cli) -> u8 {
     let Some(backend) = Backend::parse(&cli.gc) else {
         return EXIT_USAGE;
     };
-    if backend != Backend::MarkCompact {
-        eprintln!(
-            "loam: --gc {}: not yet implemented (only mark-compact is, so far)",
-            backend.name()
-        );
-        return EXIT_USAGE;
-    }
     let cfg = RunConfig {
         backend,
         heap: HeapConfig {

@@ -9,7 +9,9 @@
 
 use crate::cli::{self, EXIT_IO, EXIT_OK};
 use crate::compiler::{self, Session};
+use crate::heap::manual::ManualHeap;
 use crate::heap::markcompact::MarkCompactHeap;
+use crate::heap::rc::RcHeap;
 use crate::heap::{Backend, GcReason, Heap, SegmentPool};
 use crate::process::RunConfig;
 use crate::syntax::span::Source;
@@ -43,22 +45,13 @@ pub fn start(cfg: &RunConfig) -> u8 {
     }
     let pool = Arc::new(SegmentPool::new(cfg.max_memory));
     let color = std::io::stderr().is_terminal();
+    let (out, err) = (Box::new(std::io::stdout()), Box::new(std::io::stderr()));
     match cfg.backend {
         Backend::MarkCompact => {
-            let heap = MarkCompactHeap::new(pool, cfg.heap);
-            Repl::new(
-                heap,
-                cfg,
-                Box::new(std::io::stdout()),
-                Box::new(std::io::stderr()),
-                color,
-            )
-            .run()
+            Repl::new(MarkCompactHeap::new(pool, cfg.heap), cfg, out, err, color).run()
         }
-        Backend::Manual | Backend::Rc => {
-            eprintln!("loam: --gc {}: not yet implemented", cfg.backend.name());
-            cli::EXIT_USAGE
-        }
+        Backend::Rc => Repl::new(RcHeap::new(pool, cfg.heap), cfg, out, err, color).run(),
+        Backend::Manual => Repl::new(ManualHeap::new(pool, cfg.heap), cfg, out, err, color).run(),
     }
 }
 

@@ -1,5 +1,5 @@
 //! Runs every script under `tests/scripts/` with the `loam` binary, under
-//! every backend the script allows and again with `--gc-stress`, checking
+//! every backend the script allows and again with `--gc-stress --verify-heap`, checking
 //! the expectations written in its comments (the same format as the shared
 //! conformance suite):
 //!
@@ -21,7 +21,7 @@ use std::process::{Command, Stdio};
 use std::sync::Mutex;
 
 /// Backends the binary implements; each script runs under each one it allows.
-const BACKENDS: &[&str] = &["mark-compact"];
+const BACKENDS: &[&str] = &["manual", "rc", "mark-compact"];
 
 #[derive(Default, Debug)]
 struct Spec {
@@ -95,7 +95,8 @@ fn check(path: &Path, spec: &Spec, backend: &str, stress: bool) -> Vec<String> {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_loam"));
     cmd.arg("--gc").arg(backend);
     if stress {
-        cmd.arg("--gc-stress");
+        // Stress runs also check the heap's invariants after every collection.
+        cmd.arg("--gc-stress").arg("--verify-heap");
     }
     cmd.args(&spec.flags);
     if spec.stdin.is_none() {

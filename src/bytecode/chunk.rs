@@ -82,7 +82,10 @@ impl Program {
 
     /// The function and instruction a site number stands for.
     pub fn site_location(&self, site: u32) -> Option<(u32, usize)> {
-        let i = self.site_table.partition_point(|&(b, _)| b <= site).checked_sub(1)?;
+        let i = self
+            .site_table
+            .partition_point(|&(b, _)| b <= site)
+            .checked_sub(1)?;
         let (base, proto) = self.site_table[i];
         let pc = (site - base) as usize;
         (pc < self.protos.get(proto as usize)?.code.len()).then_some((proto, pc))
@@ -94,7 +97,11 @@ impl Program {
             Some((p, pc)) => {
                 let proto = &self.protos[p as usize];
                 match self.source(proto.source) {
-                    Some(src) => format!("{}:{}", src.name, src.line_col(proto.span_at(pc).start as usize).0),
+                    Some(src) => format!(
+                        "{}:{}",
+                        src.name,
+                        src.line_col(proto.span_at(pc).start as usize).0
+                    ),
                     None => "<unknown>".into(),
                 }
             }

@@ -68,7 +68,13 @@ fn disassemble_proto(out: &mut String, program: &Program, id: usize, p: &Proto) 
                     .copied()
                     .unwrap_or(crate::value::Value::Nil);
                 let mut s = Vec::new();
-                let _ = crate::vm::format::format_value(&mut s, v, program, true, &crate::vm::format::no_check);
+                let _ = crate::vm::format::format_value(
+                    &mut s,
+                    v,
+                    program,
+                    true,
+                    &crate::vm::format::no_check,
+                );
                 format!("{k} ({})", String::from_utf8_lossy(&s))
             }
             Op::CallNative => {

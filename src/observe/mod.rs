@@ -55,8 +55,13 @@ pub fn stats_table(rows: &[(&str, Backend, crate::heap::HeapStats)]) -> String {
 
 /// The `--leak-check` lines for one process: objects and bytes never
 /// released, grouped by the source line that allocated them, biggest first.
-pub fn leak_report(process: &str, leaks: &[crate::heap::Leak], program: &crate::bytecode::chunk::Program) -> String {
-    let mut by_line: std::collections::BTreeMap<String, (u64, u64)> = std::collections::BTreeMap::new();
+pub fn leak_report(
+    process: &str,
+    leaks: &[crate::heap::Leak],
+    program: &crate::bytecode::chunk::Program,
+) -> String {
+    let mut by_line: std::collections::BTreeMap<String, (u64, u64)> =
+        std::collections::BTreeMap::new();
     for l in leaks {
         let e = by_line.entry(program.site_line(l.site)).or_default();
         e.0 += l.objects;
@@ -64,15 +69,21 @@ pub fn leak_report(process: &str, leaks: &[crate::heap::Leak], program: &crate::
     }
     let mut rows: Vec<_> = by_line.into_iter().collect();
     rows.sort_by(|a, b| b.1.1.cmp(&a.1.1).then_with(|| a.0.cmp(&b.0)));
-    let (objects, bytes) = rows.iter().fold((0, 0), |acc, (_, (o, b))| (acc.0 + o, acc.1 + b));
+    let (objects, bytes) = rows
+        .iter()
+        .fold((0, 0), |acc, (_, (o, b))| (acc.0 + o, acc.1 + b));
     let mut s = String::new();
     if objects == 0 {
         s.push_str(&format!("leak-check: {process}: nothing left unreleased\n"));
         return s;
     }
-    s.push_str(&format!("leak: {process}: {objects} objects, {bytes} bytes never released\n"));
+    s.push_str(&format!(
+        "leak: {process}: {objects} objects, {bytes} bytes never released\n"
+    ));
     for (line, (o, b)) in rows {
-        s.push_str(&format!("leak: {process}:   {o} objects, {b} bytes allocated at {line}\n"));
+        s.push_str(&format!(
+            "leak: {process}:   {o} objects, {b} bytes allocated at {line}\n"
+        ));
     }
     s
 }

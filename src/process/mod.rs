@@ -1,8 +1,11 @@
-//! Running a program: picks the backend's monomorphised VM and drives it.
+//! Running a program: picks the backend's monomorphised VM and drives it
+//! (`run_program` holds the one `match` over backends; the REPL has its twin).
 //! (Green processes, mailboxes and the scheduler come with the processes issue.)
 
 use crate::bytecode::chunk::Program;
+use crate::heap::manual::ManualHeap;
 use crate::heap::markcompact::MarkCompactHeap;
+use crate::heap::rc::RcHeap;
 use crate::heap::{Backend, Heap, HeapConfig, SegmentPool};
 use crate::vm::error::RuntimeError;
 use crate::vm::{Vm, VmOptions};
@@ -30,6 +33,7 @@ pub fn run_program(
     out: Box<dyn Write>,
 ) -> Result<(), RuntimeError> {
     let pool = Arc::new(SegmentPool::new(cfg.max_memory));
+    // The one place that picks a backend: each gets its own compiled VM.
     match cfg.backend {
         Backend::MarkCompact => run_with(
             MarkCompactHeap::new(pool, cfg.heap),
@@ -38,12 +42,8 @@ pub fn run_program(
             cfg,
             out,
         ),
-        Backend::Manual | Backend::Rc => Err(RuntimeError {
-            message: format!("the {} backend is not yet implemented", cfg.backend.name()),
-            trace: vec![],
-            notes: vec![],
-            heap_limit: false,
-        }),
+        Backend::Rc => run_with(RcHeap::new(pool, cfg.heap), program, main, cfg, out),
+        Backend::Manual => run_with(ManualHeap::new(pool, cfg.heap), program, main, cfg, out),
     }
 }
 

@@ -30,7 +30,13 @@ pub fn no_check(_: &Value) -> Result<(), MemError> {
 /// Appends `v` as `print` shows it. `quote_top`: quote a top-level string
 /// (the REPL's echo); inside lists and maps strings are always quoted. Every
 /// object is passed to `check` before it is looked into.
-pub fn format_value(out: &mut Vec<u8>, v: Value, program: &Program, quote_top: bool, check: UseCheck) -> Result<(), MemError> {
+pub fn format_value(
+    out: &mut Vec<u8>,
+    v: Value,
+    program: &Program,
+    quote_top: bool,
+    check: UseCheck,
+) -> Result<(), MemError> {
     check(&v)?;
     if let (false, Some(s)) = (quote_top, v.as_str()) {
         out.extend_from_slice(s.bytes());
@@ -69,10 +75,7 @@ pub fn format_value(out: &mut Vec<u8>, v: Value, program: &Program, quote_top: b
                 }
             },
             Work::Value(v) => match v {
-                Value::Obj(_, r) => match {
-                    check(&v)?;
-                    r.kind()
-                } {
+                Value::Obj(_, r) => match check(&v).map(|_| r.kind())? {
                     Kind::Str => quote(out, crate::value::StrRef(r).bytes()),
                     Kind::List => {
                         if open.insert(r) {

@@ -199,6 +199,7 @@ impl<H: Heap> Vm<H> {
                     },
                     Value::Float(f) => Value::Float(f + $k as f64),
                     other => {
+                        chk!($pc, other);
                         let sym = if $k < 0 { "-" } else { "+" };
                         trap!(
                             $pc,
@@ -397,7 +398,11 @@ impl<H: Heap> Vm<H> {
                             Some(s) => Value::Int(s),
                             None => trap!(pc, Trap::from(OpError::Overflow)),
                         },
-                        (lhs, _) => tryv!(pc, ops::arith(BinOp::Sub, &lhs, &rhs)),
+                        (lhs, _) => {
+                            chk!(pc, lhs);
+                            chk!(pc, rhs);
+                            tryv!(pc, ops::arith(BinOp::Sub, &lhs, &rhs))
+                        }
                     };
                     top!() = r;
                 }
@@ -405,15 +410,21 @@ impl<H: Heap> Vm<H> {
                     let rhs = pop!();
                     let r = match (top!(), rhs) {
                         (Value::Int(p), Value::Int(q)) if q > 0 => Value::Int(p.rem_euclid(q)),
-                        (lhs, _) => tryv!(pc, ops::arith(BinOp::Mod, &lhs, &rhs)),
+                        (lhs, _) => {
+                            chk!(pc, lhs);
+                            chk!(pc, rhs);
+                            tryv!(pc, ops::arith(BinOp::Mod, &lhs, &rhs))
+                        }
                     };
                     top!() = r;
                 }
                 op::IndexI => {
                     let obj = top!();
-                    let item = match obj.as_list() {
-                        Some(l) if !H::CHECKS_USE => l.get(x(ins) as usize),
-                        _ => None,
+                    // (Under manual the object is checked before anything reads it.)
+                    let item = if H::CHECKS_USE {
+                        None
+                    } else {
+                        obj.as_list().and_then(|l| l.get(x(ins) as usize))
                     };
                     let v = match item {
                         Some(v) => v,
@@ -434,11 +445,13 @@ impl<H: Heap> Vm<H> {
                 }
                 op::GetField => {
                     let obj = top!();
-                    let v = match obj.as_map() {
-                        Some(m) if !H::CHECKS_USE => {
-                            m.get(&proto.consts[x(ins) as usize]).unwrap_or(Value::Nil)
-                        }
-                        _ => tryv!(pc, get_field(&self.heap, obj, proto.consts[x(ins) as usize])),
+                    let fast = if H::CHECKS_USE { None } else { obj.as_map() };
+                    let v = match fast {
+                        Some(m) => m.get(&proto.consts[x(ins) as usize]).unwrap_or(Value::Nil),
+                        _ => tryv!(
+                            pc,
+                            get_field(&self.heap, obj, proto.consts[x(ins) as usize])
+                        ),
                     };
                     inc!(v);
                     top!() = v;
@@ -511,7 +524,13 @@ impl<H: Heap> Vm<H> {
     /// `self.sp` and the frame's saved `ip` (which it may move, for jumps).
     /// Counting and use checks follow the rules in the module comment.
     #[inline(never)]
-    fn slow(&mut self, program: &Program, proto: &Proto, ins: u32, base: usize) -> Result<(), Trap> {
+    fn slow(
+        &mut self,
+        program: &Program,
+        proto: &Proto,
+        ins: u32,
+        base: usize,
+    ) -> Result<(), Trap> {
         let pc = self.fault_pc;
         if H::TRACKS_SITES {
             self.heap.set_site(proto.site_base.wrapping_add(pc as u32));
@@ -617,8 +636,14 @@ impl<H: Heap> Vm<H> {
             op::Le => binary!(|p, q| ops::compare(BinOp::Le, p, q).map(Value::Bool)),
             op::Gt => binary!(|p, q| ops::compare(BinOp::Gt, p, q).map(Value::Bool)),
             op::Ge => binary!(|p, q| ops::compare(BinOp::Ge, p, q).map(Value::Bool)),
-            op::Neg => top!() = ops::neg(&top!())?,
-            op::BitNot => top!() = ops::bit_not(&top!())?,
+            op::Neg => {
+                chk!(top!());
+                top!() = ops::neg(&top!())?;
+            }
+            op::BitNot => {
+                chk!(top!());
+                top!() = ops::bit_not(&top!())?;
+            }
             op::Not => {
                 let v = top!();
                 top!() = Value::Bool(!v.truthy());
@@ -654,7 +679,9 @@ impl<H: Heap> Vm<H> {
                     chk!(stack[base - 1]);
                     capture_at(stack, base, x(ins))
                 };
-                let v = holder.obj_of(Kind::Cell).map_or(Value::Undef, |c| CellRef(c).get());
+                let v = holder
+                    .obj_of(Kind::Cell)
+                    .map_or(Value::Undef, |c| CellRef(c).get());
                 if let Value::Undef = v {
                     let name = proto.names.get(&(pc as u32)).cloned().unwrap_or_default();
                     return err(format!("undefined variable '{name}'"));
@@ -692,7 +719,12 @@ impl<H: Heap> Vm<H> {
             op::Closure => {
                 let id = x(ins);
                 let target = &program.protos[id as usize];
-                if H::CHECKS_USE && target.captures.iter().any(|c| matches!(c, CaptureFrom::Capture(_))) {
+                if H::CHECKS_USE
+                    && target
+                        .captures
+                        .iter()
+                        .any(|c| matches!(c, CaptureFrom::Capture(_)))
+                {
                     chk!(stack[base - 1]);
                 }
                 let caps: Vec<Value> = target
@@ -716,10 +748,10 @@ impl<H: Heap> Vm<H> {
                 let at = sp - 2 * n;
                 let mut pairs = Vec::with_capacity(n);
                 for kv in stack[at..sp].chunks_exact(2) {
+                    chk!(kv[0]);
                     if !is_key(&kv[0]) {
                         return err(format!("invalid map key: {}", kv[0].type_name()));
                     }
-                    chk!(kv[0]);
                     pairs.push((kv[0], kv[1]));
                 }
                 if H::CHECKS_USE {
@@ -780,8 +812,8 @@ impl<H: Heap> Vm<H> {
             op::SetField => {
                 let key = proto.consts[x(ins) as usize];
                 let (obj, v) = (stack[sp - 2], stack[sp - 1]);
+                chk!(obj);
                 if obj.as_map().is_none() {
-                    chk!(obj);
                     return err(field_error(&obj, &key));
                 }
                 let (old, _) = set_index(heap, obj, key, v)?;
@@ -796,7 +828,13 @@ impl<H: Heap> Vm<H> {
                 let s = x(ins) as usize;
                 let (c, e) = (slot!(s), slot!(s + 1));
                 let (Value::Int(c), Value::Int(e)) = (c, e) else {
-                    return err(format!("range bounds must be ints, not {} and {}", c.type_name(), e.type_name()));
+                    chk!(c);
+                    chk!(e);
+                    return err(format!(
+                        "range bounds must be ints, not {} and {}",
+                        c.type_name(),
+                        e.type_name()
+                    ));
                 };
                 let off = proto.code[ip] as i32;
                 ip += 1;
@@ -828,7 +866,9 @@ impl<H: Heap> Vm<H> {
             op::Echo => {
                 let v = top!();
                 if !matches!(v, Value::Nil) {
-                    super::format::format_value(&mut self.buf, v, program, true, &|v| heap.check(v))?;
+                    super::format::format_value(&mut self.buf, v, program, true, &|v| {
+                        heap.check(v)
+                    })?;
                     self.buf.push(b'\n');
                 }
                 sp -= 1;
@@ -970,6 +1010,7 @@ pub(crate) fn index<H: Heap>(heap: &H, obj: Value, idx: Value) -> Result<Value, 
         };
     }
     if let Some(m) = obj.as_map() {
+        heap.check(&idx)?;
         if !is_key(&idx) {
             return err(format!("invalid map key: {}", idx.type_name()));
         }
@@ -995,17 +1036,19 @@ pub(crate) fn set_index<H: Heap>(
         return err("cannot modify static data");
     }
     if let Some(l) = obj.as_list() {
-        let Value::Int(i) = idx else { return err("list index must be an int") };
+        let Value::Int(i) = idx else {
+            return err("list index must be an int");
+        };
         return match usize::try_from(i).ok().and_then(|i| l.set(i, v)) {
             Some(old) => Ok((Some(old), false)),
             None => err("index out of range"),
         };
     }
     if let Some(m) = obj.as_map() {
+        heap.check(&idx)?;
         if !is_key(&idx) {
             return err(format!("invalid map key: {}", idx.type_name()));
         }
-        heap.check(&idx)?;
         if H::CHECKS_USE && !m.has(&idx) {
             let key = super::keys::for_storage(heap, idx)?;
             if let Err(e) = m.insert(heap, key, v) {

@@ -14,7 +14,8 @@ use crate::value::string::new_str;
 use crate::value::{MapRef, Value};
 
 fn is_private(v: &Value) -> bool {
-    v.as_obj().is_some_and(|r| r.header().flags & FLAG_PRIVATE_KEY != 0)
+    v.as_obj()
+        .is_some_and(|r| r.header().flags & FLAG_PRIVATE_KEY != 0)
 }
 
 fn needs_copy(v: &Value) -> bool {

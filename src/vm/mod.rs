@@ -226,7 +226,10 @@ impl<H: Heap> Vm<H> {
                 let (crate::heap::MemError::UseAfterFree { freed_at }
                 | crate::heap::MemError::DoubleFree { freed_at }) = e;
                 if let Some((p, pc)) = self.program.site_location(freed_at) {
-                    notes.push(format!("note: the object was freed at {}", self.program.location(p, pc)));
+                    notes.push(format!(
+                        "note: the object was freed at {}",
+                        self.program.location(p, pc)
+                    ));
                 }
                 e.to_string()
             }
@@ -257,7 +260,11 @@ impl<H: Heap> Vm<H> {
 
     /// The site number of the instruction being run (for the heap's records).
     pub(crate) fn site(&self) -> u32 {
-        match self.frames.last().and_then(|f| self.program.protos.get(f.proto as usize)) {
+        match self
+            .frames
+            .last()
+            .and_then(|f| self.program.protos.get(f.proto as usize))
+        {
             Some(p) => p.site_base.saturating_add(self.fault_pc as u32),
             None => u32::MAX,
         }
@@ -286,7 +293,10 @@ impl<H: Heap> Vm<H> {
         if let Err(what) = self.heap.verify(&mut StackRoots(live)) {
             self.flush();
             let n = self.heap.stats().collections;
-            eprintln!("loam: heap verification failed ({} backend, after collection {n}): {what}", H::BACKEND.name());
+            eprintln!(
+                "loam: heap verification failed ({} backend, after collection {n}): {what}",
+                H::BACKEND.name()
+            );
             std::process::exit(70);
         }
     }

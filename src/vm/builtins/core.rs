@@ -11,23 +11,16 @@ use crate::vm::error::{Trap, err};
 use std::cmp::Ordering;
 
 pub fn print<H: Heap>(vm: &mut Vm<H>, args: &[Value]) -> Result<Value, Trap> {
-    let mut out = std::mem::take(&mut vm.buf);
-    let mut r = Ok(());
+    // Formatted aside, so a failing argument (a freed object) prints nothing.
+    let mut out = Vec::new();
     for (i, a) in args.iter().enumerate() {
         if i > 0 {
             out.push(b' ');
         }
-        r = vm.formats(*a, false, &mut out);
-        if r.is_err() {
-            break;
-        }
+        vm.formats(*a, false, &mut out)?;
     }
     out.push(b'\n');
-    vm.buf = out;
-    r?;
-    if vm.buf.len() > 1 << 16 {
-        vm.write_out(&[]);
-    }
+    vm.write_out(&out);
     Ok(Value::Nil)
 }
 

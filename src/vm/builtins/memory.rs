@@ -11,15 +11,25 @@ use crate::vm::error::{Trap, err};
 pub fn free<H: Heap>(vm: &mut Vm<H>, args: &[Value]) -> Result<Value, Trap> {
     arity("free", args, 1, 1)?;
     let v = args[0];
+    if v.as_obj().is_none() {
+        return err("free expects a heap object");
+    }
+    let site = vm.site();
+    // The heap looks first: a stale reference is a double free, and nothing
+    // may read the object's header before the heap has vouched for it.
+    if let Err(e) = vm.heap.check(&v) {
+        return Err(match e {
+            crate::heap::MemError::UseAfterFree { freed_at } => {
+                crate::heap::MemError::DoubleFree { freed_at }
+            }
+            other => other,
+        }
+        .into());
+    }
     match v.as_obj() {
-        None => err("free expects a heap object"),
         Some(r) if r.is_static() => err("cannot free static data"),
-        Some(_) => {
-            let site = vm.site();
-            if H::CHECKS_USE
-                && vm.heap.check(&v).is_ok()
-                && let Some(m) = v.as_map()
-            {
+        _ => {
+            if let Some(m) = v.as_map() {
                 crate::vm::keys::drop_all(&mut vm.heap, m);
             }
             vm.heap.free(&v, site)?;
@@ -40,7 +50,9 @@ fn record<H: Heap>(vm: &mut Vm<H>, fields: &[(&str, Value)]) -> Result<Value, Tr
     for (k, v) in fields {
         let key = new_str(&mut vm.heap, k.as_bytes())?;
         // Nobody else refers to these keys: under manual they are the map's own.
-        if H::CHECKS_USE && let Some(r) = key.as_obj() {
+        if H::CHECKS_USE
+            && let Some(r) = key.as_obj()
+        {
             r.header_mut().flags |= crate::value::object::FLAG_PRIVATE_KEY;
         }
         pairs.push((key, *v));

@@ -18,6 +18,13 @@ use crate::value::Value;
 /// Calls builtin number `id`.
 pub(crate) fn call<H: Heap>(vm: &mut Vm<H>, id: u16, args: &[Value]) -> Result<Value, Trap> {
     let name = names::NAMES.get(id as usize).copied().unwrap_or("?");
+    // Under manual, every argument is checked before any builtin looks at it
+    // (free does its own check: a stale reference there is a double free).
+    if H::CHECKS_USE && name != "free" {
+        for a in args {
+            vm.check(a)?;
+        }
+    }
     match name {
         "print" => core::print(vm, args),
         "str" => core::str(vm, args),
