@@ -9,11 +9,13 @@
 //! instruction allocates before it changes anything, so it can be retried.
 //! At a safepoint every live value is on the stack, which is the whole root set.
 
+mod access;
 pub mod builtins;
 pub mod error;
 pub mod format;
 mod interp;
 pub mod keys;
+mod slow;
 
 use crate::bytecode::chunk::Program;
 use crate::heap::{GcEvent, GcReason, Heap, RootSet};
