@@ -159,6 +159,12 @@ opcodes! {
     ReturnLocal,
     /// a, b: push slot a, then slot b
     GetLocal2,
+    /// a: slot, b: constant (a string key): push slot a[constant b] (`x.name` on a local)
+    GetLocalField,
+    /// a: slot, b: small int: push slot a[b] (`t[0]` on a local)
+    LocalIndexI,
+    /// a: slot, b: constant (a string key): slot a[constant b] := pop (`x.name = v` on a local)
+    SetLocalField,
 }
 
 impl Op {

@@ -57,6 +57,9 @@ pub fn verify(p: &Proto, n_protos: usize, n_builtins: usize) -> Result<(), Verif
             Op::Const | Op::GetField | Op::SetField if x(ins) as usize >= p.consts.len() => {
                 return fail(pc, "constant number out of range");
             }
+            Op::GetLocalField | Op::SetLocalField if b(ins) as usize >= p.consts.len() => {
+                return fail(pc, "constant number out of range");
+            }
             Op::Closure if x(ins) as usize >= n_protos => {
                 return fail(pc, "function number out of range");
             }

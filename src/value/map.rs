@@ -285,11 +285,20 @@ fn index_insert(ix: ObjRef, key: &Value, entry: usize) {
 /// Allocates a map holding `pairs` (keys already checked with [`is_key`]; a
 /// repeated key keeps the last value, at the first one's position).
 pub fn new_map(a: &mut impl Alloc, pairs: &[(Value, Value)]) -> Result<Value, AllocError> {
-    let cap = if pairs.is_empty() {
-        EMPTY_MAP_INLINE
-    } else {
-        pairs.len()
-    };
+    new_map_from(a, pairs.len(), pairs.iter().copied())
+}
+
+/// As [`new_map`], from keys and values alternating in one slice (the VM's stack).
+pub fn new_map_flat(a: &mut impl Alloc, kv: &[Value]) -> Result<Value, AllocError> {
+    new_map_from(a, kv.len() / 2, kv.chunks_exact(2).map(|p| (p[0], p[1])))
+}
+
+fn new_map_from(
+    a: &mut impl Alloc,
+    n: usize,
+    pairs: impl Iterator<Item = (Value, Value)>,
+) -> Result<Value, AllocError> {
+    let cap = if n == 0 { EMPTY_MAP_INLINE } else { n };
     if cap > MAX_MAP_LEN {
         return Err(AllocError::TooLarge);
     }
@@ -312,7 +321,7 @@ pub fn new_map(a: &mut impl Alloc, pairs: &[(Value, Value)]) -> Result<Value, Al
         m.rebuild(a, cap)?;
     }
     for (k, v) in pairs {
-        m.insert(a, *k, *v)?;
+        m.insert(a, k, v)?;
     }
     Ok(a.value_of(r))
 }

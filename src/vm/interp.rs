@@ -441,6 +441,28 @@ impl<H: Heap> Vm<H> {
                     dec!(obj);
                     dec!(idx);
                 }
+                op::GetLocalField => {
+                    let obj = slot!(a(ins));
+                    let key = proto.consts[b(ins) as usize];
+                    let fast = if H::CHECKS_USE { None } else { obj.as_map() };
+                    let v = match fast {
+                        Some(m) => m.get(&key).unwrap_or(Value::Nil),
+                        None => tryv!(pc, get_field(&self.heap, obj, key)),
+                    };
+                    inc!(v);
+                    push!(v);
+                }
+                op::LocalIndexI => {
+                    let obj = slot!(a(ins));
+                    let i = b(ins) as usize;
+                    let item = if H::CHECKS_USE { None } else { obj.as_list().and_then(|l| l.get(i)) };
+                    let v = match item {
+                        Some(v) => v,
+                        None => tryv!(pc, index(&self.heap, obj, Value::Int(i as i64))),
+                    };
+                    inc!(v);
+                    push!(v);
+                }
                 op::GetField => {
                     let obj = top!();
                     let fast = if H::CHECKS_USE { None } else { obj.as_map() };

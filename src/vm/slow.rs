@@ -11,7 +11,7 @@ use crate::heap::Heap;
 use crate::syntax::ast::BinOp;
 use crate::value::func::{new_cell, new_closure};
 use crate::value::list::new_list;
-use crate::value::map::{is_key, new_map};
+use crate::value::map::{is_key, new_map, new_map_flat};
 use crate::value::ops;
 use crate::value::{CellRef, Kind, Value};
 
@@ -224,23 +224,57 @@ impl<H: Heap> Vm<H> {
                 {
                     chk!(stack[base - 1]);
                 }
-                let caps: Vec<Value> = target
-                    .captures
-                    .iter()
-                    .map(|c| match *c {
+                let n = target.captures.len();
+                let mut small = [Value::Nil; 8];
+                let mut big = Vec::new();
+                let caps: &mut [Value] = if n <= small.len() {
+                    &mut small[..n]
+                } else {
+                    big.resize(n, Value::Nil);
+                    &mut big
+                };
+                for (slot, c) in caps.iter_mut().zip(&target.captures) {
+                    *slot = match *c {
                         CaptureFrom::Local(s) => stack[base + s as usize],
                         CaptureFrom::Capture(i) => capture_at(stack, base, i),
-                    })
-                    .collect();
-                let f = new_closure(heap, id, &caps)?;
-                for c in &caps {
+                    };
+                }
+                let f = new_closure(heap, id, caps)?;
+                for c in caps.iter() {
                     inc!(*c);
                 }
                 inc!(f);
                 push!(f);
                 allocated = true;
             }
+            op::Map if !H::CHECKS_USE => {
+                let n = x(ins) as usize;
+                let at = sp - 2 * n;
+                for kv in stack[at..sp].chunks_exact(2) {
+                    if !is_key(&kv[0]) {
+                        return err(format!("invalid map key: {}", kv[0].type_name()));
+                    }
+                }
+                let m = new_map_flat(heap, &stack[at..sp])?;
+                if H::COUNTS_REFS && m.as_map().is_some_and(|m| m.len() != n) {
+                    // A repeated key: count what the map kept, drop what the stack held.
+                    if let Some(map) = m.as_map() {
+                        for (k, v) in map.entries() {
+                            heap.retain(&k);
+                            heap.retain(&v);
+                        }
+                    }
+                    for v in &stack[at..sp] {
+                        heap.release(*v);
+                    }
+                }
+                inc!(m);
+                sp = at;
+                push!(m);
+                allocated = true;
+            }
             op::Map => {
+                // Under manual: the map keeps private copies of string keys.
                 let n = x(ins) as usize;
                 let at = sp - 2 * n;
                 let mut pairs = Vec::with_capacity(n);
@@ -251,7 +285,7 @@ impl<H: Heap> Vm<H> {
                     }
                     pairs.push((kv[0], kv[1]));
                 }
-                if H::CHECKS_USE {
+                {
                     for p in pairs.iter_mut() {
                         p.0 = super::keys::for_storage(heap, p.0)?;
                     }
@@ -273,19 +307,6 @@ impl<H: Heap> Vm<H> {
                         if !kept.iter().any(|s| s.as_obj() == k.as_obj()) {
                             super::keys::drop_key(heap, *k);
                         }
-                    }
-                }
-                if H::COUNTS_REFS && m.as_map().is_some_and(|m| m.len() != n) {
-                    // A repeated key: count what the map kept, drop what the stack held.
-                    if let Some(map) = m.as_map() {
-                        for (k, v) in map.entries() {
-                            heap.retain(&k);
-                            heap.retain(&v);
-                        }
-                    }
-                    for (k, v) in pairs {
-                        heap.release(k);
-                        heap.release(v);
                     }
                 }
                 inc!(m);
@@ -319,6 +340,20 @@ impl<H: Heap> Vm<H> {
                     dec!(old);
                 }
                 dec!(obj);
+                allocated = true;
+            }
+            op::SetLocalField => {
+                let (obj, key) = (slot!(a(ins)), proto.consts[b(ins) as usize]);
+                let v = stack[sp - 1];
+                chk!(obj);
+                if obj.as_map().is_none() {
+                    return err(field_error(&obj, &key));
+                }
+                let (old, _) = set_index(heap, obj, key, v)?;
+                sp -= 1;
+                if let Some(old) = old {
+                    dec!(old);
+                }
                 allocated = true;
             }
             op::ForPrep => {

@@ -41,6 +41,32 @@ impl Emitter<'_> {
                 self.function(f);
             }
             ExprKind::Call { callee, args } => self.call(e, callee, args),
+            ExprKind::Index { obj, index }
+                if self.plain_local(obj).is_some()
+                    && matches!(index.kind, ExprKind::Int(i) if (0..=u16::MAX as i64).contains(&i)) =>
+            {
+                let slot = self.plain_local(obj).unwrap_or(0);
+                let i = if let ExprKind::Int(i) = index.kind { i as u16 } else { 0 };
+                self.cur().span = e.span;
+                self.word(enc_ab(Op::LocalIndexI, slot, i));
+                self.adjust(1);
+            }
+            ExprKind::Field { obj, name } if self.plain_local(obj).is_some() => {
+                let slot = self.plain_local(obj).unwrap_or(0);
+                let k = self.string(&name.name, name.span);
+                let k = self.konst(k);
+                self.cur().span = e.span;
+                match u16::try_from(k) {
+                    Ok(k) => {
+                        self.word(enc_ab(Op::GetLocalField, slot, k));
+                        self.adjust(1);
+                    }
+                    Err(_) => {
+                        self.op(Op::GetLocal, slot as u32, 1);
+                        self.op(Op::GetField, k, 0);
+                    }
+                }
+            }
             ExprKind::Index { obj, index } => {
                 self.expr(obj);
                 match index.kind {

@@ -113,6 +113,25 @@ impl Emitter<'_> {
                 self.cur().span = target.span;
                 self.op(Op::SetIndex, 0, -3);
             }
+            ExprKind::Field { obj, name } if self.plain_local(obj).is_some() => {
+                let slot = self.plain_local(obj).unwrap_or(0);
+                let k = self.string(&name.name, name.span);
+                let k = self.konst(k);
+                match u16::try_from(k) {
+                    Ok(k16) => {
+                        self.expr(value);
+                        self.cur().span = target.span;
+                        self.word(enc_ab(Op::SetLocalField, slot, k16));
+                        self.adjust(-1);
+                    }
+                    Err(_) => {
+                        self.op(Op::GetLocal, slot as u32, 1);
+                        self.expr(value);
+                        self.cur().span = target.span;
+                        self.op(Op::SetField, k, -2);
+                    }
+                }
+            }
             ExprKind::Field { obj, name } => {
                 self.expr(obj);
                 self.expr(value);
