@@ -319,9 +319,33 @@ fn new_map_from(
     if cap > LINEAR_MAX {
         // Big literal: give it an index up front by rebuilding at its size.
         m.rebuild(a, cap)?;
+        for (k, v) in pairs {
+            m.insert(a, k, v)?;
+        }
+        return Ok(a.value_of(r));
     }
+    // Small literal: entries go straight into the inline slots; a repeated key
+    // keeps its first position and takes the later value.
+    let slots = r.field::<Value>(L::INLINE);
+    let mut used = 0;
     for (k, v) in pairs {
-        m.insert(a, k, v)?;
+        match (0..used).find(|&i| {
+            // SAFETY: i < used <= cap, an initialised inline key slot.
+            key_eq(&unsafe { slots.add(2 * i).read() }, &k)
+        }) {
+            // SAFETY: i < used: an inline value slot.
+            Some(i) => unsafe { slots.add(2 * i + 1).write(v) },
+            None => {
+                // SAFETY: used < cap (at most n pairs, cap >= n): inline slots.
+                unsafe {
+                    slots.add(2 * used).write(k);
+                    slots.add(2 * used + 1).write(v);
+                }
+                used += 1;
+            }
+        }
     }
+    write_u32(r, L::USED, used as u32);
+    write_u32(r, L::LEN, used as u32);
     Ok(a.value_of(r))
 }
