@@ -124,9 +124,26 @@ impl MapRef {
         (0..self.used()).filter_map(move |i| self.entry(i))
     }
 
+    #[inline]
     fn find(self, key: &Value) -> Option<usize> {
         match self.index() {
-            None => (0..self.used()).find(|&i| key_eq(&self.key_at(i), key)),
+            None => {
+                let used = self.used();
+                // Field names are usually the very string objects the map was
+                // built with (interned literals): try identity first.
+                if let Value::Obj(_, k) = key {
+                    let slots = self.slots();
+                    for i in 0..used {
+                        // SAFETY: i < used: an initialised key slot.
+                        if let Value::Obj(_, r) = unsafe { &*slots.add(2 * i) }
+                            && r == k
+                        {
+                            return Some(i);
+                        }
+                    }
+                }
+                (0..used).find(|&i| key_eq(&self.key_at(i), key))
+            }
             Some(ix) => {
                 let mask = index_slots(ix) - 1;
                 let table = ix.field::<u32>(B::DATA);
