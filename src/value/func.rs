@@ -31,6 +31,18 @@ impl ClosureRef {
         // SAFETY: NUP initialised capture slots follow UPS.
         unsafe { std::slice::from_raw_parts(self.0.field::<Value>(F::UPS), self.n_captures()) }
     }
+
+    /// Stores `v` as capture `i` and returns the value it replaced; `None`
+    /// when out of range. (Message copy links captures after allocating.)
+    #[inline]
+    pub fn set_capture(self, i: usize, v: Value) -> Option<Value> {
+        if i < self.n_captures() {
+            // SAFETY: i < NUP: an initialised capture slot.
+            Some(unsafe { self.0.field::<Value>(F::UPS).add(i).replace(v) })
+        } else {
+            None
+        }
+    }
 }
 
 /// Allocates a closure of function `proto` over `captures`.
