@@ -5,7 +5,7 @@
 use criterion::{Criterion, criterion_group, criterion_main};
 use loam::bytecode::chunk::Program;
 use loam::compiler;
-use loam::heap::{Backend, HeapConfig};
+use loam::heap::Backend;
 use loam::process::{RunConfig, run_program};
 use loam::syntax::span::Source;
 use loam::vm::VmOptions;
@@ -20,16 +20,10 @@ fn compile(text: &str) -> (Arc<Program>, u32) {
 }
 
 fn run(program: &Arc<Program>, main: u32, args: &[&str]) {
-    let cfg = RunConfig {
-        backend: Backend::MarkCompact,
-        heap: HeapConfig::default(),
-        max_memory: None,
-        vm: VmOptions {
-            args: args.iter().map(|s| s.to_string()).collect(),
-            ..VmOptions::default()
-        },
-        gc_stats: false,
-        leak_check: false,
+    let mut cfg = RunConfig::default_for(Backend::MarkCompact);
+    cfg.vm = VmOptions {
+        args: args.iter().map(|s| s.to_string()).collect(),
+        ..VmOptions::default()
     };
     run_program(program.clone(), main, &cfg, Box::new(std::io::sink())).expect("bench script runs");
 }

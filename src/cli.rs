@@ -117,6 +117,10 @@ pub fn main(cli: Cli) -> u8 {
         },
         gc_stats: cli.gc_stats,
         leak_check: cli.leak_check,
+        schedulers: cli.schedulers.map_or_else(
+            || std::thread::available_parallelism().map_or(2, |n| n.get()),
+            |n| n as usize,
+        ),
     };
     match &cli.file {
         Some(path) => run_file(&cli, path, &cfg),

@@ -12,8 +12,8 @@ use crate::compiler::{self, Session};
 use crate::heap::manual::ManualHeap;
 use crate::heap::markcompact::MarkCompactHeap;
 use crate::heap::rc::RcHeap;
-use crate::heap::{Backend, GcReason, Heap, SegmentPool};
-use crate::process::RunConfig;
+use crate::heap::{Backend, GcReason, Heap};
+use crate::process::{Entry, MAIN_PID, Process, RunConfig, Runtime, SharedOut};
 use crate::syntax::span::Source;
 use crate::vm::Vm;
 use rustyline::DefaultEditor;
@@ -43,21 +43,21 @@ pub fn start(cfg: &RunConfig) -> u8 {
         }
         return cli::run_source(Source::new("<stdin>", text), false, false, cfg);
     }
-    let pool = Arc::new(SegmentPool::new(cfg.max_memory));
     let color = std::io::stderr().is_terminal();
     let (out, err) = (Box::new(std::io::stdout()), Box::new(std::io::stderr()));
     match cfg.backend {
-        Backend::MarkCompact => {
-            Repl::new(MarkCompactHeap::new(pool, cfg.heap), cfg, out, err, color).run()
-        }
-        Backend::Rc => Repl::new(RcHeap::new(pool, cfg.heap), cfg, out, err, color).run(),
-        Backend::Manual => Repl::new(ManualHeap::new(pool, cfg.heap), cfg, out, err, color).run(),
+        Backend::MarkCompact => Repl::<MarkCompactHeap>::new(cfg, out, err, color).run(),
+        Backend::Rc => Repl::<RcHeap>::new(cfg, out, err, color).run(),
+        Backend::Manual => Repl::<ManualHeap>::new(cfg, out, err, color).run(),
     }
 }
 
-/// One REPL session on one heap.
+/// One REPL session: the main process, on one heap, in a runtime where the
+/// processes it spawns run.
 pub struct Repl<H: Heap> {
     vm: Vm<H>,
+    rt: Arc<Runtime>,
+    entry: Arc<Entry>,
     session: Session,
     entries: usize,
     pending: String,
@@ -72,18 +72,23 @@ fn history_path() -> Option<std::path::PathBuf> {
     std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".loam_history"))
 }
 
-impl<H: Heap> Repl<H> {
+impl<H: Heap + Send + 'static> Repl<H> {
     /// A session writing results to `out` and errors to `err`.
     pub fn new(
-        heap: H,
         cfg: &RunConfig,
-        out: Box<dyn Write>,
+        out: Box<dyn Write + Send>,
         err: Box<dyn Write>,
         color: bool,
     ) -> Self {
         let program = Arc::new(compiler::new_program());
+        let rt = Runtime::new(cfg.clone(), program, SharedOut::new(out));
+        let entry = rt.register(MAIN_PID, H::BACKEND);
+        let heap = H::new(rt.pool.clone(), cfg.heap);
+        let p = Process::new(&rt, heap, MAIN_PID, entry.clone(), rt.out(), None);
         Repl {
-            vm: Vm::new(program, heap, out, cfg.vm.clone()),
+            vm: p.vm,
+            rt,
+            entry,
             session: Session::default(),
             entries: 0,
             pending: String::new(),
@@ -184,11 +189,13 @@ impl<H: Heap> Repl<H> {
         };
         let source = Source::new(name, text);
         let slots = self.session.next_slot as usize;
-        let Some(program) = Arc::get_mut(&mut self.vm.program) else {
-            let _ = writeln!(self.err, "loam: internal error: the program is in use");
-            return;
-        };
-        match compiler::compile_repl(program, &mut self.session, source) {
+        // Processes may still run the program as it was: grow a copy then
+        // (copies share their static data).
+        let program = Arc::make_mut(&mut self.vm.program);
+        let compiled = compiler::compile_repl(program, &mut self.session, source);
+        self.rt.set_program(self.vm.program.clone());
+        self.vm.program_version = self.rt.program_version();
+        match compiled {
             Err(e) => {
                 let _ = write!(
                     self.err,
@@ -197,7 +204,8 @@ impl<H: Heap> Repl<H> {
                 );
             }
             Ok(proto) => {
-                if let Err(e) = self.vm.run_entry(proto, slots) {
+                self.vm.prepare_entry(proto, slots);
+                if let Err(e) = crate::process::drive(&self.rt, &mut self.vm, &self.entry) {
                     let _ = write!(self.err, "{}", e.render(&self.vm.program, self.color));
                     if self.vm.repair_top(self.session.next_slot as usize).is_err() {
                         let _ = writeln!(
@@ -260,19 +268,30 @@ impl<H: Heap> Repl<H> {
                 }
             }
             ":ps" => {
-                let s = self.vm.heap.stats();
                 self.say(&format!(
-                    "{:<10} {:<13} {:<8} {:>12} {:>8}",
+                    "{:<12} {:<13} {:<9} {:>12} {:>6}",
                     "pid", "backend", "state", "heap bytes", "queue"
                 ));
-                self.say(&format!(
-                    "{:<10} {:<13} {:<8} {:>12} {:>8}",
-                    "<pid 0>",
-                    H::BACKEND.name(),
-                    "running",
-                    s.heap_bytes,
-                    0
-                ));
+                for r in self.rt.ps() {
+                    let (name, heap) = if r.pid == MAIN_PID {
+                        ("<pid 0> main".to_string(), self.vm.heap.stats().heap_bytes)
+                    } else {
+                        (format!("<pid {}>", r.pid), r.heap_bytes)
+                    };
+                    let state = if r.pid == MAIN_PID {
+                        "running"
+                    } else {
+                        r.state
+                    };
+                    self.say(&format!(
+                        "{:<12} {:<13} {:<9} {:>12} {:>6}",
+                        name,
+                        r.backend.name(),
+                        state,
+                        heap,
+                        r.queue
+                    ));
+                }
             }
             _ => self.say(&format!("unknown command {cmd}; :help lists them")),
         }

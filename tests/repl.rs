@@ -1,22 +1,19 @@
 //! The REPL, driven line by line as a terminal user would drive it.
 
 use loam::heap::markcompact::MarkCompactHeap;
-use loam::heap::{Backend, Heap, HeapConfig, SegmentPool};
+use loam::heap::{Backend, Heap};
 use loam::process::RunConfig;
 use loam::repl::Repl;
-use loam::vm::VmOptions;
-use std::cell::RefCell;
 use std::io::Write;
-use std::rc::Rc;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// A writer whose bytes the test can read back.
 #[derive(Clone, Default)]
-struct Shared(Rc<RefCell<Vec<u8>>>);
+struct Shared(Arc<Mutex<Vec<u8>>>);
 
 impl Write for Shared {
     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0.borrow_mut().extend_from_slice(b);
+        self.0.lock().unwrap().extend_from_slice(b);
         Ok(b.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
@@ -26,7 +23,7 @@ impl Write for Shared {
 
 impl Shared {
     fn take(&self) -> String {
-        String::from_utf8_lossy(&std::mem::take(&mut *self.0.borrow_mut())).into_owned()
+        String::from_utf8_lossy(&std::mem::take(&mut *self.0.lock().unwrap())).into_owned()
     }
 }
 
@@ -38,22 +35,11 @@ struct Session {
 
 fn session() -> Session {
     let cfg = RunConfig {
-        backend: Backend::MarkCompact,
-        heap: HeapConfig::default(),
-        max_memory: None,
-        vm: VmOptions::default(),
-        gc_stats: false,
-        leak_check: false,
+        schedulers: 2,
+        ..RunConfig::default_for(Backend::MarkCompact)
     };
-    let heap = MarkCompactHeap::new(Arc::new(SegmentPool::new(None)), cfg.heap);
     let (out, err) = (Shared::default(), Shared::default());
-    let repl = Repl::new(
-        heap,
-        &cfg,
-        Box::new(out.clone()),
-        Box::new(err.clone()),
-        false,
-    );
+    let repl = Repl::new(&cfg, Box::new(out.clone()), Box::new(err.clone()), false);
     Session { repl, out, err }
 }
 

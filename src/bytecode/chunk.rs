@@ -17,7 +17,7 @@ pub enum CaptureFrom {
 
 /// One compiled function (a script function, a script's top level, a REPL
 /// entry or a builtin).
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Proto {
     /// `None` for anonymous functions; `<main>` style names for top levels.
     pub name: Option<String>,
@@ -52,8 +52,9 @@ impl Proto {
 }
 
 /// A compiled program: its functions, its static data and its sources.
-/// The REPL keeps adding to one program.
-#[derive(Debug, Default)]
+/// The REPL keeps adding to one program (copying it when processes still run
+/// the older one: copies share their static data).
+#[derive(Debug, Default, Clone)]
 pub struct Program {
     pub protos: Vec<Proto>,
     pub statics: StaticSegment,

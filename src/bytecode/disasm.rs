@@ -103,8 +103,15 @@ fn disassemble_proto(out: &mut String, program: &Program, id: usize, p: &Proto) 
             Op::LocalAddI => format!("slot {}, {}", a(ins), sb(ins)),
             Op::LocalIndexI => format!("slot {}, [{}]", a(ins), b(ins)),
             Op::GetLocalField | Op::SetLocalField => {
-                let v = p.consts.get(b(ins) as usize).copied().unwrap_or(crate::value::Value::Nil);
-                let name = v.as_str().map(|s| s.as_str().into_owned()).unwrap_or_default();
+                let v = p
+                    .consts
+                    .get(b(ins) as usize)
+                    .copied()
+                    .unwrap_or(crate::value::Value::Nil);
+                let name = v
+                    .as_str()
+                    .map(|s| s.as_str().into_owned())
+                    .unwrap_or_default();
                 format!("slot {}, .{name}", a(ins))
             }
             Op::GetLocal2 => format!("slots {}, {}", a(ins), b(ins)),

@@ -2,30 +2,89 @@
 //! capture nothing. Built by the compiler, read-only afterwards, shared by
 //! every process, never collected or freed, and not counted in any heap.
 //!
-//! Objects are bump-allocated in chunks that never move (each chunk is its
-//! own boxed block), and carry `FLAG_STATIC` in their header, which is how
-//! the VM refuses to change them and collectors know to leave them alone.
+//! Objects are bump-allocated in chunks that never move. Chunks are shared
+//! (`Arc`) between copies of a program: the REPL copies its program to grow
+//! it while processes still run the older copy, and both must keep every
+//! static object they can reach alive and in place. A copy never writes into
+//! a chunk it shares: copying seals the last chunk, and allocation then
+//! starts a fresh one. Objects carry `FLAG_STATIC`, which is how the VM
+//! refuses to change them and collectors know to leave them alone.
 
 use crate::value::object::{FLAG_STATIC, init_header};
 use crate::value::{Alloc, AllocError, Kind, ObjRef};
+use std::alloc::{Layout, alloc_zeroed, dealloc};
 use std::ptr::NonNull;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Size of one chunk of the static segment, in 8-byte words (64 KiB).
 const CHUNK_WORDS: usize = 8 * 1024;
 
+/// One block of static objects.
+struct Chunk {
+    ptr: NonNull<u64>,
+    words: usize,
+    /// Shared by more than one program copy: nobody allocates in it any more.
+    sealed: AtomicBool,
+}
+
+// SAFETY: a chunk's objects are immutable once written; the free tail is
+// written only by the one segment that allocates in it (never once sealed).
+unsafe impl Send for Chunk {}
+unsafe impl Sync for Chunk {}
+
+impl Chunk {
+    fn new(words: usize) -> Result<Chunk, AllocError> {
+        let layout = Layout::array::<u64>(words).map_err(|_| AllocError::TooLarge)?;
+        // SAFETY: the layout is non-zero-sized (words >= 1).
+        let p = unsafe { alloc_zeroed(layout) };
+        let ptr = NonNull::new(p.cast::<u64>()).ok_or(AllocError::OutOfMemory)?;
+        Ok(Chunk {
+            ptr,
+            words,
+            sealed: AtomicBool::new(false),
+        })
+    }
+
+    fn contains(&self, a: usize) -> bool {
+        let b = self.ptr.as_ptr() as usize;
+        a >= b && a < b + self.words * 8
+    }
+}
+
+impl Drop for Chunk {
+    fn drop(&mut self) {
+        if let Ok(layout) = Layout::array::<u64>(self.words) {
+            // SAFETY: allocated in `Chunk::new` with this very layout.
+            unsafe { dealloc(self.ptr.as_ptr().cast(), layout) };
+        }
+    }
+}
+
 #[derive(Default)]
 pub struct StaticSegment {
-    chunks: Vec<Box<[u64]>>,
+    chunks: Vec<Arc<Chunk>>,
     /// Words used in the last chunk.
     used: usize,
     bytes: usize,
     objects: usize,
 }
 
-// SAFETY: the chunks are owned boxes; objects in them are immutable once built,
-// so sharing references to them across threads is sound.
-unsafe impl Send for StaticSegment {}
-unsafe impl Sync for StaticSegment {}
+impl Clone for StaticSegment {
+    /// A copy sharing every chunk; the last one is sealed, so neither copy
+    /// allocates in memory the other can see.
+    fn clone(&self) -> StaticSegment {
+        if let Some(last) = self.chunks.last() {
+            last.sealed.store(true, Ordering::Release);
+        }
+        StaticSegment {
+            chunks: self.chunks.clone(),
+            used: self.used,
+            bytes: self.bytes,
+            objects: self.objects,
+        }
+    }
+}
 
 impl std::fmt::Debug for StaticSegment {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -54,10 +113,10 @@ impl StaticSegment {
     /// Which chunk holds `r`, and where (for `inspect`).
     pub fn locate(&self, r: ObjRef) -> Option<(usize, usize)> {
         let a = r.addr();
-        self.chunks.iter().enumerate().find_map(|(i, c)| {
-            let b = c.as_ptr() as usize;
-            (a >= b && a < b + c.len() * 8).then(|| (i, a - b))
-        })
+        self.chunks
+            .iter()
+            .enumerate()
+            .find_map(|(i, c)| c.contains(a).then(|| (i, a - c.ptr.as_ptr() as usize)))
     }
 }
 
@@ -67,14 +126,16 @@ impl Alloc for StaticSegment {
         let fits = self
             .chunks
             .last()
-            .is_some_and(|c| self.used + words <= c.len());
+            .is_some_and(|c| !c.sealed.load(Ordering::Acquire) && self.used + words <= c.words);
         if !fits {
             self.chunks
-                .push(vec![0u64; words.max(CHUNK_WORDS)].into_boxed_slice());
+                .push(Arc::new(Chunk::new(words.max(CHUNK_WORDS))?));
             self.used = 0;
         }
-        let chunk = self.chunks.last_mut().ok_or(AllocError::OutOfMemory)?;
-        let p = NonNull::from(&mut chunk[self.used]).cast::<u8>();
+        let chunk = self.chunks.last().ok_or(AllocError::OutOfMemory)?;
+        // SAFETY: used + words <= chunk.words: the object fits in the chunk's
+        // unsealed free tail, which only this segment writes.
+        let p = unsafe { NonNull::new_unchecked(chunk.ptr.as_ptr().add(self.used)).cast::<u8>() };
         self.used += words;
         self.bytes += words * 8;
         self.objects += 1;
@@ -105,5 +166,25 @@ mod tests {
         let big = vec![b'x'; CHUNK_WORDS * 8 * 2];
         let v = new_str(&mut s, &big).unwrap();
         assert_eq!(v.as_str().unwrap().len(), big.len());
+    }
+
+    #[test]
+    fn copies_share_objects_and_never_write_into_each_others_chunks() {
+        let mut a = StaticSegment::new();
+        let x = new_str(&mut a, b"shared").unwrap();
+        let mut b = a.clone();
+        let y = new_str(&mut b, b"only in b").unwrap();
+        let z = new_str(&mut a, b"only in a").unwrap();
+        // Both copies still see the shared object, unchanged, at its place.
+        assert_eq!(x.as_str().unwrap().bytes(), b"shared");
+        assert!(b.locate(x.as_obj().unwrap()).is_some());
+        // New objects went to fresh chunks, not the sealed shared one.
+        assert_ne!(a.locate(z.as_obj().unwrap()).map(|l| l.0), Some(0));
+        assert_ne!(b.locate(y.as_obj().unwrap()).map(|l| l.0), Some(0));
+        assert_eq!(y.as_str().unwrap().bytes(), b"only in b");
+        assert_eq!(z.as_str().unwrap().bytes(), b"only in a");
+        // Dropping one copy keeps the shared chunk alive for the other.
+        drop(a);
+        assert_eq!(x.as_str().unwrap().bytes(), b"shared");
     }
 }

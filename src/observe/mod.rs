@@ -22,7 +22,16 @@ pub fn trace_line(e: &GcEvent, backend: Backend) -> String {
 
 /// The `--gc-stats` table: one row per process.
 pub fn stats_table(rows: &[(&str, Backend, crate::heap::HeapStats)]) -> String {
-    let mut s = format!(
+    let mut s = stats_header();
+    for (name, backend, st) in rows {
+        s.push_str(&stats_row(name, *backend, st));
+    }
+    s
+}
+
+/// The `--gc-stats` table's header line.
+pub fn stats_header() -> String {
+    format!(
         "{:<16} {:<13} {:>14} {:>12} {:>12} {:>9} {:>6} {:>10} {:>11} {:>10}\n",
         "process",
         "backend",
@@ -34,23 +43,24 @@ pub fn stats_table(rows: &[(&str, Backend, crate::heap::HeapStats)]) -> String {
         "freed",
         "pause total",
         "pause max"
-    );
-    for (name, backend, st) in rows {
-        s.push_str(&format!(
-            "{:<16} {:<13} {:>14} {:>12} {:>12} {:>9} {:>6} {:>10} {:>9.3}ms {:>8.3}ms\n",
-            name,
-            backend.name(),
-            st.allocated_bytes,
-            st.live_bytes,
-            st.heap_bytes,
-            st.segments,
-            st.collections,
-            st.freed_objects,
-            st.pause_total.as_secs_f64() * 1e3,
-            st.pause_max.as_secs_f64() * 1e3
-        ));
-    }
-    s
+    )
+}
+
+/// One process's `--gc-stats` row.
+pub fn stats_row(name: &str, backend: Backend, st: &crate::heap::HeapStats) -> String {
+    format!(
+        "{:<16} {:<13} {:>14} {:>12} {:>12} {:>9} {:>6} {:>10} {:>9.3}ms {:>8.3}ms\n",
+        name,
+        backend.name(),
+        st.allocated_bytes,
+        st.live_bytes,
+        st.heap_bytes,
+        st.segments,
+        st.collections,
+        st.freed_objects,
+        st.pause_total.as_secs_f64() * 1e3,
+        st.pause_max.as_secs_f64() * 1e3
+    )
 }
 
 /// The `--leak-check` lines for one process: objects and bytes never

@@ -1,71 +1,303 @@
-//! Running a program: picks the backend's monomorphised VM and drives it
-//! (`run_program` holds the one `match` over backends; the REPL has its twin).
-//! (Green processes, mailboxes and the scheduler come with the processes issue.)
+//! Processes: many green processes, each with its own heap and backend,
+//! sharing nothing mutable and talking by copying messages (section 9).
+//!
+//! - `runtime.rs`: the process table, mailboxes, spawning, sending,
+//!   monitors, deadlock detection.
+//! - `scheduler.rs`: worker threads with work stealing, and timers.
+//! - `copy.rs`: messages, copied out of one heap and into another.
+//! - here: a [`Process`] (a VM and the function it starts with), the one
+//!   `match` that picks a backend's compiled VM, and running a program: its
+//!   main process runs on the program's own thread, the others on the
+//!   scheduler's threads.
+
+pub mod copy;
+mod runtime;
+mod scheduler;
+
+pub use runtime::{Entry, MAIN_PID, Pid, ProcCtx, PsRow, Reason, Runtime, Woken};
 
 use crate::bytecode::chunk::Program;
 use crate::heap::manual::ManualHeap;
 use crate::heap::markcompact::MarkCompactHeap;
 use crate::heap::rc::RcHeap;
-use crate::heap::{Backend, Heap, HeapConfig, SegmentPool};
+use crate::heap::{Backend, Heap, HeapConfig};
 use crate::vm::error::RuntimeError;
-use crate::vm::{Vm, VmOptions};
+use crate::vm::{Exit, SLICE_REDUCTIONS, Vm, VmOptions};
+use copy::Message;
+use runtime::{Proc, Step};
 use std::io::Write;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// Everything a run needs besides the program.
 #[derive(Clone, Debug)]
 pub struct RunConfig {
+    /// The default backend (`--gc`); `spawn` may choose another.
     pub backend: Backend,
     pub heap: HeapConfig,
     pub max_memory: Option<usize>,
     pub vm: VmOptions,
-    /// `--gc-stats`: print a memory summary at exit.
+    /// `--gc-stats`: print a memory summary per process at exit.
     pub gc_stats: bool,
-    /// `--leak-check`: report what the heap never released.
+    /// `--leak-check`: report what each heap never released.
     pub leak_check: bool,
+    /// Scheduler threads for spawned processes (`--schedulers`).
+    pub schedulers: usize,
 }
 
-/// Runs `main` of `program` to completion in a fresh process.
+impl RunConfig {
+    /// The settings `loam` uses when given no options.
+    pub fn default_for(backend: Backend) -> RunConfig {
+        RunConfig {
+            backend,
+            heap: HeapConfig::default(),
+            max_memory: None,
+            vm: VmOptions::default(),
+            gc_stats: false,
+            leak_check: false,
+            schedulers: std::thread::available_parallelism().map_or(2, |n| n.get()),
+        }
+    }
+}
+
+/// Where every process prints: one shared stream (each process writes whole
+/// buffered chunks, so lines from different processes never mix).
+#[derive(Clone)]
+pub struct SharedOut(Arc<Mutex<Box<dyn Write + Send>>>);
+
+impl SharedOut {
+    pub fn new(w: Box<dyn Write + Send>) -> SharedOut {
+        SharedOut(Arc::new(Mutex::new(w)))
+    }
+}
+
+impl Write for SharedOut {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        let mut w = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        w.write_all(b)?;
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).flush()
+    }
+}
+
+/// A process: its VM and, until it first runs, the function it was spawned with.
+pub struct Process<H: Heap> {
+    pub vm: Vm<H>,
+    start: Option<Message>,
+    entry: Arc<Entry>,
+}
+
+impl<H: Heap + Send + 'static> Process<H> {
+    /// A process whose VM belongs to the runtime as `pid`.
+    pub fn new(
+        rt: &Arc<Runtime>,
+        heap: H,
+        pid: Pid,
+        entry: Arc<Entry>,
+        out: SharedOut,
+        start: Option<Message>,
+    ) -> Self {
+        let mut vm = Vm::new(rt.program(), heap, Box::new(out), rt.cfg.vm.clone());
+        vm.set_ctx(ProcCtx {
+            pid,
+            rt: rt.clone(),
+            entry: entry.clone(),
+        });
+        Process { vm, start, entry }
+    }
+
+    /// Builds the spawned function in this process's heap and prepares the call.
+    fn begin(&mut self, msg: &Message) -> Result<(), RuntimeError> {
+        let f = match msg.build(&mut self.vm.heap) {
+            Ok(f) => f,
+            Err(_) => {
+                // One collection, then the limit stands.
+                self.vm.collect(crate::heap::GcReason::Limit);
+                msg.build(&mut self.vm.heap).map_err(|e| {
+                    let mut r = RuntimeError::bare(e.to_string());
+                    r.heap_limit = true;
+                    r
+                })?
+            }
+        };
+        self.vm.start_call(f)
+    }
+}
+
+impl<H: Heap + Send + 'static> Proc for Process<H> {
+    fn pid(&self) -> Pid {
+        self.vm.pid()
+    }
+
+    fn entry(&self) -> &Arc<Entry> {
+        &self.entry
+    }
+
+    fn run(&mut self) -> Step {
+        if let Some(msg) = self.start.take()
+            && let Err(e) = self.begin(&msg)
+        {
+            return Step::Crashed(e);
+        }
+        match self.vm.run_slice(SLICE_REDUCTIONS) {
+            Ok(Exit::Returned | Exit::Halted) => Step::Done,
+            Ok(Exit::Yielded) => Step::Yielded,
+            Ok(Exit::Blocked(b)) => Step::Blocked(b),
+            Err(e) => Step::Crashed(e),
+        }
+    }
+
+    fn backend(&self) -> Backend {
+        H::BACKEND
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.vm.heap.stats().heap_bytes
+    }
+
+    fn crash_report(&self, e: &RuntimeError) -> String {
+        let color = std::io::IsTerminal::is_terminal(&std::io::stderr());
+        format!(
+            "process <pid {}> crashed: {}",
+            self.pid(),
+            e.render(&self.vm.program, color)
+        )
+    }
+
+    fn exit_report(&self, cfg: &RunConfig) -> String {
+        exit_report(&self.vm, cfg)
+    }
+}
+
+/// `--gc-stats` and `--leak-check` lines for a process that ended.
+fn exit_report<H: Heap>(vm: &Vm<H>, cfg: &RunConfig) -> String {
+    let mut s = String::new();
+    let name = if vm.pid() == MAIN_PID {
+        "<pid 0> main".to_string()
+    } else {
+        format!("<pid {}>", vm.pid())
+    };
+    if cfg.gc_stats {
+        s.push_str(&crate::observe::stats_row(
+            &name,
+            H::BACKEND,
+            &vm.heap.stats(),
+        ));
+    }
+    if cfg.leak_check {
+        s.push_str(&crate::observe::leak_report(
+            &name,
+            &vm.heap.leaks(),
+            &vm.program,
+        ));
+    }
+    s
+}
+
+/// A new process of `backend` that will run the function in `start`.
+pub fn new_process(
+    rt: &Arc<Runtime>,
+    backend: Backend,
+    heap: HeapConfig,
+    pid: Pid,
+    entry: Arc<Entry>,
+    start: Message,
+) -> Box<dyn Proc> {
+    let out = rt.out();
+    let pool = rt.pool.clone();
+    // The one place (with the main process's twin below) that picks a backend.
+    match backend {
+        Backend::MarkCompact => Box::new(Process::new(
+            rt,
+            MarkCompactHeap::new(pool, heap),
+            pid,
+            entry,
+            out,
+            Some(start),
+        )),
+        Backend::Rc => Box::new(Process::new(
+            rt,
+            RcHeap::new(pool, heap),
+            pid,
+            entry,
+            out,
+            Some(start),
+        )),
+        Backend::Manual => Box::new(Process::new(
+            rt,
+            ManualHeap::new(pool, heap),
+            pid,
+            entry,
+            out,
+            Some(start),
+        )),
+    }
+}
+
+/// Runs `main` of `program` to completion, processes and all; prints the
+/// end-of-run reports (`--gc-stats`, `--leak-check`) on stderr.
 pub fn run_program(
     program: Arc<Program>,
     main: u32,
     cfg: &RunConfig,
-    out: Box<dyn Write>,
+    out: Box<dyn Write + Send>,
 ) -> Result<(), RuntimeError> {
-    let pool = Arc::new(SegmentPool::new(cfg.max_memory));
-    // The one place that picks a backend: each gets its own compiled VM.
-    match cfg.backend {
-        Backend::MarkCompact => run_with(
-            MarkCompactHeap::new(pool, cfg.heap),
-            program,
-            main,
-            cfg,
-            out,
-        ),
-        Backend::Rc => run_with(RcHeap::new(pool, cfg.heap), program, main, cfg, out),
-        Backend::Manual => run_with(ManualHeap::new(pool, cfg.heap), program, main, cfg, out),
-    }
-}
-
-fn run_with<H: Heap>(
-    heap: H,
-    program: Arc<Program>,
-    main: u32,
-    cfg: &RunConfig,
-    out: Box<dyn Write>,
-) -> Result<(), RuntimeError> {
-    let mut vm = Vm::new(program, heap, out, cfg.vm.clone());
-    let r = vm.run_main(main);
-    vm.flush();
+    let rt = Runtime::new(cfg.clone(), program, SharedOut::new(out));
+    let pool = rt.pool.clone();
+    let r = match cfg.backend {
+        Backend::MarkCompact => run_main(&rt, MarkCompactHeap::new(pool, cfg.heap), main),
+        Backend::Rc => run_main(&rt, RcHeap::new(pool, cfg.heap), main),
+        Backend::Manual => run_main(&rt, ManualHeap::new(pool, cfg.heap), main),
+    };
+    let reports = rt.shut_down();
+    let mut err = std::io::stderr().lock();
     if cfg.gc_stats {
-        eprint!(
-            "{}",
-            crate::observe::stats_table(&[("<pid 0> main", H::BACKEND, vm.heap.stats())])
-        );
+        let _ = write!(err, "{}", crate::observe::stats_header());
     }
-    if cfg.leak_check {
-        let report = crate::observe::leak_report("<pid 0> main", &vm.heap.leaks(), &vm.program);
-        eprint!("{report}");
+    for r in reports {
+        let _ = write!(err, "{r}");
     }
     r
+}
+
+fn run_main<H: Heap + Send + 'static>(
+    rt: &Arc<Runtime>,
+    heap: H,
+    main: u32,
+) -> Result<(), RuntimeError> {
+    let entry = rt.register(MAIN_PID, H::BACKEND);
+    let mut p = Process::new(rt, heap, MAIN_PID, entry.clone(), rt.out(), None);
+    p.vm.prepare_main(main);
+    let r = drive(rt, &mut p.vm, &entry);
+    p.vm.flush();
+    let reason = match &r {
+        Ok(()) => Reason::Normal,
+        Err(e) if e.heap_limit => Reason::HeapLimit,
+        Err(e) => Reason::Error(e.message.clone()),
+    };
+    rt.report(exit_report(&p.vm, &rt.cfg));
+    rt.end(MAIN_PID, &reason);
+    r
+}
+
+/// Runs the main process (on this thread) until it returns, halts or fails;
+/// while it waits, this thread waits.
+pub fn drive<H: Heap>(
+    rt: &Arc<Runtime>,
+    vm: &mut Vm<H>,
+    entry: &Entry,
+) -> Result<(), RuntimeError> {
+    loop {
+        match vm.run_slice(SLICE_REDUCTIONS)? {
+            Exit::Returned | Exit::Halted => return Ok(()),
+            Exit::Yielded => {}
+            Exit::Blocked(b) => match rt.main_wait(entry, b) {
+                Woken::Resume => {}
+                Woken::Deadlock => {
+                    return Err(vm.error_here("deadlock: every process is waiting for a message"));
+                }
+            },
+        }
+    }
 }

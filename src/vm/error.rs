@@ -15,6 +15,8 @@ pub enum Trap {
     Alloc(AllocError),
     /// A misuse of memory the backend caught (manual).
     Mem(MemError),
+    /// The process must wait (not an error: the instruction runs again later).
+    Block(super::Block),
 }
 
 impl From<OpError> for Trap {
@@ -59,6 +61,16 @@ pub struct RuntimeError {
 }
 
 impl RuntimeError {
+    /// An error with no place (outside any running code).
+    pub fn bare(message: impl Into<String>) -> RuntimeError {
+        RuntimeError {
+            message: message.into(),
+            trace: vec![],
+            notes: vec![],
+            heap_limit: false,
+        }
+    }
+
     /// `PATH:LINE:COL` of the innermost frame.
     pub fn location(&self, program: &Program) -> String {
         self.trace

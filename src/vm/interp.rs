@@ -20,16 +20,16 @@
 //! backend with `CHECKS_USE` (manual) whether an object may be used before
 //! the VM looks into it.
 
-use super::access::{add_values, get_field, index};
+use super::access::{add_values, capture_at, get_field, index};
 use super::error::{Trap, err};
 use super::{Exit, Frame, MAX_FRAMES, Vm};
 use crate::bytecode::chunk::Program;
 use crate::bytecode::opcode::{a, b, code as op, sb, sx, x};
 use crate::heap::Heap;
 use crate::syntax::ast::BinOp;
-use crate::value::Value;
 use crate::value::list::new_list;
 use crate::value::ops::{self, OpError};
+use crate::value::{CellRef, Kind, Value};
 
 /// Arguments copied off the stack for a builtin.
 const INLINE_ARGS: usize = 8;
@@ -89,11 +89,24 @@ impl<H: Heap> Vm<H> {
             };
         }
         // Writes the running frame's ip and the stack top back to the VM.
+        let mut budget = self.budget;
         macro_rules! sync {
             () => {
                 self.sp = sp;
+                self.budget = budget;
                 if let Some(fr) = self.frames.last_mut() {
                     fr.ip = ip;
+                }
+            };
+        }
+        // One reduction (a call or a backward jump); a spent slice yields here,
+        // between instructions.
+        macro_rules! tick {
+            () => {
+                budget -= 1;
+                if budget <= 0 {
+                    sync!();
+                    return Ok(Exit::Yielded);
                 }
             };
         }
@@ -304,7 +317,12 @@ impl<H: Heap> Vm<H> {
                         jump!(sx(ins));
                     }
                 }
-                op::Jump => jump!(sx(ins)),
+                op::Jump => {
+                    jump!(sx(ins));
+                    if sx(ins) < 0 {
+                        tick!();
+                    }
+                }
                 op::JumpIfFalse => {
                     let v = pop!();
                     dec!(v);
@@ -336,6 +354,11 @@ impl<H: Heap> Vm<H> {
                         sp = callee_at;
                         push!(r);
                         safepoint!();
+                        budget = budget.min(self.budget);
+                        if budget <= 0 {
+                            sync!();
+                            return Ok(Exit::Yielded);
+                        }
                         continue;
                     };
                     if self.frames.len() >= MAX_FRAMES {
@@ -358,6 +381,7 @@ impl<H: Heap> Vm<H> {
                     proto = target;
                     code = &proto.code;
                     ip = 0;
+                    tick!();
                 }
                 op::Return => ret!(pop!()),
                 op::ReturnLocal => {
@@ -455,7 +479,11 @@ impl<H: Heap> Vm<H> {
                 op::LocalIndexI => {
                     let obj = slot!(a(ins));
                     let i = b(ins) as usize;
-                    let item = if H::CHECKS_USE { None } else { obj.as_list().and_then(|l| l.get(i)) };
+                    let item = if H::CHECKS_USE {
+                        None
+                    } else {
+                        obj.as_list().and_then(|l| l.get(i))
+                    };
                     let v = match item {
                         Some(v) => v,
                         None => tryv!(pc, index(&self.heap, obj, Value::Int(i as i64))),
@@ -485,6 +513,7 @@ impl<H: Heap> Vm<H> {
                         slot!(s) = Value::Int(c + 1);
                         if c + 1 < e {
                             jump!(off);
+                            tick!();
                         }
                     }
                 }
@@ -520,6 +549,58 @@ impl<H: Heap> Vm<H> {
                         safepoint!();
                     }
                 }
+                op::CallNative => {
+                    let argc = a(ins) as usize;
+                    let at = sp - argc;
+                    sync!();
+                    self.fault_pc = pc;
+                    site!(pc);
+                    let r = self.call_native(b(ins), at, argc);
+                    let r = tryv!(pc, r);
+                    self.drop_slots(at, sp);
+                    restack!();
+                    sp = at;
+                    push!(r);
+                    safepoint!();
+                    // A builtin may end the slice (it took a newer program).
+                    budget = budget.min(self.budget);
+                    if budget <= 0 {
+                        sync!();
+                        return Ok(Exit::Yielded);
+                    }
+                }
+                op::GetCell | op::GetUp => {
+                    let holder = if ins as u8 == op::GetCell {
+                        slot!(x(ins))
+                    } else {
+                        chk!(pc, stack[base - 1]);
+                        capture_at(stack, base, x(ins))
+                    };
+                    let v = holder
+                        .obj_of(Kind::Cell)
+                        .map_or(Value::Undef, |c| CellRef(c).get());
+                    if let Value::Undef = v {
+                        trap!(pc, Trap::Error(undefined(proto, pc)));
+                    }
+                    inc!(v);
+                    push!(v);
+                }
+                op::SetCell | op::SetUp => {
+                    let holder = if ins as u8 == op::SetCell {
+                        slot!(x(ins))
+                    } else {
+                        chk!(pc, stack[base - 1]);
+                        capture_at(stack, base, x(ins))
+                    };
+                    let v = pop!();
+                    match holder.obj_of(Kind::Cell) {
+                        Some(c) => {
+                            let old = CellRef(c).set(v);
+                            dec!(old);
+                        }
+                        None => dec!(v),
+                    }
+                }
                 op::Halt => {
                     sync!();
                     return Ok(Exit::Halted);
@@ -534,6 +615,12 @@ impl<H: Heap> Vm<H> {
                         ip = fr.ip;
                     }
                     tryv!(pc, r);
+                    // A builtin may end the slice (it took a newer program).
+                    budget = budget.min(self.budget);
+                    if budget <= 0 {
+                        sync!();
+                        return Ok(Exit::Yielded);
+                    }
                 }
             }
         }
@@ -602,4 +689,11 @@ impl<H: Heap> Vm<H> {
             super::builtins::call(self, id, &args)
         }
     }
+}
+
+/// The message for reading a variable whose `let` has not run yet.
+#[cold]
+fn undefined(proto: &crate::bytecode::chunk::Proto, pc: usize) -> String {
+    let name = proto.names.get(&(pc as u32)).cloned().unwrap_or_default();
+    format!("undefined variable '{name}'")
 }

@@ -46,7 +46,26 @@ pub enum Exit {
     Returned,
     /// A REPL entry finished (`Halt`), leaving its variables on the stack.
     Halted,
+    /// The time slice's reductions are spent; run it again to go on.
+    Yielded,
+    /// The process waits (`recv` on an empty mailbox, `sleep`); run it again
+    /// when it may go on: the waiting instruction runs again.
+    Blocked(Block),
 }
+
+/// What a blocked process waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Block {
+    /// A message, or until the deadline (`recv(ms)`).
+    Message(Option<Instant>),
+    /// The deadline (`sleep(ms)`).
+    Sleep(Instant),
+}
+
+/// Reductions in one time slice (calls and backward jumps count one each),
+/// in the manner of Erlang's reductions: a loop that never waits is still
+/// preempted this often.
+pub const SLICE_REDUCTIONS: i32 = 2000;
 
 /// Settings that do not belong to the heap.
 #[derive(Debug, Clone, Default)]
@@ -68,7 +87,7 @@ pub struct Vm<H: Heap> {
     pub(crate) stack: Vec<Value>,
     pub(crate) sp: usize,
     pub(crate) frames: Vec<Frame>,
-    pub(crate) out: Box<dyn Write>,
+    pub(crate) out: Box<dyn Write + Send>,
     pub(crate) buf: Vec<u8>,
     /// `gc()` was called: collect at the next safepoint.
     pub(crate) gc_requested: bool,
@@ -81,6 +100,14 @@ pub struct Vm<H: Heap> {
     pub(crate) fault_pc: usize,
     /// The most recent collection (for the REPL's `:gc`).
     pub last_event: Option<GcEvent>,
+    /// Reductions left in the current slice.
+    pub(crate) budget: i32,
+    /// The deadline of the `recv(ms)` or `sleep(ms)` being waited in.
+    pub(crate) wait_until: Option<Instant>,
+    /// This process in the runtime (pid, mailbox), for the process builtins.
+    pub(crate) ctx: Option<crate::process::ProcCtx>,
+    /// Which of the runtime's program versions `program` is.
+    pub(crate) program_version: u64,
 }
 
 /// The VM's roots: every value on its stack.
@@ -97,13 +124,18 @@ impl RootSet for StackRoots<'_> {
 }
 
 impl<H: Heap> Vm<H> {
-    pub fn new(program: Arc<Program>, heap: H, out: Box<dyn Write>, opts: VmOptions) -> Self {
+    pub fn new(
+        program: Arc<Program>,
+        heap: H,
+        out: Box<dyn Write + Send>,
+        opts: VmOptions,
+    ) -> Self {
         Vm {
             heap,
             program,
-            stack: vec![Value::Nil; 1024],
+            stack: vec![Value::Nil; 16],
             sp: 0,
-            frames: Vec::with_capacity(64),
+            frames: Vec::with_capacity(4),
             out,
             buf: Vec::new(),
             gc_requested: false,
@@ -112,11 +144,56 @@ impl<H: Heap> Vm<H> {
             opts,
             fault_pc: 0,
             last_event: None,
+            budget: i32::MAX,
+            wait_until: None,
+            ctx: None,
+            program_version: 0,
         }
     }
 
-    /// Runs a script's top-level function to the end.
-    pub fn run_main(&mut self, proto: u32) -> Result<(), RuntimeError> {
+    /// When the program started (`clock()` counts from here).
+    pub(crate) fn program_start(&self) -> Instant {
+        self.ctx.as_ref().map_or(self.start, |c| c.rt.start)
+    }
+
+    /// Gives the VM its place in the runtime (its pid and mailbox).
+    pub fn set_ctx(&mut self, ctx: crate::process::ProcCtx) {
+        self.program_version = ctx.rt.program_version();
+        self.ctx = Some(ctx);
+    }
+
+    /// The process's pid (0 for a VM outside the runtime).
+    pub fn pid(&self) -> u64 {
+        self.ctx.as_ref().map_or(0, |c| c.pid)
+    }
+
+    /// Prepares to call `f` (a function of no parameters) as the process's
+    /// body: the first `run_slice` starts it.
+    pub fn start_call(&mut self, f: Value) -> Result<(), RuntimeError> {
+        let Some(c) = f.as_closure() else {
+            return Err(RuntimeError::bare("spawn() expects a function"));
+        };
+        let proto = c.proto();
+        self.sp = 1;
+        self.ensure_stack(1);
+        self.stack[0] = f;
+        self.frames.clear();
+        self.frames.push(Frame {
+            proto,
+            ip: 0,
+            base: 1,
+        });
+        Ok(())
+    }
+
+    /// Runs for one time slice of `budget` reductions.
+    pub fn run_slice(&mut self, budget: i32) -> Result<Exit, RuntimeError> {
+        self.budget = budget;
+        self.execute()
+    }
+
+    /// Prepares to run a script's top-level function (`run_slice` runs it).
+    pub fn prepare_main(&mut self, proto: u32) {
         self.sp = 1;
         self.stack[0] = Value::Nil;
         self.frames.clear();
@@ -125,12 +202,17 @@ impl<H: Heap> Vm<H> {
             ip: 0,
             base: 1,
         });
-        self.execute().map(|_| ())
     }
 
-    /// Runs one REPL entry on the persistent top frame, whose first `slots`
-    /// slots hold the variables of earlier entries.
-    pub fn run_entry(&mut self, proto: u32, slots: usize) -> Result<(), RuntimeError> {
+    /// A runtime error at the current place (the instruction the process waits in).
+    pub fn error_here(&mut self, message: &str) -> RuntimeError {
+        self.fault_pc = self.frames.last().map_or(0, |f| f.ip);
+        self.placed(Trap::Error(message.to_string()))
+    }
+
+    /// Prepares one REPL entry on the persistent top frame, whose first `slots`
+    /// slots hold the variables of earlier entries (`run_slice` runs it).
+    pub fn prepare_entry(&mut self, proto: u32, slots: usize) {
         self.set_top_slots(slots);
         self.frames.clear();
         self.frames.push(Frame {
@@ -138,9 +220,6 @@ impl<H: Heap> Vm<H> {
             ip: 0,
             base: 1,
         });
-        let r = self.execute().map(|_| ());
-        self.frames.clear();
-        r
     }
 
     /// After a REPL entry failed part-way: make the top frame exactly `slots`
@@ -189,6 +268,14 @@ impl<H: Heap> Vm<H> {
                     self.flush();
                     return Ok(exit);
                 }
+                Err(Trap::Block(b)) => {
+                    // The waiting instruction runs again when the process resumes.
+                    if let Some(f) = self.frames.last_mut() {
+                        f.ip = self.fault_pc;
+                    }
+                    self.flush();
+                    return Ok(Exit::Blocked(b));
+                }
                 Err(Trap::Alloc(AllocError::HeapLimit | AllocError::OutOfMemory))
                     if self.retry_pc != Some(self.fault_pc) =>
                 {
@@ -235,6 +322,7 @@ impl<H: Heap> Vm<H> {
                 }
                 e.to_string()
             }
+            Trap::Block(_) => "internal error: a wait escaped the VM".into(),
         };
         let n = self.frames.len();
         let trace = self
@@ -320,7 +408,12 @@ impl<H: Heap> Vm<H> {
         }
     }
 
+    /// Writes out what this process printed (at the end of every slice, and
+    /// before it sends a message, so output follows the order of events).
     pub fn flush(&mut self) {
+        if self.buf.is_empty() {
+            return;
+        }
         let _ = self.out.write_all(&self.buf);
         self.buf.clear();
         let _ = self.out.flush();
@@ -347,6 +440,24 @@ impl<H: Heap> Vm<H> {
     pub(crate) fn release(&mut self, v: Value) {
         if H::COUNTS_REFS {
             self.heap.release(v);
+        }
+    }
+
+    /// Formats a value known to be safe to look at (no use check).
+    pub(crate) fn formats_raw(&self, v: Value, out: &mut Vec<u8>) {
+        let _ = format::format_value(out, v, &self.program, true, &format::no_check);
+    }
+
+    /// After receiving a message that may hold functions of a newer program
+    /// (the REPL grows it): take the newest, and end the slice so the dispatch
+    /// loop picks it up.
+    pub(crate) fn refresh_program(&mut self) {
+        if let Some(c) = &self.ctx
+            && c.rt.program_version() != self.program_version
+        {
+            self.program = c.rt.program();
+            self.program_version = c.rt.program_version();
+            self.budget = 0;
         }
     }
 

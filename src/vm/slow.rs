@@ -32,17 +32,6 @@ impl<H: Heap> Vm<H> {
         if H::TRACKS_SITES {
             self.heap.set_site(proto.site_base.wrapping_add(pc as u32));
         }
-        if ins as u8 == op::CallNative {
-            let argc = a(ins) as usize;
-            let at = self.sp - argc;
-            let r = self.call_native(b(ins), at, argc)?;
-            let end = self.sp;
-            self.drop_slots(at, end);
-            self.stack[at] = r;
-            self.sp = at + 1;
-            self.safepoint();
-            return Ok(());
-        }
         let mut sp = self.sp;
         let mut ip = self.frames.last().map_or(0, |f| f.ip);
         let heap = &mut self.heap;

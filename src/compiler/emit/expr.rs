@@ -46,7 +46,11 @@ impl Emitter<'_> {
                     && matches!(index.kind, ExprKind::Int(i) if (0..=u16::MAX as i64).contains(&i)) =>
             {
                 let slot = self.plain_local(obj).unwrap_or(0);
-                let i = if let ExprKind::Int(i) = index.kind { i as u16 } else { 0 };
+                let i = if let ExprKind::Int(i) = index.kind {
+                    i as u16
+                } else {
+                    0
+                };
                 self.cur().span = e.span;
                 self.word(enc_ab(Op::LocalIndexI, slot, i));
                 self.adjust(1);

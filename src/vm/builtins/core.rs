@@ -135,7 +135,7 @@ pub fn args<H: Heap>(vm: &mut Vm<H>, args: &[Value]) -> Result<Value, Trap> {
 
 pub fn clock<H: Heap>(vm: &mut Vm<H>, args: &[Value]) -> Result<Value, Trap> {
     arity("clock", args, 0, 0)?;
-    Ok(Value::Float(vm.start.elapsed().as_secs_f64()))
+    Ok(Value::Float(vm.program_start().elapsed().as_secs_f64()))
 }
 
 fn message<H: Heap>(vm: &mut Vm<H>, v: Value) -> Result<String, Trap> {

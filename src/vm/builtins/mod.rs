@@ -8,6 +8,7 @@ mod collections;
 mod core;
 mod memory;
 pub mod names;
+mod process;
 mod strings;
 
 use super::Vm;
@@ -17,43 +18,50 @@ use crate::value::Value;
 
 /// Calls builtin number `id`.
 pub(crate) fn call<H: Heap>(vm: &mut Vm<H>, id: u16, args: &[Value]) -> Result<Value, Trap> {
-    let name = names::NAMES.get(id as usize).copied().unwrap_or("?");
+    use names::Builtin as B;
+    let Some(b) = B::from_id(id) else {
+        return err(format!("internal error: unknown builtin {id}"));
+    };
     // Under manual, every argument is checked before any builtin looks at it
     // (free does its own check: a stale reference there is a double free).
-    if H::CHECKS_USE && name != "free" {
+    if H::CHECKS_USE && b != B::Free {
         for a in args {
             vm.check(a)?;
         }
     }
-    match name {
-        "print" => core::print(vm, args),
-        "str" => core::str(vm, args),
-        "int" => core::int(args),
-        "float" => core::float(args),
-        "type" => core::type_of(vm, args),
-        "len" => core::len(vm, args),
-        "args" => core::args(vm, args),
-        "clock" => core::clock(vm, args),
-        "assert" => core::assert(vm, args),
-        "error" => core::error(vm, args),
-        "abs" | "min" | "max" | "floor" | "sqrt" => core::math(name, args),
-        "push" => collections::push(vm, args),
-        "pop" => collections::pop(vm, args),
-        "fill" => collections::fill(vm, args),
-        "keys" => collections::keys(vm, args),
-        "has" => collections::has(vm, args),
-        "del" => collections::del(vm, args),
-        "split" => strings::split(vm, args),
-        "join" => strings::join(vm, args),
-        "substr" => strings::substr(vm, args),
-        "free" => memory::free(vm, args),
-        "gc" => memory::gc(vm, args),
-        "heap_stats" => memory::heap_stats(vm, args),
-        "inspect" => memory::inspect(vm, args),
-        "spawn" | "send" | "recv" | "self" | "monitor" | "sleep" => err(format!(
-            "{name}() needs processes, which this version of Loam does not have yet"
-        )),
-        _ => err(format!("internal error: unknown builtin {id}")),
+    match b {
+        B::Print => core::print(vm, args),
+        B::Str => core::str(vm, args),
+        B::Int => core::int(args),
+        B::Float => core::float(args),
+        B::Type => core::type_of(vm, args),
+        B::Len => core::len(vm, args),
+        B::Args => core::args(vm, args),
+        B::Clock => core::clock(vm, args),
+        B::Assert => core::assert(vm, args),
+        B::Error => core::error(vm, args),
+        B::Abs | B::Min | B::Max | B::Floor | B::Sqrt => {
+            core::math(names::NAMES[id as usize], args)
+        }
+        B::Push => collections::push(vm, args),
+        B::Pop => collections::pop(vm, args),
+        B::Fill => collections::fill(vm, args),
+        B::Keys => collections::keys(vm, args),
+        B::Has => collections::has(vm, args),
+        B::Del => collections::del(vm, args),
+        B::Split => strings::split(vm, args),
+        B::Join => strings::join(vm, args),
+        B::Substr => strings::substr(vm, args),
+        B::Free => memory::free(vm, args),
+        B::Gc => memory::gc(vm, args),
+        B::HeapStats => memory::heap_stats(vm, args),
+        B::Inspect => memory::inspect(vm, args),
+        B::Spawn => process::spawn(vm, args),
+        B::Send => process::send(vm, args),
+        B::Recv => process::recv(vm, args),
+        B::SelfPid => process::self_pid(vm, args),
+        B::Monitor => process::monitor(vm, args),
+        B::Sleep => process::sleep(vm, args),
     }
 }
 

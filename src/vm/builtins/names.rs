@@ -1,45 +1,80 @@
 //! The builtins' names and numbers, shared by the compiler (which resolves
 //! names to them) and the VM (which dispatches on the number).
 
-/// Every builtin of section 6, by number.
-pub const NAMES: &[&str] = &[
-    "print",
-    "str",
-    "int",
-    "float",
-    "type",
-    "len",
-    "push",
-    "pop",
-    "fill",
-    "keys",
-    "has",
-    "del",
-    "split",
-    "join",
-    "substr",
-    "abs",
-    "min",
-    "max",
-    "floor",
-    "sqrt",
-    "args",
-    "clock",
-    "assert",
-    "error",
-    "free",
-    "gc",
-    "heap_stats",
-    "inspect",
-    "spawn",
-    "send",
-    "recv",
-    "self",
-    "monitor",
-    "sleep",
-];
+macro_rules! builtins {
+    ($($variant:ident = $name:literal,)*) => {
+        /// Every builtin of section 6; its number is its position.
+        #[repr(u16)]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub enum Builtin { $($variant,)* }
+
+        /// The builtins' names, by number.
+        pub const NAMES: &[&str] = &[$($name,)*];
+
+        impl Builtin {
+            pub const ALL: &'static [Builtin] = &[$(Builtin::$variant,)*];
+
+            #[inline]
+            pub fn from_id(id: u16) -> Option<Builtin> {
+                Builtin::ALL.get(id as usize).copied()
+            }
+        }
+    };
+}
+
+builtins! {
+    Print = "print",
+    Str = "str",
+    Int = "int",
+    Float = "float",
+    Type = "type",
+    Len = "len",
+    Push = "push",
+    Pop = "pop",
+    Fill = "fill",
+    Keys = "keys",
+    Has = "has",
+    Del = "del",
+    Split = "split",
+    Join = "join",
+    Substr = "substr",
+    Abs = "abs",
+    Min = "min",
+    Max = "max",
+    Floor = "floor",
+    Sqrt = "sqrt",
+    Args = "args",
+    Clock = "clock",
+    Assert = "assert",
+    Error = "error",
+    Free = "free",
+    Gc = "gc",
+    HeapStats = "heap_stats",
+    Inspect = "inspect",
+    Spawn = "spawn",
+    Send = "send",
+    Recv = "recv",
+    SelfPid = "self",
+    Monitor = "monitor",
+    Sleep = "sleep",
+}
 
 /// The number of the builtin called `name`.
 pub fn lookup(name: &str) -> Option<u16> {
     NAMES.iter().position(|n| *n == name).map(|i| i as u16)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_and_names_agree() {
+        for (i, b) in Builtin::ALL.iter().enumerate() {
+            assert_eq!(*b as usize, i);
+            assert_eq!(lookup(NAMES[i]), Some(i as u16));
+        }
+        assert_eq!(lookup("self"), Some(Builtin::SelfPid as u16));
+        assert_eq!(lookup("nope"), None);
+    }
 }
