@@ -176,3 +176,37 @@ fn inspect_shows_an_object_move_when_the_heap_compacts() {
     assert_eq!(s.repl.prompt(), "loam> ");
     assert_eq!(MarkCompactHeap::BACKEND, Backend::MarkCompact);
 }
+
+#[test]
+fn processes_work_from_the_repl() {
+    let mut s = session();
+    let (out, err) = s.feed(&[
+        "let me = self();",
+        "let p = spawn(fn() { let m = recv(); send(me, m * 2); });",
+        "send(p, 21);",
+        "recv()",
+    ]);
+    assert_eq!(out, "42\n", "stderr: {err}");
+    let (out, _) = s.feed(&[
+        "let w = spawn(fn() { recv(); }, {\"gc\": \"rc\"});",
+        "sleep(100);",
+        ":ps",
+    ]);
+    assert!(
+        out.contains("<pid 0> main") && out.contains("rc") && out.contains("waiting"),
+        "{out}"
+    );
+    // A function defined after the process started still travels to it.
+    let (out, err) = s.feed(&[
+        "fn triple(x) { return 3 * x; }",
+        "let q = spawn(fn() { let f = recv(); send(me, f(5)); });",
+        "send(q, triple);",
+        "recv()",
+    ]);
+    assert_eq!(out, "15\n", "stderr: {err}");
+    // A deadlock in an entry is an error, and the session goes on.
+    let (_, err) = s.feed(&["recv()"]);
+    assert!(err.contains("deadlock"), "{err}");
+    let (out, _) = s.feed(&["1 + 1"]);
+    assert_eq!(out, "2\n");
+}

@@ -84,7 +84,8 @@ impl Write for SharedOut {
 /// A process: its VM and, until it first runs, the function it was spawned with.
 pub struct Process<H: Heap> {
     pub vm: Vm<H>,
-    start: Option<Message>,
+    /// (Boxed: an idle process should be small.)
+    start: Option<Box<Message>>,
     entry: Arc<Entry>,
 }
 
@@ -96,9 +97,9 @@ impl<H: Heap + Send + 'static> Process<H> {
         pid: Pid,
         entry: Arc<Entry>,
         out: SharedOut,
-        start: Option<Message>,
+        start: Option<Box<Message>>,
     ) -> Self {
-        let mut vm = Vm::new(rt.program(), heap, Box::new(out), rt.cfg.vm.clone());
+        let mut vm = Vm::new(rt.program(), heap, Box::new(out), rt.vm_opts.clone());
         vm.set_ctx(ProcCtx {
             pid,
             rt: rt.clone(),
@@ -214,7 +215,7 @@ pub fn new_process(
             pid,
             entry,
             out,
-            Some(start),
+            Some(Box::new(start)),
         )),
         Backend::Rc => Box::new(Process::new(
             rt,
@@ -222,7 +223,7 @@ pub fn new_process(
             pid,
             entry,
             out,
-            Some(start),
+            Some(Box::new(start)),
         )),
         Backend::Manual => Box::new(Process::new(
             rt,
@@ -230,7 +231,7 @@ pub fn new_process(
             pid,
             entry,
             out,
-            Some(start),
+            Some(Box::new(start)),
         )),
     }
 }

@@ -134,6 +134,8 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 pub struct Runtime {
     pub cfg: RunConfig,
+    /// The VM options every process shares.
+    pub vm_opts: Arc<crate::vm::VmOptions>,
     pub pool: Arc<SegmentPool>,
     pub start: Instant,
     program: RwLock<Arc<Program>>,
@@ -154,6 +156,7 @@ impl Runtime {
         let pool = Arc::new(SegmentPool::new(cfg.max_memory));
         let workers = cfg.schedulers.max(1);
         Arc::new(Runtime {
+            vm_opts: Arc::new(cfg.vm.clone()),
             cfg,
             pool,
             start: Instant::now(),

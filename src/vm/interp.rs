@@ -33,8 +33,8 @@ use crate::value::{CellRef, Kind, Value};
 
 /// Arguments copied off the stack for a builtin.
 const INLINE_ARGS: usize = 8;
-/// Extra slots reserved beyond a frame's computed need.
-const STACK_SLACK: usize = 8;
+/// Extra slots reserved beyond a frame's computed need (the callee slot).
+const STACK_SLACK: usize = 1;
 
 impl<H: Heap> Vm<H> {
     pub(super) fn dispatch(&mut self) -> Result<Exit, Trap> {

@@ -95,11 +95,9 @@ pub struct Vm<H: Heap> {
     /// again there is `heap limit exceeded`.
     pub(crate) retry_pc: Option<usize>,
     pub(crate) start: Instant,
-    pub(crate) opts: VmOptions,
+    pub(crate) opts: Arc<VmOptions>,
     /// Where the failing instruction is (set when dispatch stops with an error).
     pub(crate) fault_pc: usize,
-    /// The most recent collection (for the REPL's `:gc`).
-    pub last_event: Option<GcEvent>,
     /// Reductions left in the current slice.
     pub(crate) budget: i32,
     /// The deadline of the `recv(ms)` or `sleep(ms)` being waited in.
@@ -128,14 +126,15 @@ impl<H: Heap> Vm<H> {
         program: Arc<Program>,
         heap: H,
         out: Box<dyn Write + Send>,
-        opts: VmOptions,
+        opts: Arc<VmOptions>,
     ) -> Self {
         Vm {
             heap,
             program,
-            stack: vec![Value::Nil; 16],
+            // Small to start with (an idle process should cost little); both grow.
+            stack: vec![Value::Nil; 8],
             sp: 0,
-            frames: Vec::with_capacity(4),
+            frames: Vec::with_capacity(2),
             out,
             buf: Vec::new(),
             gc_requested: false,
@@ -143,7 +142,6 @@ impl<H: Heap> Vm<H> {
             start: Instant::now(),
             opts,
             fault_pc: 0,
-            last_event: None,
             budget: i32::MAX,
             wait_until: None,
             ctx: None,
@@ -368,7 +366,6 @@ impl<H: Heap> Vm<H> {
             if self.opts.gc_trace {
                 eprintln!("{}", observe::trace_line(e, H::BACKEND));
             }
-            self.last_event = Some(*e);
         }
         if self.opts.verify_heap && (ev.is_some() || reason == GcReason::Explicit) {
             self.verify_or_stop();
