@@ -362,10 +362,10 @@ impl<H: Heap> Vm<H> {
     pub fn collect(&mut self, reason: GcReason) -> Option<GcEvent> {
         let live = &mut self.stack[..self.sp];
         let ev = self.heap.collect(&mut StackRoots(live), reason);
-        if let Some(e) = &ev {
-            if self.opts.gc_trace {
-                eprintln!("{}", observe::trace_line(e, H::BACKEND));
-            }
+        if let Some(e) = &ev
+            && self.opts.gc_trace
+        {
+            eprintln!("{}", observe::trace_line(e, H::BACKEND));
         }
         if self.opts.verify_heap && (ev.is_some() || reason == GcReason::Explicit) {
             self.verify_or_stop();
