@@ -44,7 +44,17 @@ impl<H: Heap> Vm<H> {
         };
         let mut proto = &program.protos[f.proto as usize];
         let mut code: &[u32] = &proto.code;
-        let mut ip = f.ip;
+        // The instruction pointer, as a pointer into `code` (one register, no
+        // bounds check). SAFETY of every move of it: the verifier proved that
+        // frame addresses and jump targets are instruction starts inside the
+        // code, and that no path runs past its end.
+        let mut ip: *const u32 = code.as_ptr().wrapping_add(f.ip);
+        // The instruction index `ip` stands for (to save it in a frame).
+        macro_rules! idx {
+            () => {
+                (ip as usize - code.as_ptr() as usize) / 4
+            };
+        }
         let mut base = f.base;
         let mut sp = self.sp;
         self.ensure_stack(base + proto.max_stack as usize);
@@ -95,7 +105,7 @@ impl<H: Heap> Vm<H> {
                 self.sp = sp;
                 self.budget = budget;
                 if let Some(fr) = self.frames.last_mut() {
-                    fr.ip = ip;
+                    fr.ip = idx!();
                 }
             };
         }
@@ -159,7 +169,8 @@ impl<H: Heap> Vm<H> {
         }
         macro_rules! jump {
             ($off:expr) => {
-                ip = (ip as isize + $off as isize) as usize
+                // SAFETY: jump targets are instructions inside the code (verifier).
+                ip = unsafe { ip.offset($off as isize) }
             };
         }
         // Pops b and a, compares, and jumps by sx unless the comparison holds.
@@ -194,8 +205,9 @@ impl<H: Heap> Vm<H> {
                         tryv!($pc, ops::compare($binop, &lhs, &Value::Int(k)))
                     }
                 };
-                let off = code[ip] as i32;
-                ip += 1;
+                // SAFETY: a two-word instruction's second word is inside the code (verifier).
+                let off = unsafe { *ip } as i32;
+                ip = unsafe { ip.add(1) };
                 if !holds {
                     jump!(off);
                 }
@@ -241,7 +253,7 @@ impl<H: Heap> Vm<H> {
                     Some(fr) => {
                         proto = &program.protos[fr.proto as usize];
                         code = &proto.code;
-                        ip = fr.ip;
+                        ip = code.as_ptr().wrapping_add(fr.ip);
                         base = fr.base;
                     }
                 }
@@ -249,11 +261,17 @@ impl<H: Heap> Vm<H> {
         }
 
         loop {
-            let pc = ip;
+            let at = ip;
+            // The index of the instruction being run (for errors and sites).
+            macro_rules! pc {
+                () => {
+                    (at as usize - code.as_ptr() as usize) / 4
+                };
+            }
             // SAFETY: the verifier (bytecode/verify.rs) proved that every path from
             // instruction 0 keeps ip inside this function's code.
-            let ins = unsafe { *code.get_unchecked(ip) };
-            ip += 1;
+            let ins = unsafe { *ip };
+            ip = unsafe { ip.add(1) };
             match ins as u8 {
                 op::GetLocal => {
                     let v = slot!(x(ins));
@@ -287,29 +305,29 @@ impl<H: Heap> Vm<H> {
                 }
                 op::LocalAddI => {
                     let k = sb(ins) as i64;
-                    let r = add_imm!(pc, slot!(a(ins)), k);
+                    let r = add_imm!(pc!(), slot!(a(ins)), k);
                     push!(r);
                 }
                 op::AddI => {
                     let k = sx(ins) as i64;
-                    let r = add_imm!(pc, top!(), k);
+                    let r = add_imm!(pc!(), top!(), k);
                     top!() = r;
                 }
-                op::JLtLI => cmp_local_jump!(pc, ins, BinOp::Lt, <),
-                op::JLeLI => cmp_local_jump!(pc, ins, BinOp::Le, <=),
-                op::JGtLI => cmp_local_jump!(pc, ins, BinOp::Gt, >),
-                op::JGeLI => cmp_local_jump!(pc, ins, BinOp::Ge, >=),
-                op::JEqLI => cmp_local_jump!(pc, ins, BinOp::Eq, ==),
-                op::JNeLI => cmp_local_jump!(pc, ins, BinOp::Ne, !=),
-                op::JLt => cmp_jump!(pc, ins, BinOp::Lt, <),
-                op::JLe => cmp_jump!(pc, ins, BinOp::Le, <=),
-                op::JGt => cmp_jump!(pc, ins, BinOp::Gt, >),
-                op::JGe => cmp_jump!(pc, ins, BinOp::Ge, >=),
+                op::JLtLI => cmp_local_jump!(pc!(), ins, BinOp::Lt, <),
+                op::JLeLI => cmp_local_jump!(pc!(), ins, BinOp::Le, <=),
+                op::JGtLI => cmp_local_jump!(pc!(), ins, BinOp::Gt, >),
+                op::JGeLI => cmp_local_jump!(pc!(), ins, BinOp::Ge, >=),
+                op::JEqLI => cmp_local_jump!(pc!(), ins, BinOp::Eq, ==),
+                op::JNeLI => cmp_local_jump!(pc!(), ins, BinOp::Ne, !=),
+                op::JLt => cmp_jump!(pc!(), ins, BinOp::Lt, <),
+                op::JLe => cmp_jump!(pc!(), ins, BinOp::Le, <=),
+                op::JGt => cmp_jump!(pc!(), ins, BinOp::Gt, >),
+                op::JGe => cmp_jump!(pc!(), ins, BinOp::Ge, >=),
                 op::JEq | op::JNe => {
                     let rhs = pop!();
                     let lhs = pop!();
-                    chk!(pc, lhs);
-                    chk!(pc, rhs);
+                    chk!(pc!(), lhs);
+                    chk!(pc!(), rhs);
                     let eq = ops::equal(&lhs, &rhs);
                     dec!(lhs);
                     dec!(rhs);
@@ -334,7 +352,7 @@ impl<H: Heap> Vm<H> {
                     let argc = x(ins) as usize;
                     let callee_at = sp - argc - 1;
                     if H::CHECKS_USE && self.heap.check(&stack[callee_at]).is_err() {
-                        chk!(pc, stack[callee_at]);
+                        chk!(pc!(), stack[callee_at]);
                     }
                     let target = match stack[callee_at].as_closure() {
                         Some(c) => {
@@ -346,9 +364,9 @@ impl<H: Heap> Vm<H> {
                     let Some((c, target)) = target else {
                         // A builtin called as a value, or an error.
                         sync!();
-                        site!(pc);
+                        site!(pc!());
                         let r = self.call_value(&program, callee_at, argc);
-                        let r = tryv!(pc, r);
+                        let r = tryv!(pc!(), r);
                         self.drop_slots(callee_at, sp);
                         restack!();
                         sp = callee_at;
@@ -362,10 +380,10 @@ impl<H: Heap> Vm<H> {
                         continue;
                     };
                     if self.frames.len() >= MAX_FRAMES {
-                        trap!(pc, Trap::Error("stack overflow".into()));
+                        trap!(pc!(), Trap::Error("stack overflow".into()));
                     }
                     if let Some(fr) = self.frames.last_mut() {
-                        fr.ip = ip;
+                        fr.ip = idx!();
                     }
                     base = callee_at + 1;
                     self.frames.push(Frame {
@@ -380,7 +398,7 @@ impl<H: Heap> Vm<H> {
                     }
                     proto = target;
                     code = &proto.code;
-                    ip = 0;
+                    ip = code.as_ptr();
                     tick!();
                 }
                 op::Return => ret!(pop!()),
@@ -395,12 +413,12 @@ impl<H: Heap> Vm<H> {
                     let r = match (lhs, rhs) {
                         (Value::Int(p), Value::Int(q)) => match p.checked_add(q) {
                             Some(s) => Value::Int(s),
-                            None => trap!(pc, Trap::from(OpError::Overflow)),
+                            None => trap!(pc!(), Trap::from(OpError::Overflow)),
                         },
                         (Value::Float(p), Value::Float(q)) => Value::Float(p + q),
                         _ => {
-                            site!(pc);
-                            let r = tryv!(pc, add_values(&mut self.heap, lhs, rhs));
+                            site!(pc!());
+                            let r = tryv!(pc!(), add_values(&mut self.heap, lhs, rhs));
                             inc!(r);
                             sp -= 2;
                             dec!(lhs);
@@ -418,12 +436,12 @@ impl<H: Heap> Vm<H> {
                     let r = match (top!(), rhs) {
                         (Value::Int(p), Value::Int(q)) => match p.checked_sub(q) {
                             Some(s) => Value::Int(s),
-                            None => trap!(pc, Trap::from(OpError::Overflow)),
+                            None => trap!(pc!(), Trap::from(OpError::Overflow)),
                         },
                         (lhs, _) => {
-                            chk!(pc, lhs);
-                            chk!(pc, rhs);
-                            tryv!(pc, ops::arith(BinOp::Sub, &lhs, &rhs))
+                            chk!(pc!(), lhs);
+                            chk!(pc!(), rhs);
+                            tryv!(pc!(), ops::arith(BinOp::Sub, &lhs, &rhs))
                         }
                     };
                     top!() = r;
@@ -433,9 +451,9 @@ impl<H: Heap> Vm<H> {
                     let r = match (top!(), rhs) {
                         (Value::Int(p), Value::Int(q)) if q > 0 => Value::Int(p.rem_euclid(q)),
                         (lhs, _) => {
-                            chk!(pc, lhs);
-                            chk!(pc, rhs);
-                            tryv!(pc, ops::arith(BinOp::Mod, &lhs, &rhs))
+                            chk!(pc!(), lhs);
+                            chk!(pc!(), rhs);
+                            tryv!(pc!(), ops::arith(BinOp::Mod, &lhs, &rhs))
                         }
                     };
                     top!() = r;
@@ -450,7 +468,7 @@ impl<H: Heap> Vm<H> {
                     };
                     let v = match item {
                         Some(v) => v,
-                        None => tryv!(pc, index(&self.heap, obj, Value::Int(x(ins) as i64))),
+                        None => tryv!(pc!(), index(&self.heap, obj, Value::Int(x(ins) as i64))),
                     };
                     inc!(v);
                     top!() = v;
@@ -458,7 +476,7 @@ impl<H: Heap> Vm<H> {
                 }
                 op::Index => {
                     let (obj, idx) = (stack[sp - 2], stack[sp - 1]);
-                    let v = tryv!(pc, index(&self.heap, obj, idx));
+                    let v = tryv!(pc!(), index(&self.heap, obj, idx));
                     inc!(v);
                     sp -= 1;
                     top!() = v;
@@ -471,7 +489,7 @@ impl<H: Heap> Vm<H> {
                     let fast = if H::CHECKS_USE { None } else { obj.as_map() };
                     let v = match fast {
                         Some(m) => m.get(&key).unwrap_or(Value::Nil),
-                        None => tryv!(pc, get_field(&self.heap, obj, key)),
+                        None => tryv!(pc!(), get_field(&self.heap, obj, key)),
                     };
                     inc!(v);
                     push!(v);
@@ -486,7 +504,7 @@ impl<H: Heap> Vm<H> {
                     };
                     let v = match item {
                         Some(v) => v,
-                        None => tryv!(pc, index(&self.heap, obj, Value::Int(i as i64))),
+                        None => tryv!(pc!(), index(&self.heap, obj, Value::Int(i as i64))),
                     };
                     inc!(v);
                     push!(v);
@@ -497,7 +515,7 @@ impl<H: Heap> Vm<H> {
                     let v = match fast {
                         Some(m) => m.get(&proto.consts[x(ins) as usize]).unwrap_or(Value::Nil),
                         _ => tryv!(
-                            pc,
+                            pc!(),
                             get_field(&self.heap, obj, proto.consts[x(ins) as usize])
                         ),
                     };
@@ -507,8 +525,9 @@ impl<H: Heap> Vm<H> {
                 }
                 op::ForLoop => {
                     let s = x(ins) as usize;
-                    let off = code[ip] as i32;
-                    ip += 1;
+                    // SAFETY: the second word of a two-word instruction is in the code (verifier).
+                    let off = unsafe { *ip } as i32;
+                    ip = unsafe { ip.add(1) };
                     if let (Value::Int(c), Value::Int(e)) = (slot!(s), slot!(s + 1)) {
                         slot!(s) = Value::Int(c + 1);
                         if c + 1 < e {
@@ -519,10 +538,11 @@ impl<H: Heap> Vm<H> {
                 }
                 op::ForInNext => {
                     let s = x(ins) as usize;
-                    let off = code[ip] as i32;
-                    ip += 1;
+                    // SAFETY: the second word of a two-word instruction is in the code (verifier).
+                    let off = unsafe { *ip } as i32;
+                    ip = unsafe { ip.add(1) };
                     let (l, i) = (slot!(s), slot!(s + 1));
-                    chk!(pc, l);
+                    chk!(pc!(), l);
                     let item = match (l.as_list(), i) {
                         (Some(l), Value::Int(i)) => l.get(i as usize),
                         _ => None,
@@ -540,8 +560,8 @@ impl<H: Heap> Vm<H> {
                 }
                 op::List => {
                     let at = sp - x(ins) as usize;
-                    site!(pc);
-                    let v = tryv!(pc, new_list(&mut self.heap, &stack[at..sp]));
+                    site!(pc!());
+                    let v = tryv!(pc!(), new_list(&mut self.heap, &stack[at..sp]));
                     inc!(v);
                     sp = at;
                     push!(v);
@@ -553,10 +573,10 @@ impl<H: Heap> Vm<H> {
                     let argc = a(ins) as usize;
                     let at = sp - argc;
                     sync!();
-                    self.fault_pc = pc;
-                    site!(pc);
+                    self.fault_pc = pc!();
+                    site!(pc!());
                     let r = self.call_native(b(ins), at, argc);
-                    let r = tryv!(pc, r);
+                    let r = tryv!(pc!(), r);
                     self.drop_slots(at, sp);
                     restack!();
                     sp = at;
@@ -573,14 +593,14 @@ impl<H: Heap> Vm<H> {
                     let holder = if ins as u8 == op::GetCell {
                         slot!(x(ins))
                     } else {
-                        chk!(pc, stack[base - 1]);
+                        chk!(pc!(), stack[base - 1]);
                         capture_at(stack, base, x(ins))
                     };
                     let v = holder
                         .obj_of(Kind::Cell)
                         .map_or(Value::Undef, |c| CellRef(c).get());
                     if let Value::Undef = v {
-                        trap!(pc, Trap::Error(undefined(proto, pc)));
+                        trap!(pc!(), Trap::Error(undefined(proto, pc!())));
                     }
                     inc!(v);
                     push!(v);
@@ -589,7 +609,7 @@ impl<H: Heap> Vm<H> {
                     let holder = if ins as u8 == op::SetCell {
                         slot!(x(ins))
                     } else {
-                        chk!(pc, stack[base - 1]);
+                        chk!(pc!(), stack[base - 1]);
                         capture_at(stack, base, x(ins))
                     };
                     let v = pop!();
@@ -607,14 +627,14 @@ impl<H: Heap> Vm<H> {
                 }
                 _ => {
                     sync!();
-                    self.fault_pc = pc;
+                    self.fault_pc = pc!();
                     let r = self.slow(&program, proto, ins, base);
                     restack!();
                     sp = self.sp;
                     if let Some(fr) = self.frames.last() {
-                        ip = fr.ip;
+                        ip = code.as_ptr().wrapping_add(fr.ip);
                     }
-                    tryv!(pc, r);
+                    tryv!(pc!(), r);
                     // A builtin may end the slice (it took a newer program).
                     budget = budget.min(self.budget);
                     if budget <= 0 {
