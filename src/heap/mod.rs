@@ -188,6 +188,12 @@ pub trait Heap: Alloc + Sized {
 
     fn stats(&self) -> HeapStats;
 
+    /// Total bytes ever allocated (cheap: the VM charges reductions for it).
+    #[inline]
+    fn allocated_bytes(&self) -> u64 {
+        self.stats().allocated_bytes
+    }
+
     /// Where a heap object is (None for objects this heap does not hold).
     fn locate(&self, r: ObjRef) -> Option<Location>;
 

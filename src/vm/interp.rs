@@ -165,6 +165,7 @@ impl<H: Heap> Vm<H> {
                 sync!();
                 self.safepoint();
                 restack!();
+                budget = self.budget;
             };
         }
         macro_rules! jump {

@@ -62,6 +62,9 @@ pub enum Block {
     Sleep(Instant),
 }
 
+/// Bytes of allocation that count as one reduction.
+pub const ALLOC_BYTES_PER_REDUCTION: u64 = 64;
+
 /// Reductions in one time slice (calls and backward jumps count one each),
 /// in the manner of Erlang's reductions: a loop that never waits is still
 /// preempted this often.
@@ -106,6 +109,8 @@ pub struct Vm<H: Heap> {
     pub(crate) ctx: Option<crate::process::ProcCtx>,
     /// Which of the runtime's program versions `program` is.
     pub(crate) program_version: u64,
+    /// The heap's allocation counter when reductions were last charged for it.
+    alloc_mark: u64,
 }
 
 /// The VM's roots: every value on its stack.
@@ -146,6 +151,7 @@ impl<H: Heap> Vm<H> {
             wait_until: None,
             ctx: None,
             program_version: 0,
+            alloc_mark: 0,
         }
     }
 
@@ -392,6 +398,12 @@ impl<H: Heap> Vm<H> {
     #[inline]
     pub(crate) fn safepoint(&mut self) {
         self.retry_pc = None;
+        // Allocation costs reductions too, so a process that allocates much per
+        // instruction is preempted as often as one that loops.
+        let allocated = self.heap.allocated_bytes();
+        self.budget -=
+            (allocated.saturating_sub(self.alloc_mark) / ALLOC_BYTES_PER_REDUCTION) as i32;
+        self.alloc_mark = allocated;
         if self.gc_requested {
             self.gc_requested = false;
             self.collect(GcReason::Explicit);

@@ -130,6 +130,11 @@ impl Heap for ManualHeap {
         }
     }
 
+    #[inline]
+    fn allocated_bytes(&self) -> u64 {
+        self.slab.allocated_bytes()
+    }
+
     fn stats(&self) -> HeapStats {
         HeapStats {
             allocated_bytes: self.slab.allocated_bytes(),

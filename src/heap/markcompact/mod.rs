@@ -207,6 +207,11 @@ impl Heap for MarkCompactHeap {
         Some(self.full_collection(roots, reason))
     }
 
+    #[inline]
+    fn allocated_bytes(&self) -> u64 {
+        self.allocated_total
+    }
+
     fn stats(&self) -> HeapStats {
         HeapStats {
             allocated_bytes: self.allocated_total,
