@@ -32,7 +32,7 @@ use crate::value::ops::{self, OpError};
 use crate::value::{CellRef, Kind, Value};
 
 /// Arguments copied off the stack for a builtin.
-const INLINE_ARGS: usize = 8;
+const INLINE_ARGS: usize = 4;
 /// Extra slots reserved beyond a frame's computed need (the callee slot).
 const STACK_SLACK: usize = 1;
 

@@ -17,6 +17,7 @@ mod interp;
 pub mod keys;
 mod slow;
 
+use crate::bytecode;
 use crate::bytecode::chunk::Program;
 use crate::heap::{GcEvent, GcReason, Heap, RootSet};
 use crate::observe;
@@ -111,6 +112,8 @@ pub struct Vm<H: Heap> {
     pub(crate) program_version: u64,
     /// The heap's allocation counter when reductions were last charged for it.
     alloc_mark: u64,
+    /// The process stopped in `recv` (see `finish_recv`).
+    waits_in_recv: bool,
 }
 
 /// The VM's roots: every value on its stack.
@@ -152,6 +155,7 @@ impl<H: Heap> Vm<H> {
             ctx: None,
             program_version: 0,
             alloc_mark: 0,
+            waits_in_recv: false,
         }
     }
 
@@ -193,7 +197,52 @@ impl<H: Heap> Vm<H> {
     /// Runs for one time slice of `budget` reductions.
     pub fn run_slice(&mut self, budget: i32) -> Result<Exit, RuntimeError> {
         self.budget = budget;
+        if std::mem::take(&mut self.waits_in_recv) {
+            self.finish_recv();
+        }
         self.execute()
+    }
+
+    /// Resuming a process that waits in `recv` (a `CallNative`): if a message
+    /// is there, complete the instruction here rather than running it again
+    /// from the start. Anything unusual (a timeout, a failed copy) is left to
+    /// running the instruction again.
+    fn finish_recv(&mut self) {
+        let Some(&f) = self.frames.last() else { return };
+        let Some(&ins) = self
+            .program
+            .protos
+            .get(f.proto as usize)
+            .and_then(|p| p.code.get(f.ip))
+        else {
+            return;
+        };
+        if bytecode::opcode::op_byte(ins) != bytecode::opcode::code::CallNative
+            || bytecode::opcode::b(ins) != builtins::names::Builtin::Recv as u16
+        {
+            return;
+        }
+        let argc = bytecode::opcode::a(ins) as usize;
+        let Some(c) = &self.ctx else { return };
+        let Some(msg) = c.rt.take_message(&c.entry) else {
+            return;
+        };
+        match msg.build(&mut self.heap) {
+            Ok(v) => {
+                let at = self.sp - argc;
+                let end = self.sp;
+                self.drop_slots(at, end);
+                self.stack[at] = v;
+                self.sp = at + 1;
+                if let Some(f) = self.frames.last_mut() {
+                    f.ip += 1;
+                }
+                self.wait_until = None;
+                self.refresh_program();
+                self.safepoint();
+            }
+            Err(_) => c.rt.unget_message(&c.entry, msg),
+        }
     }
 
     /// Prepares to run a script's top-level function (`run_slice` runs it).
@@ -277,6 +326,7 @@ impl<H: Heap> Vm<H> {
                     if let Some(f) = self.frames.last_mut() {
                         f.ip = self.fault_pc;
                     }
+                    self.waits_in_recv = matches!(b, Block::Message(_));
                     self.flush();
                     return Ok(Exit::Blocked(b));
                 }

@@ -66,16 +66,24 @@ pub(crate) fn call<H: Heap>(vm: &mut Vm<H>, id: u16, args: &[Value]) -> Result<V
 }
 
 /// Checks the argument count: `NAME() expects N arguments but got M`.
+#[inline]
 pub(crate) fn arity(name: &str, args: &[Value], min: usize, max: usize) -> Result<(), Trap> {
     if args.len() >= min && args.len() <= max {
-        return Ok(());
+        Ok(())
+    } else {
+        arity_error(name, args.len(), min, max)
     }
+}
+
+#[cold]
+#[inline(never)]
+fn arity_error(name: &str, got: usize, min: usize, max: usize) -> Result<(), Trap> {
     let want = match (min, max) {
         (a, b) if a == b => format!("{a} argument{}", if a == 1 { "" } else { "s" }),
         (a, usize::MAX) => format!("at least {a} argument{}", if a == 1 { "" } else { "s" }),
         (a, b) => format!("{a} to {b} arguments"),
     };
-    err(format!("{name}() expects {want} but got {}", args.len()))
+    err(format!("{name}() expects {want} but got {got}"))
 }
 
 /// `NAME() expects WHAT, got TYPE`.
