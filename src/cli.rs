@@ -5,6 +5,7 @@ use crate::bytecode::disasm::disassemble;
 use crate::compiler::{self, CompileError};
 use crate::diagnostics::render_all;
 use crate::heap::{Backend, HeapConfig};
+use crate::observe::trace::Trace;
 use crate::process::{RunConfig, run_program};
 use crate::syntax::span::Source;
 use crate::vm::VmOptions;
@@ -40,9 +41,10 @@ pub struct Cli {
     /// Print a per-process memory summary on stderr at exit.
     #[arg(long)]
     pub gc_stats: bool,
-    /// Print one line per collection on stderr.
-    #[arg(long)]
-    pub gc_trace: bool,
+    /// Print one line per collection on stderr; with =FILE, write every GC
+    /// event (and heap samples) to FILE as JSON lines instead (`=-`: stderr lines).
+    #[arg(long, value_name = "FILE", num_args = 0..=1, require_equals = true, default_missing_value = "-")]
+    pub gc_trace: Option<PathBuf>,
     /// Collect at every allocation (for testing; slow).
     #[arg(long)]
     pub gc_stress: bool,
@@ -70,6 +72,7 @@ Exit status: 0 success, 64 usage error, 65 compile error, 70 runtime error, 74 u
 Examples:
   loam examples/hello.loam
   loam --gc-trace examples/bench/binary_trees.loam 14
+  loam --gc-trace=trace.jsonl --gc rc examples/bench/cycles.loam 100000
   loam                      (start the REPL; :help lists its commands)";
 
 /// `123`, `64K`, `16M`, `2G` (powers of 1024; `KB`/`MB`/`GB` and lower case too).
@@ -102,6 +105,21 @@ pub fn main(cli: Cli) -> u8 {
     let Some(backend) = Backend::parse(&cli.gc) else {
         return EXIT_USAGE;
     };
+    let trace = match &cli.gc_trace {
+        None => None,
+        Some(p) if p.as_os_str() == "-" => Some(Arc::new(Trace::stderr())),
+        Some(p) => match Trace::json_file(p) {
+            Ok(t) => Some(Arc::new(t)),
+            Err(e) => {
+                eprintln!(
+                    "loam: cannot write the GC trace to {}: {}",
+                    p.display(),
+                    io_reason(&e)
+                );
+                return EXIT_IO;
+            }
+        },
+    };
     let cfg = RunConfig {
         backend,
         heap: HeapConfig {
@@ -110,7 +128,7 @@ pub fn main(cli: Cli) -> u8 {
         },
         max_memory: cli.max_memory,
         vm: VmOptions {
-            gc_trace: cli.gc_trace,
+            trace: trace.clone(),
             gc_stress: cli.gc_stress,
             verify_heap: cli.verify_heap,
             args: cli.args.clone(),
@@ -122,7 +140,7 @@ pub fn main(cli: Cli) -> u8 {
             |n| n as usize,
         ),
     };
-    match &cli.file {
+    let status = match &cli.file {
         Some(path) => run_file(&cli, path, &cfg),
         None => {
             if cli.check || cli.dis {
@@ -131,7 +149,14 @@ pub fn main(cli: Cli) -> u8 {
             }
             crate::repl::start(&cfg)
         }
+    };
+    if let Some(t) = trace
+        && let Err(e) = t.flush()
+    {
+        eprintln!("loam: cannot write the GC trace: {}", io_reason(&e));
+        return if status == EXIT_OK { EXIT_IO } else { status };
     }
+    status
 }
 
 /// Reads a script: status 74 when it cannot be read; invalid UTF-8 is a compile error.

@@ -1,4 +1,7 @@
-//! Observing memory: the `--gc-trace` line for a collection.
+//! Observing memory: the `--gc-trace` line for a collection, the trace
+//! itself (`trace.rs`), `--gc-stats` tables and `--leak-check` reports.
+
+pub mod trace;
 
 use crate::heap::{Backend, GcEvent};
 

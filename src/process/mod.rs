@@ -173,6 +173,9 @@ impl<H: Heap + Send + 'static> Proc for Process<H> {
 
 /// `--gc-stats` and `--leak-check` lines for a process that ended.
 fn exit_report<H: Heap>(vm: &Vm<H>, cfg: &RunConfig) -> String {
+    if let Some(t) = &vm.opts.trace {
+        t.exit(vm.pid(), H::BACKEND, &vm.heap.stats());
+    }
     let mut s = String::new();
     let name = if vm.pid() == MAIN_PID {
         "<pid 0> main".to_string()

@@ -20,7 +20,6 @@ mod slow;
 use crate::bytecode;
 use crate::bytecode::chunk::Program;
 use crate::heap::{GcEvent, GcReason, Heap, RootSet};
-use crate::observe;
 use crate::value::{AllocError, ObjRef, Value};
 use error::{RuntimeError, TraceEntry, Trap};
 use std::io::Write;
@@ -74,8 +73,8 @@ pub const SLICE_REDUCTIONS: i32 = 2000;
 /// Settings that do not belong to the heap.
 #[derive(Debug, Clone, Default)]
 pub struct VmOptions {
-    /// `--gc-trace`: a line per collection on stderr.
-    pub gc_trace: bool,
+    /// `--gc-trace[=FILE]`: where GC events go (shared by every process).
+    pub trace: Option<Arc<crate::observe::trace::Trace>>,
     /// `--gc-stress` (the heap knows it too; this only names the reason).
     pub gc_stress: bool,
     /// `--verify-heap`: check the heap's invariants after every collection.
@@ -114,6 +113,8 @@ pub struct Vm<H: Heap> {
     alloc_mark: u64,
     /// The process stopped in `recv` (see `finish_recv`).
     waits_in_recv: bool,
+    /// When the heap was last sampled for the trace (microseconds).
+    sampled_us: u64,
 }
 
 /// The VM's roots: every value on its stack.
@@ -156,6 +157,7 @@ impl<H: Heap> Vm<H> {
             program_version: 0,
             alloc_mark: 0,
             waits_in_recv: false,
+            sampled_us: 0,
         }
     }
 
@@ -200,7 +202,23 @@ impl<H: Heap> Vm<H> {
         if std::mem::take(&mut self.waits_in_recv) {
             self.finish_recv();
         }
-        self.execute()
+        let r = self.execute();
+        if self.opts.trace.is_some() {
+            self.sample_heap(false);
+        }
+        r
+    }
+
+    /// Records the heap's size for the JSON trace: at most once per
+    /// `SAMPLE_EVERY` unless `now`.
+    pub fn sample_heap(&mut self, now: bool) {
+        let Some(t) = &self.opts.trace else { return };
+        let at = t.now_us();
+        let every = crate::observe::trace::SAMPLE_EVERY.as_micros() as u64;
+        if (now || at >= self.sampled_us + every) && t.json() {
+            self.sampled_us = at;
+            t.sample(self.pid(), H::BACKEND, &self.heap.stats());
+        }
     }
 
     /// Resuming a process that waits in `recv` (a `CallNative`): if a message
@@ -419,9 +437,9 @@ impl<H: Heap> Vm<H> {
         let live = &mut self.stack[..self.sp];
         let ev = self.heap.collect(&mut StackRoots(live), reason);
         if let Some(e) = &ev
-            && self.opts.gc_trace
+            && let Some(t) = &self.opts.trace
         {
-            eprintln!("{}", observe::trace_line(e, H::BACKEND));
+            t.gc(self.pid(), H::BACKEND, e);
         }
         if self.opts.verify_heap && (ev.is_some() || reason == GcReason::Explicit) {
             self.verify_or_stop();
