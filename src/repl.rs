@@ -247,15 +247,9 @@ impl<H: Heap + Send + 'static> Repl<H> {
                 self.say(t.trim_end());
             }
             ":heap" => {
-                let s = self.vm.heap.stats();
-                self.say(&format!(
-                    "{} heap: {} bytes in {} segments; live {} bytes; {} bytes allocated in all",
-                    H::BACKEND.name(),
-                    s.heap_bytes,
-                    s.segments,
-                    s.live_bytes,
-                    s.allocated_bytes
-                ));
+                let map = self.vm.heap.segment_map();
+                let t = crate::observe::heap_map(H::BACKEND, &map, &self.vm.heap.stats());
+                self.say(&t);
             }
             ":inspect" => {
                 if rest.trim().is_empty() {

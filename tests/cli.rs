@@ -129,3 +129,81 @@ fn runtime_error_is_status_70_and_output_before_it_is_kept() {
     );
     assert!(!e.contains("\x1b["), "colour on a pipe: {e}");
 }
+
+#[test]
+fn gc_trace_to_a_file_is_json_lines_that_agree_with_the_totals() {
+    let script = temp_script(
+        "trace.loam",
+        b"let keep = [];\nfor i in 0..20000 { push(keep, [i]); }\ngc();\nkeep = nil;\ngc();\n\
+          let p = spawn(fn() { let x = []; for i in 0..1000 { push(x, [i]); } gc(); }, {\"gc\": \"rc\"});\n\
+          let m = monitor(p);\nrecv();\nprint(\"ok\");\n",
+    );
+    let trace = script.with_file_name("trace.jsonl");
+    let flag = format!("--gc-trace={}", trace.display());
+    let o = loam(&[&flag, script.to_str().expect("utf-8 path")]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "ok\n");
+    assert_eq!(stderr(&o), "", "the JSON trace goes to the file only");
+    let text = std::fs::read_to_string(&trace).expect("trace written");
+    let events: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let of = |kind: &str, pid: u64| -> Vec<&serde_json::Value> {
+        events
+            .iter()
+            .filter(|e| e["event"] == kind && e["pid"] == pid)
+            .collect()
+    };
+    let gcs = of("gc", 0);
+    assert!(gcs.len() >= 2, "{text}");
+    assert!(gcs.iter().all(|e| e["backend"] == "mark-compact"
+        && e["pause_us"].as_f64().is_some_and(|p| p >= 0.0)
+        && e["end_us"].as_u64() >= e["t_us"].as_u64()));
+    assert_eq!(gcs.last().map(|e| &e["reason"]), Some(&"explicit".into()));
+    let exit = of("exit", 0);
+    assert_eq!(exit.len(), 1, "{text}");
+    assert_eq!(exit[0]["collections"].as_u64(), Some(gcs.len() as u64));
+    let freed: u64 = gcs.iter().filter_map(|e| e["freed"].as_u64()).sum();
+    assert_eq!(exit[0]["freed"].as_u64(), Some(freed));
+    // The spawned rc process: its own collection and its own totals.
+    let child: Vec<_> = events
+        .iter()
+        .filter(|e| e["event"] == "exit" && e["pid"] != 0)
+        .collect();
+    assert_eq!(child.len(), 1, "{text}");
+    assert_eq!(child[0]["backend"], "rc");
+    assert!(child[0]["allocated"].as_u64() > Some(1000 * 16));
+}
+
+#[test]
+fn gc_stats_agree_with_heap_stats() {
+    let script = temp_script(
+        "stats.loam",
+        b"let keep = [];\nfor i in 0..20000 { push(keep, [i]); }\ngc();\nkeep = nil;\ngc();\n\
+          let s = heap_stats();\nprint(s.collections, s.segments, s.freed_objects, s.heap_bytes);\n",
+    );
+    let o = loam(&["--gc-stats", script.to_str().expect("utf-8 path")]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let printed: Vec<String> = String::from_utf8_lossy(&o.stdout)
+        .split_whitespace()
+        .map(String::from)
+        .collect();
+    let err = stderr(&o);
+    let row: Vec<&str> = err
+        .lines()
+        .find(|l| l.starts_with("<pid 0> main"))
+        .unwrap_or_else(|| panic!("no row for main: {err}"))
+        .split_whitespace()
+        .collect();
+    // <pid 0> main BACKEND allocated live heap segments gcs freed total max
+    assert_eq!(row[3], "mark-compact", "{err}");
+    assert_eq!(printed[0], row[8], "collections: {err}");
+    assert_eq!(printed[1], row[7], "segments: {err}");
+    assert_eq!(printed[2], row[9], "freed objects: {err}");
+    assert_eq!(printed[3], row[6], "heap bytes: {err}");
+    assert!(
+        printed[0].parse::<u64>().is_ok_and(|n| n >= 2),
+        "{printed:?}"
+    );
+}

@@ -137,8 +137,15 @@ fn commands_work() {
         out.contains("mark-compact") && out.contains("pause max"),
         "{out}"
     );
+    // The segment map: a row of cells, the kept list's segment not empty.
     let (out, _) = s.feed(&[":heap"]);
-    assert!(out.contains("segments"), "{out}");
+    assert!(out.starts_with("mark-compact heap: "), "{out}");
+    let row = out
+        .lines()
+        .find(|l| l.starts_with("    0 |"))
+        .expect("a row of cells");
+    assert!(row.ends_with('|') && row.contains('█'), "{out}");
+    assert!(out.contains("segment sizes: "), "{out}");
     let (out, _) = s.feed(&[":inspect keep"]);
     assert!(
         out.contains("\"kind\": \"list\"") && out.contains("\"segment\""),

@@ -121,6 +121,18 @@ pub struct Location {
     pub offset: usize,
 }
 
+/// One segment (or large span) of a heap, for the REPL's `:heap` map.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SegmentUse {
+    /// Bytes the segment spans.
+    pub bytes: usize,
+    /// Bytes of it holding objects (allocated, not freed; in mark-compact,
+    /// everything allocated since the last collection counts until the next).
+    pub used: usize,
+    /// A span for one large object rather than a shared segment.
+    pub large: bool,
+}
+
 /// A misuse of memory a backend detected.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum MemError {
@@ -196,6 +208,10 @@ pub trait Heap: Alloc + Sized {
 
     /// Where a heap object is (None for objects this heap does not hold).
     fn locate(&self, r: ObjRef) -> Option<Location>;
+
+    /// Every segment and span the heap holds, in its own order (the order
+    /// `locate` numbers them in), with how full each is.
+    fn segment_map(&self) -> Vec<SegmentUse>;
 
     /// The reference count of an object, where the backend keeps one.
     fn refcount(&self, _r: ObjRef) -> Option<u64> {

@@ -27,8 +27,8 @@
 //!   exactly when it has a free slot (otherwise it is full);
 //! - `registry` holds the base of every segment and span held, nothing else.
 
-use super::Location;
 use super::segment::{Segment, SegmentPool};
+use super::{Location, SegmentUse};
 use crate::value::object::{FLAG_FREED, HEADER_BYTES, Header, list_layout, map_layout};
 use crate::value::{AllocError, Kind, ObjRef};
 use std::collections::HashSet;
@@ -493,6 +493,27 @@ impl Slab {
                 off += step;
             }
         }
+    }
+
+    /// Every segment and span held, in `locate`'s order, with its bytes in use.
+    pub fn segment_map(&self) -> Vec<SegmentUse> {
+        self.segs
+            .iter()
+            .map(|seg| {
+                // SAFETY: every held segment starts with its header.
+                let h = unsafe { &*seg.base().as_ptr().cast::<SegHdr>() };
+                let large = h.class == LARGE;
+                SegmentUse {
+                    bytes: seg.size(),
+                    used: if large {
+                        h.bump as usize - SEG_HEADER_BYTES
+                    } else {
+                        h.live as usize * h.slot as usize
+                    },
+                    large,
+                }
+            })
+            .collect()
     }
 
     /// Where an object is: its segment's position in this heap, and offset.

@@ -3,7 +3,7 @@
 
 pub mod trace;
 
-use crate::heap::{Backend, GcEvent};
+use crate::heap::{Backend, GcEvent, HeapStats};
 
 /// One line per collection, in the spirit of Go's `GODEBUG=gctrace=1`:
 /// `gc N? mark-compact budget: pause 0.123 ms, 1.5 MB -> 0.4 MB, 12 -> 4 segments, live 0.4 MB, freed 1234`.
@@ -99,4 +99,121 @@ pub fn leak_report(
         ));
     }
     s
+}
+
+/// The REPL's `:heap` view: one cell per segment showing how full it is
+/// (` ` empty, `▁`…`▇` partly, `█` full), 64 to a row, large spans on their
+/// own row, then the totals.
+pub fn heap_map(backend: Backend, map: &[crate::heap::SegmentUse], st: &HeapStats) -> String {
+    const CELLS: [char; 9] = [' ', '▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    const PER_ROW: usize = 64;
+    let cell = |u: &crate::heap::SegmentUse| {
+        let f = if u.bytes == 0 {
+            0.0
+        } else {
+            u.used as f64 / u.bytes as f64
+        };
+        // Round up, so a segment with anything in it never looks empty.
+        CELLS[((f.clamp(0.0, 1.0) * 8.0).ceil() as usize).min(8)]
+    };
+    let mut s = String::new();
+    let (held, used) = map
+        .iter()
+        .fold((0, 0), |a, u| (a.0 + u.bytes, a.1 + u.used));
+    let pct = if held == 0 {
+        0.0
+    } else {
+        100.0 * used as f64 / held as f64
+    };
+    s.push_str(&format!(
+        "{} heap: {} segments, {} held, {} in use ({pct:.0}%)\n",
+        backend.name(),
+        map.len(),
+        human_bytes(held),
+        human_bytes(used),
+    ));
+    let (small, large): (Vec<_>, Vec<_>) = map.iter().enumerate().partition(|(_, u)| !u.large);
+    for (label, list) in [("", small), ("large ", large)] {
+        for row in list.chunks(PER_ROW) {
+            let first = row.first().map_or(0, |(i, _)| *i);
+            let cells: String = row.iter().map(|(_, u)| cell(u)).collect();
+            s.push_str(&format!("{label}{first:>5} |{cells}|\n"));
+        }
+    }
+    let mut sizes: std::collections::BTreeMap<usize, usize> = Default::default();
+    for u in map.iter().filter(|u| !u.large) {
+        *sizes.entry(u.bytes).or_default() += 1;
+    }
+    if !sizes.is_empty() {
+        let list: Vec<String> = sizes
+            .iter()
+            .map(|(b, n)| format!("{n} x {}", human_bytes(*b)))
+            .collect();
+        s.push_str(&format!("segment sizes: {}\n", list.join(", ")));
+    }
+    s.push_str(&format!(
+        "live {} (exact in manual and rc; as of the last collection in mark-compact), \
+         {} allocated in all, {} collections\n",
+        human_bytes(st.live_bytes),
+        human_bytes(st.allocated_bytes as usize),
+        st.collections
+    ));
+    s.push_str("cells: ' ' empty, '▁'..'▇' partly full, '█' full");
+    s
+}
+
+/// `1536` → `1.5 KB`; `3_000_000` → `2.86 MB`.
+pub fn human_bytes(b: usize) -> String {
+    let f = b as f64;
+    if b < 1024 {
+        format!("{b} B")
+    } else if f < 1024.0 * 1024.0 {
+        format!("{:.1} KB", f / 1024.0)
+    } else if f < 1024.0 * 1024.0 * 1024.0 {
+        format!("{:.2} MB", f / (1024.0 * 1024.0))
+    } else {
+        format!("{:.2} GB", f / (1024.0 * 1024.0 * 1024.0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::heap::SegmentUse;
+
+    fn seg(bytes: usize, used: usize, large: bool) -> SegmentUse {
+        SegmentUse { bytes, used, large }
+    }
+
+    #[test]
+    fn heap_map_draws_a_cell_per_segment_by_fullness() {
+        let map = [
+            seg(16384, 0, false),
+            seg(16384, 1, false),
+            seg(16384, 8192, false),
+            seg(16384, 16384, false),
+            seg(65536, 60000, true),
+        ];
+        let s = heap_map(Backend::Rc, &map, &HeapStats::default());
+        assert!(s.starts_with("rc heap: 5 segments"), "{s}");
+        assert!(s.contains("    0 | ▁▄█|"), "{s}");
+        assert!(s.contains("large     4 |█|"), "{s}");
+        assert!(s.contains("segment sizes: 4 x 16.0 KB"), "{s}");
+    }
+
+    #[test]
+    fn heap_map_of_an_empty_heap() {
+        let s = heap_map(Backend::MarkCompact, &[], &HeapStats::default());
+        assert!(
+            s.starts_with("mark-compact heap: 0 segments, 0 B held"),
+            "{s}"
+        );
+    }
+
+    #[test]
+    fn human_bytes_picks_units() {
+        assert_eq!(human_bytes(10), "10 B");
+        assert_eq!(human_bytes(1536), "1.5 KB");
+        assert_eq!(human_bytes(3 << 20), "3.00 MB");
+    }
 }

@@ -151,6 +151,10 @@ impl Heap for ManualHeap {
         self.slab.locate(r)
     }
 
+    fn segment_map(&self) -> Vec<crate::heap::SegmentUse> {
+        self.slab.segment_map()
+    }
+
     /// Objects never freed, by allocation site: lists and maps count with the
     /// bytes of their internal storage (which is never freed on its own).
     fn leaks(&self) -> Vec<Leak> {

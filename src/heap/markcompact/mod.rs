@@ -14,7 +14,9 @@ mod tests;
 mod verify;
 
 use super::segment::{MAX_SEGMENT_BYTES, MIN_SEGMENT_BYTES, Segment, SegmentPool};
-use super::{Backend, GcEvent, GcReason, Heap, HeapConfig, HeapStats, Location, RootSet};
+use super::{
+    Backend, GcEvent, GcReason, Heap, HeapConfig, HeapStats, Location, RootSet, SegmentUse,
+};
 use crate::value::object::{HEADER_BYTES, init_header};
 use crate::value::{Alloc, AllocError, Kind, ObjRef};
 use std::sync::Arc;
@@ -227,6 +229,32 @@ impl Heap for MarkCompactHeap {
             pause_total: self.pause_total,
             pause_max: self.pause_max,
         }
+    }
+
+    fn segment_map(&self) -> Vec<SegmentUse> {
+        let n = self.segs.len();
+        let mut map: Vec<SegmentUse> = self
+            .segs
+            .iter()
+            .enumerate()
+            .map(|(i, s)| SegmentUse {
+                bytes: s.seg.size(),
+                // The last segment's fill is the open bump window.
+                used: if i + 1 == n {
+                    self.top as usize - s.base() as usize
+                } else {
+                    s.used
+                },
+                large: false,
+            })
+            .collect();
+        map.extend(self.large.iter().map(|s| SegmentUse {
+            bytes: s.size(),
+            // SAFETY: a held large span starts with the header of its one object.
+            used: unsafe { ObjRef::from_ptr(s.base()) }.size(),
+            large: true,
+        }));
+        map
     }
 
     fn locate(&self, r: ObjRef) -> Option<Location> {

@@ -267,6 +267,10 @@ impl Heap for RcHeap {
         self.slab.locate(r)
     }
 
+    fn segment_map(&self) -> Vec<crate::heap::SegmentUse> {
+        self.slab.segment_map()
+    }
+
     /// The count of a heap object (None for static data, which is not counted).
     fn refcount(&self, r: ObjRef) -> Option<u64> {
         (!r.is_static()).then(|| count(r.header()) as u64)
