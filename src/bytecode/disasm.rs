@@ -100,6 +100,10 @@ fn disassemble_proto(out: &mut String, program: &Program, id: usize, p: &Proto) 
                     pc as i64 + 2 + off as i64
                 )
             }
+            Op::JEqNilL | Op::JNeNilL => {
+                let off = p.code.get(pc + 1).copied().unwrap_or(0) as i32;
+                format!("slot {}, {off:+} -> {}", a(ins), pc as i64 + 2 + off as i64)
+            }
             Op::LocalAddI => format!("slot {}, {}", a(ins), sb(ins)),
             Op::LocalIndexI => format!("slot {}, [{}]", a(ins), b(ins)),
             Op::GetLocalField | Op::SetLocalField => {

@@ -165,6 +165,10 @@ opcodes! {
     LocalIndexI,
     /// a: slot, b: constant (a string key): slot a[constant b] := pop (`x.name = v` on a local)
     SetLocalField,
+    /// a: slot; word: jump unless slot a is nil (`if x == nil` on a local)
+    JEqNilL,
+    /// a: slot; word: jump unless slot a is not nil
+    JNeNilL,
 }
 
 impl Op {
@@ -186,6 +190,8 @@ impl Op {
                 | Op::JGeLI
                 | Op::JEqLI
                 | Op::JNeLI
+                | Op::JEqNilL
+                | Op::JNeNilL
         )
     }
 }

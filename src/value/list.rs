@@ -131,6 +131,7 @@ impl ListRef {
 
 /// Allocates a list holding `items`, with inline room for exactly them
 /// (or `EMPTY_LIST_INLINE` when empty).
+#[inline]
 pub fn new_list(a: &mut impl Alloc, items: &[Value]) -> Result<Value, AllocError> {
     let cap = if items.is_empty() {
         EMPTY_LIST_INLINE
@@ -139,8 +140,12 @@ pub fn new_list(a: &mut impl Alloc, items: &[Value]) -> Result<Value, AllocError
     };
     let v = alloc_list(a, items.len(), cap)?;
     if let Some(l) = v.as_list() {
-        // SAFETY: the list has `cap >= items.len()` inline slots.
-        unsafe { std::ptr::copy_nonoverlapping(items.as_ptr(), l.items_ptr(), items.len()) };
+        let p = l.items_ptr();
+        for (i, item) in items.iter().enumerate() {
+            // SAFETY: the list has `cap >= items.len()` inline slots. (A loop,
+            // not a memcpy call: most lists built by a literal are short.)
+            unsafe { p.add(i).write(*item) };
+        }
     }
     Ok(v)
 }
@@ -160,6 +165,7 @@ pub fn new_list_filled(a: &mut impl Alloc, n: usize, v: Value) -> Result<Value, 
 
 /// A list of length `len` and inline capacity `cap`; slots from `len` on are nil,
 /// slots below it are left for the caller to fill.
+#[inline]
 fn alloc_list(a: &mut impl Alloc, len: usize, cap: usize) -> Result<Value, AllocError> {
     if cap > MAX_LIST_LEN {
         return Err(AllocError::TooLarge);

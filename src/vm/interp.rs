@@ -294,6 +294,11 @@ impl<H: Heap> Vm<H> {
                 op::Int => push!(Value::Int(sx(ins) as i64)),
                 op::Const => push!(proto.consts[x(ins) as usize]),
                 op::Nil => push!(Value::Nil),
+                op::Nils => {
+                    for _ in 0..x(ins) {
+                        push!(Value::Nil);
+                    }
+                }
                 op::Pop => {
                     let v = pop!();
                     dec!(v);
@@ -324,12 +329,27 @@ impl<H: Heap> Vm<H> {
                 op::JLe => cmp_jump!(pc!(), ins, BinOp::Le, <=),
                 op::JGt => cmp_jump!(pc!(), ins, BinOp::Gt, >),
                 op::JGe => cmp_jump!(pc!(), ins, BinOp::Ge, >=),
+                op::JEqNilL | op::JNeNilL => {
+                    let v = slot!(a(ins));
+                    chk!(pc!(), v);
+                    let is_nil = matches!(v, Value::Nil);
+                    // SAFETY: a two-word instruction's second word is inside the code (verifier).
+                    let off = unsafe { *ip } as i32;
+                    ip = unsafe { ip.add(1) };
+                    if is_nil != (ins as u8 == op::JEqNilL) {
+                        jump!(off);
+                    }
+                }
                 op::JEq | op::JNe => {
                     let rhs = pop!();
                     let lhs = pop!();
                     chk!(pc!(), lhs);
                     chk!(pc!(), rhs);
-                    let eq = ops::equal(&lhs, &rhs);
+                    // `x == nil` needs no call.
+                    let eq = match rhs {
+                        Value::Nil => matches!(lhs, Value::Nil),
+                        _ => ops::equal(&lhs, &rhs),
+                    };
                     dec!(lhs);
                     dec!(rhs);
                     if eq != (ins as u8 == op::JEq) {

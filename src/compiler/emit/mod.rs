@@ -19,7 +19,7 @@ use crate::syntax::span::Span;
 use crate::value::Value;
 use crate::value::func::new_closure;
 use crate::value::string::new_str;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// A forward jump waiting for its target.
 enum Patch {
@@ -45,6 +45,9 @@ struct FnState {
     loops: Vec<Loop>,
     span: Span,
     consts: HashMap<(u8, u64), u32>,
+    /// Variables whose slot their `let` pushes (rather than a `Nils` at
+    /// block entry): see `enter_block`.
+    pushed_by_let: HashSet<DeclId>,
 }
 
 /// What the emitter produces for one module.
@@ -154,6 +157,7 @@ impl<'a> Emitter<'a> {
             loops: Vec::new(),
             span: Span::default(),
             consts: HashMap::new(),
+            pushed_by_let: HashSet::new(),
         }
     }
 
@@ -405,7 +409,15 @@ impl<'a> Emitter<'a> {
         for (i, d) in decls.iter().enumerate() {
             self.cur().slots.insert(*d, start + i as u32);
         }
-        let fresh = (decls.len() as u32).saturating_sub(pre);
+        let deferred = if key == TOP_BLOCK {
+            decls.len()
+        } else {
+            self.pushed_by_let_from(&decls, stmts, pre as usize)
+        };
+        self.cur()
+            .pushed_by_let
+            .extend(decls[deferred..].iter().copied());
+        let fresh = (deferred as u32).saturating_sub(pre);
         if fresh > 0 {
             self.op(Op::Nils, fresh, fresh as i32);
         }
@@ -433,6 +445,28 @@ impl<'a> Emitter<'a> {
             }
         }
         start
+    }
+
+    /// The block's variables from which on each slot can be pushed by its own
+    /// `let` instead of a nil at block entry: the trailing run of variables,
+    /// in order, that are plain (not cells) and declared by the block's own
+    /// top-level `let`s. Sound because a variable is not visible before its
+    /// `let` (so nothing reads the slot earlier), and at a statement boundary
+    /// the stack holds exactly the block's variables declared so far.
+    fn pushed_by_let_from(&self, decls: &[DeclId], stmts: &[Stmt], pre: usize) -> usize {
+        let lets: Vec<DeclId> = stmts
+            .iter()
+            .filter_map(|s| match &s.kind {
+                StmtKind::Let { name, .. } => self.res.decl_at.get(&name.span.start).copied(),
+                _ => None,
+            })
+            .collect();
+        let (mut k, mut j) = (decls.len(), lets.len());
+        while k > pre && j > 0 && decls[k - 1] == lets[j - 1] && !self.is_cell(decls[k - 1]) {
+            k -= 1;
+            j -= 1;
+        }
+        k
     }
 
     fn leave_block(&mut self, start: u32) {

@@ -12,6 +12,12 @@ impl Emitter<'_> {
             StmtKind::Let { name, init } => {
                 self.expr(init);
                 match self.res.decl_at.get(&name.span.start).copied() {
+                    // The value just pushed is the variable's slot.
+                    Some(d) if self.cur().pushed_by_let.remove(&d) => {
+                        if self.slot(d) != Some(self.cur().depth - 1) {
+                            self.error("internal error: let slot out of place", name.span);
+                        }
+                    }
                     Some(d) => self.store(d),
                     None => self.error("internal error: unresolved let", name.span),
                 }
@@ -220,6 +226,22 @@ impl Emitter<'_> {
                     _ => Op::JNeLI,
                 };
                 let at = self.word(enc_ab(j, slot, k as u16));
+                self.word(0);
+                vec![Patch::Extra(at)]
+            }
+            ExprKind::Binary { op, lhs, rhs }
+                if matches!(op, BinOp::Eq | BinOp::Ne)
+                    && matches!(rhs.kind, ExprKind::Nil)
+                    && self.plain_local(lhs).is_some() =>
+            {
+                let slot = self.plain_local(lhs).unwrap_or(0);
+                self.cur().span = e.span;
+                let j = if *op == BinOp::Eq {
+                    Op::JEqNilL
+                } else {
+                    Op::JNeNilL
+                };
+                let at = self.word(enc_ab(j, slot, 0));
                 self.word(0);
                 vec![Patch::Extra(at)]
             }
