@@ -1,0 +1,161 @@
+//! Allocation throughput per backend (manual, rc, mark-compact), in bytes
+//! allocated per second:
+//!
+//! - `alloc/BACKEND`: `examples/bench/binary_trees.loam` at depth 10, run
+//!   in-process under each backend (output discarded). Every tree becomes
+//!   garbage: the collector reclaims it under mark-compact, counting under
+//!   rc, the script's `free` calls under manual. The throughput is the
+//!   bytes the heap reports allocated for one run (measured once before
+//!   timing, per backend), so it covers the interpreter's work too.
+//! - `alloc-direct/BACKEND`: the heap alone, through the `Alloc`/`Heap`
+//!   traits: 10 000 two-item lists, each dropped at once the backend's way
+//!   (`retain` + `release` under rc, `free` under manual, a collection with
+//!   no roots whenever `gc_due` says so under mark-compact).
+//!
+//! Run: `cargo bench --bench alloc`.
+
+use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
+use loam::bytecode::chunk::Program;
+use loam::compiler;
+use loam::heap::manual::ManualHeap;
+use loam::heap::markcompact::MarkCompactHeap;
+use loam::heap::rc::RcHeap;
+use loam::heap::{Backend, GcReason, Heap, HeapConfig, RootSet, SegmentPool};
+use loam::process::{RunConfig, run_program};
+use loam::syntax::span::Source;
+use loam::value::list::new_list;
+use loam::value::{ObjRef, Value};
+use loam::vm::VmOptions;
+use std::hint::black_box;
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Depth of the binary trees script.
+const TREES_DEPTH: &str = "10";
+/// Lists allocated per iteration of the direct bench.
+const DIRECT_BATCH: usize = 10_000;
+
+/// A sink that keeps what the script prints (for the calibration run).
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("output lock").extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn compile(text: &str) -> (Arc<Program>, u32) {
+    let mut p = compiler::new_program();
+    let main =
+        compiler::compile(&mut p, Source::new("bench.loam", text)).expect("bench script compiles");
+    (Arc::new(p), main)
+}
+
+fn run(program: &Arc<Program>, main: u32, backend: Backend, out: Box<dyn Write + Send>) {
+    let mut cfg = RunConfig::default_for(backend);
+    cfg.vm = VmOptions {
+        args: vec![TREES_DEPTH.to_string()],
+        ..VmOptions::default()
+    };
+    run_program(program.clone(), main, &cfg, out).expect("bench script runs");
+}
+
+/// Bytes one run of the script allocates under `backend`: the script with a
+/// last line printing `heap_stats().allocated_bytes`, run once.
+fn allocated_by_script(text: &str, backend: Backend) -> u64 {
+    let probe =
+        format!("{text}\nprint(\"allocated_bytes=\" + str(heap_stats().allocated_bytes));\n");
+    let (program, main) = compile(&probe);
+    let out = Captured::default();
+    run(&program, main, backend, Box::new(out.clone()));
+    let text = String::from_utf8(out.0.lock().expect("output lock").clone())
+        .expect("script output is UTF-8");
+    text.lines()
+        .find_map(|l| l.strip_prefix("allocated_bytes="))
+        .and_then(|n| n.trim().parse().ok())
+        .expect("script prints allocated_bytes")
+}
+
+fn scripts(c: &mut Criterion) {
+    let text = include_str!("../examples/bench/binary_trees.loam");
+    let (program, main) = compile(text);
+    let mut g = c.benchmark_group("alloc");
+    g.sampling_mode(SamplingMode::Flat);
+    for backend in Backend::ALL {
+        let bytes = allocated_by_script(text, backend);
+        g.throughput(Throughput::Bytes(bytes));
+        g.bench_function(backend.name(), |b| {
+            b.iter(|| {
+                run(
+                    &program,
+                    main,
+                    black_box(backend),
+                    Box::new(std::io::sink()),
+                )
+            })
+        });
+    }
+    g.finish();
+}
+
+struct NoRoots;
+
+impl RootSet for NoRoots {
+    fn visit(&mut self, _f: &mut dyn FnMut(&mut ObjRef)) {}
+}
+
+fn heap<H: Heap>() -> H {
+    H::new(Arc::new(SegmentPool::new(None)), HeapConfig::default())
+}
+
+/// Allocates `DIRECT_BATCH` lists `[i, i]` and drops each at once.
+fn alloc_batch<H: Heap>(h: &mut H) {
+    for i in 0..DIRECT_BATCH as i64 {
+        let v = new_list(h, &[Value::Int(i), Value::Int(i)]).expect("allocation succeeds");
+        black_box(v);
+        if H::COUNTS_REFS {
+            // A fresh object has count 0: count the one reference, then drop it.
+            h.retain(&v);
+            h.release(v);
+        } else if H::CHECKS_USE {
+            h.free(&v, 0).expect("free of a live list");
+        } else if h.gc_due() {
+            h.collect(&mut NoRoots, GcReason::Budget);
+        }
+    }
+}
+
+fn direct_one<H: Heap>(g: &mut criterion::BenchmarkGroup<criterion::measurement::WallTime>) {
+    let mut h = heap::<H>();
+    let before = h.allocated_bytes();
+    alloc_batch(&mut h);
+    g.throughput(Throughput::Bytes(h.allocated_bytes() - before));
+    g.bench_function(H::BACKEND.name(), |b| b.iter(|| alloc_batch(&mut h)));
+}
+
+fn direct(c: &mut Criterion) {
+    let mut g = c.benchmark_group("alloc-direct");
+    direct_one::<ManualHeap>(&mut g);
+    direct_one::<RcHeap>(&mut g);
+    direct_one::<MarkCompactHeap>(&mut g);
+    g.finish();
+}
+
+criterion_group! {
+    name = benches;
+    // Fewer bootstrap resamples than the default 100 000: on two cores
+    // those take seconds per bench, for no visible gain in the estimates.
+    config = Criterion::default()
+        .nresamples(10_000)
+        .sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
+    targets = scripts, direct
+}
+criterion_main!(benches);
