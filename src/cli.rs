@@ -73,7 +73,9 @@ Examples:
   loam examples/hello.loam
   loam --gc-trace examples/bench/binary_trees.loam 14
   loam --gc-trace=trace.jsonl --gc rc examples/bench/cycles.loam 100000
-  loam                      (start the REPL; :help lists its commands)";
+  loam                      (start the REPL; :help lists its commands)
+  loam bench examples/bench/binary_trees.loam 14 --runs 3 --plot out.svg
+                            (compare the backends: `loam bench --help`)";
 
 /// `123`, `64K`, `16M`, `2G` (powers of 1024; `KB`/`MB`/`GB` and lower case too).
 pub fn parse_size(s: &str) -> Result<usize, String> {

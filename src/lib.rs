@@ -12,7 +12,9 @@
 //! - [`heap`]: the `Heap` trait, the segment pool, the static segment and the backends.
 //! - [`process`]: a running program (process, its stack and heap).
 //! - [`observe`]: GC trace lines and statistics.
+//! - [`bench`]: `loam bench`, comparing the backends on one script (table, JSON, SVG).
 
+pub mod bench;
 pub mod bytecode;
 pub mod cli;
 pub mod compiler;

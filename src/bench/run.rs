@@ -1,0 +1,201 @@
+//! One measured run: the script as a fresh `loam` process under one backend,
+//! its wall time, peak RSS, output, and the figures from its GC trace.
+
+use super::trace::{self, Curve, Totals};
+use serde::Serialize;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// What is passed to every child besides the backend.
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub exe: PathBuf,
+    pub file: PathBuf,
+    pub args: Vec<String>,
+    /// `--max-heap=..` and the like, passed on as they are.
+    pub extra: Vec<String>,
+}
+
+/// One run's figures.
+#[derive(Serialize, Clone, Copy, Debug, Default, PartialEq)]
+pub struct Figures {
+    /// Spawn to exit (seconds).
+    pub wall_s: f64,
+    /// The child's peak resident set size (bytes).
+    pub peak_rss: u64,
+    #[serde(flatten)]
+    pub totals: Totals,
+}
+
+/// A run that went well.
+#[derive(Debug)]
+pub struct Done {
+    pub figures: Figures,
+    pub stdout: Vec<u8>,
+    pub curve: Curve,
+}
+
+/// A run that did not.
+#[derive(Debug)]
+pub struct Failed {
+    /// One line: what went wrong.
+    pub what: String,
+    /// The child's stderr, if it said anything.
+    pub stderr: String,
+    /// The child's exit code when it exited with one.
+    pub code: Option<i32>,
+}
+
+impl Failed {
+    fn msg(what: String) -> Failed {
+        Failed {
+            what,
+            stderr: String::new(),
+            code: None,
+        }
+    }
+}
+
+static SERIAL: AtomicU64 = AtomicU64::new(0);
+
+/// A fresh file name for one run's trace.
+fn trace_path() -> PathBuf {
+    let n = SERIAL.fetch_add(1, Ordering::Relaxed);
+    std::env::temp_dir().join(format!("loam-bench-{}-{n}.jsonl", std::process::id()))
+}
+
+/// Runs the script once under `backend`; the trace is read only if `measure`.
+pub fn run(job: &Job, backend: &str, measure: bool) -> Result<Done, Failed> {
+    let path = trace_path();
+    let result = run_with_trace(job, backend, measure, &path);
+    let _ = std::fs::remove_file(&path);
+    result
+}
+
+fn run_with_trace(job: &Job, backend: &str, measure: bool, path: &Path) -> Result<Done, Failed> {
+    let mut cmd = Command::new(&job.exe);
+    cmd.arg("--gc")
+        .arg(backend)
+        .arg(format!("--gc-trace={}", path.display()))
+        .args(&job.extra)
+        .arg("--")
+        .arg(&job.file)
+        .args(&job.args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let out = measure_child(&mut cmd)
+        .map_err(|e| Failed::msg(format!("cannot start {}: {e}", job.exe.display())))?;
+    if out.code != Some(0) {
+        let what = match (out.code, out.signal) {
+            (Some(c), _) => format!("exited with status {c}"),
+            (None, Some(s)) => format!("was killed by signal {s}"),
+            (None, None) => "ended abnormally".to_string(),
+        };
+        return Err(Failed {
+            what,
+            stderr: String::from_utf8_lossy(&out.stderr).trim_end().to_string(),
+            code: out.code,
+        });
+    }
+    let mut figures = Figures {
+        wall_s: out.wall.as_secs_f64(),
+        peak_rss: out.peak_rss,
+        totals: Totals::default(),
+    };
+    let mut curve = Curve::default();
+    if measure {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Failed::msg(format!("cannot read the GC trace {}: {e}", path.display()))
+        })?;
+        let parsed = trace::parse(&text).map_err(Failed::msg)?;
+        figures.totals = parsed.totals;
+        curve = Curve {
+            points: trace::thin(&parsed.curve.points, 2000),
+            collections: trace::thin(&parsed.curve.collections, 4000),
+        };
+    }
+    Ok(Done {
+        figures,
+        stdout: out.stdout,
+        curve,
+    })
+}
+
+/// What a finished child left.
+struct ChildOut {
+    wall: Duration,
+    peak_rss: u64,
+    code: Option<i32>,
+    signal: Option<i32>,
+    stdout: Vec<u8>,
+    stderr: Vec<u8>,
+}
+
+fn drain<R: Read + Send + 'static>(r: Option<R>) -> std::thread::JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        if let Some(mut r) = r {
+            let _ = r.read_to_end(&mut buf);
+        }
+        buf
+    })
+}
+
+/// Spawns `cmd`, reads its output, and reaps it with `wait4` for its rusage.
+fn measure_child(cmd: &mut Command) -> std::io::Result<ChildOut> {
+    let start = Instant::now();
+    let mut child = cmd.spawn()?;
+    let out = drain(child.stdout.take());
+    let err = drain(child.stderr.take());
+    let (code, signal, peak_rss) = reap(&mut child)?;
+    let wall = start.elapsed();
+    Ok(ChildOut {
+        wall,
+        peak_rss,
+        code,
+        signal,
+        stdout: out.join().unwrap_or_default(),
+        stderr: err.join().unwrap_or_default(),
+    })
+}
+
+/// Waits for the child: (exit code, signal, peak RSS in bytes).
+#[cfg(unix)]
+fn reap(child: &mut std::process::Child) -> std::io::Result<(Option<i32>, Option<i32>, u64)> {
+    let pid = child.id() as libc::pid_t;
+    let mut status: libc::c_int = 0;
+    // SAFETY: a zeroed rusage is a valid value for wait4 to fill in.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    loop {
+        // SAFETY: `pid` is our own unreaped child; the pointers are to live locals.
+        let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+        if r == pid {
+            break;
+        }
+        let e = std::io::Error::last_os_error();
+        if e.kind() != std::io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+    // ru_maxrss is in kilobytes on Linux, in bytes on macOS.
+    let rss = u64::try_from(usage.ru_maxrss).unwrap_or(0);
+    let rss = if cfg!(target_os = "macos") {
+        rss
+    } else {
+        rss * 1024
+    };
+    let code = libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status));
+    let signal = libc::WIFSIGNALED(status).then(|| libc::WTERMSIG(status));
+    Ok((code, signal, rss))
+}
+
+/// Waits for the child (peak RSS is not known here).
+#[cfg(not(unix))]
+fn reap(child: &mut std::process::Child) -> std::io::Result<(Option<i32>, Option<i32>, u64)> {
+    let st = child.wait()?;
+    Ok((st.code(), None, 0))
+}
