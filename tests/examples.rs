@@ -1,0 +1,54 @@
+//! Every example runs, and the benchmark programs print exactly the expected
+//! outputs (small sizes, copied from `../shared/bench/peers/expected/`) under
+//! every backend.
+
+use std::process::Command;
+
+fn run(args: &[&str]) -> (Option<i32>, String, String) {
+    let o = Command::new(env!("CARGO_BIN_EXE_loam"))
+        .args(args)
+        .output()
+        .expect("run loam");
+    (
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn benchmark_programs_print_the_expected_outputs_under_every_backend() {
+    let dir = std::path::Path::new("examples/bench/expected");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(dir).expect("examples/bench/expected") {
+        let path = entry.expect("entry").path();
+        let stem = path.file_stem().and_then(|s| s.to_str()).expect("name");
+        let (name, size) = stem.split_once('-').expect("NAME-SIZE.out");
+        let script = format!("examples/bench/{name}.loam");
+        let expected = std::fs::read_to_string(&path).expect("expected output");
+        for backend in ["manual", "rc", "mark-compact"] {
+            let mut args = vec!["--gc", backend, &script];
+            args.extend(size.split('_'));
+            let (code, out, err) = run(&args);
+            assert_eq!(code, Some(0), "{args:?}: {err}");
+            assert_eq!(out, expected, "{args:?}");
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 6 * 3, "every expected output was checked");
+}
+
+#[test]
+fn the_other_examples_run() {
+    for script in [
+        "examples/hello.loam",
+        "examples/closures.loam",
+        "examples/statics.loam",
+        "examples/bench/scaling.loam",
+        "examples/bench/pause.loam",
+    ] {
+        let (code, out, err) = run(&[script, "2", "3"]);
+        assert_eq!(code, Some(0), "{script}: {err}");
+        assert!(!out.is_empty(), "{script} printed nothing");
+    }
+}
