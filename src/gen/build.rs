@@ -186,7 +186,13 @@ impl<'a> Gen<'a> {
 
     pub fn program(mut self) -> String {
         self.out.push_str(PRELUDE);
-        while self.stmts < self.cfg.max_statements && self.below(24) != 0 {
+        // A few variables of every kind to work on.
+        for ty in [Ty::List, Ty::Map, Ty::Str, Ty::Int, Ty::List, Ty::Map] {
+            if self.below(8) != 0 {
+                self.let_of(ty);
+            }
+        }
+        while self.stmts < self.cfg.max_statements && self.below(40) != 0 {
             if !self.stmt() {
                 break;
             }
@@ -385,7 +391,7 @@ impl<'a> Gen<'a> {
         self.depth += 1;
         self.indent += 1;
         let mut n = 0;
-        while n < max && self.below(4) != 0 {
+        while n < max && self.below(5) != 0 {
             if !self.stmt() {
                 break;
             }
@@ -453,7 +459,19 @@ impl<'a> Gen<'a> {
             2,                              // 24 shadowing let
             if top { 1 } else { 0 },        // 25 static
         ];
-        let done = match self.weighted(&weights) {
+        // A kind that does not apply here (no variable of the type it
+        // needs...) is drawn again, then falls back to printing an int.
+        for _ in 0..4 {
+            if self.one_stmt(&weights) {
+                return true;
+            }
+        }
+        self.print_int();
+        true
+    }
+
+    fn one_stmt(&mut self, weights: &[usize]) -> bool {
+        match self.weighted(weights) {
             1 => self.let_stmt(),
             2 => self.assign(),
             3 => self.list_mut(),
@@ -482,12 +500,11 @@ impl<'a> Gen<'a> {
             23 => self.risky(),
             24 => self.shadow(),
             25 => self.static_stmt(),
-            _ => false,
-        };
-        if !done {
-            self.print_int();
+            _ => {
+                self.print_int();
+                true
+            }
         }
-        true
     }
 
     fn print_int(&mut self) {
@@ -502,17 +519,22 @@ impl<'a> Gen<'a> {
     }
 
     fn let_stmt(&mut self) -> bool {
+        let ty = [Ty::Int, Ty::Str, Ty::List, Ty::Map, Ty::Any][self.weighted(&[3, 2, 3, 3, 2])];
+        self.let_of(ty);
+        true
+    }
+
+    fn let_of(&mut self, ty: Ty) {
         let name = self.fresh("v");
-        let (ty, init, nullable) = match self.weighted(&[3, 2, 3, 3, 2]) {
-            0 => (Ty::Int, self.int_reduced(), false),
-            1 => (Ty::Str, self.str_bounded(), false),
-            2 => (Ty::List, self.list_expr(2), self.chance(1, 3)),
-            3 => (Ty::Map, self.map_expr(2), self.chance(1, 3)),
-            _ => (Ty::Any, self.any_expr(2), false),
+        let (init, nullable) = match ty {
+            Ty::Int => (self.int_reduced(), false),
+            Ty::Str => (self.str_bounded(), false),
+            Ty::List => (self.list_expr(2), self.chance(1, 3)),
+            Ty::Map => (self.map_expr(2), self.chance(1, 3)),
+            _ => (self.any_expr(2), false),
         };
         self.line(&format!("let {name} = {init};"));
         self.declare(&name, ty, true, nullable);
-        true
     }
 
     /// An expression of `ty` fit to store in a variable of that type.
@@ -672,7 +694,11 @@ impl<'a> Gen<'a> {
     }
 
     fn for_range(&mut self) -> bool {
-        let k = self.below(7) as u64;
+        let k = if self.chance(1, 10) {
+            0
+        } else {
+            1 + self.below(6) as u64
+        };
         if !self.afford(k + 1) {
             return false;
         }
@@ -814,7 +840,7 @@ impl<'a> Gen<'a> {
         self.depth += 1;
         self.scopes.push(vars);
         let mut n = 0;
-        while n < max && self.below(4) != 0 {
+        while n < max && (n == 0 || self.below(5) != 0) {
             if !self.stmt() {
                 break;
             }
@@ -1098,7 +1124,7 @@ impl<'a> Gen<'a> {
 
     /// A statement that may stop the program with a runtime error (rarely chosen).
     fn risky(&mut self) -> bool {
-        if !self.chance(1, 8) {
+        if !self.chance(1, 3) {
             return false;
         }
         let t = self.fresh("p");
@@ -1386,7 +1412,7 @@ impl<'a> Gen<'a> {
 
     /// An int of magnitude below 2^20.
     fn int_atom(&mut self) -> String {
-        match self.weighted(&[4, 6, 3, 2, 2, 1, 2, 1, 1, 1]) {
+        match self.weighted(&[4, 6, 3, 3, 2, 1, 2, 1, 1, 1]) {
             1 => self.simple_int(),
             2 => {
                 match self.pick_var(|v| matches!(v.ty, Ty::List | Ty::Map | Ty::Str) && !v.nullable)
@@ -1515,13 +1541,18 @@ impl<'a> Gen<'a> {
     fn list_expr(&mut self, depth: usize) -> String {
         let d = depth.saturating_sub(1);
         let deep = usize::from(depth > 0);
-        match self.weighted(&[2, 4 * deep, 4, deep, 1, 1, deep, 1]) {
-            1 => {
-                let n = self.below(5);
-                let items: Vec<String> = (0..n).map(|_| self.any_expr(d)).collect();
-                format!("[{}]", items.join(", "))
-            }
-            2 => self.var_of(Ty::List).unwrap_or_else(|| "[]".into()),
+        let lit = |g: &mut Self| {
+            let n = g.below(5);
+            let items: Vec<String> = (0..n).map(|_| g.any_expr(d)).collect();
+            format!("[{}]", items.join(", "))
+        };
+        match self.weighted(&[1, 5 * deep, 4, deep, 1, 1, deep, 2]) {
+            1 => lit(self),
+            2 => match self.var_of(Ty::List) {
+                Some(v) => v,
+                None if deep == 1 => lit(self),
+                None => "[]".into(),
+            },
             3 => {
                 let n = self.below(6);
                 format!("fill({n}, {})", self.any_expr(d))
@@ -1551,18 +1582,23 @@ impl<'a> Gen<'a> {
     fn map_expr(&mut self, depth: usize) -> String {
         let d = depth.saturating_sub(1);
         let deep = usize::from(depth > 0);
-        match self.weighted(&[2, 4 * deep, 4, 1]) {
-            1 => {
-                let n = self.below(5);
-                let items: Vec<String> = (0..n)
-                    .map(|_| {
-                        let k = self.key();
-                        format!("{k}: {}", self.any_expr(d))
-                    })
-                    .collect();
-                format!("{{{}}}", items.join(", "))
-            }
-            2 => self.var_of(Ty::Map).unwrap_or_else(|| "{}".into()),
+        let lit = |g: &mut Self| {
+            let n = g.below(5);
+            let items: Vec<String> = (0..n)
+                .map(|_| {
+                    let k = g.key();
+                    format!("{k}: {}", g.any_expr(d))
+                })
+                .collect();
+            format!("{{{}}}", items.join(", "))
+        };
+        match self.weighted(&[1, 5 * deep, 4, 2]) {
+            1 => lit(self),
+            2 => match self.var_of(Ty::Map) {
+                Some(v) => v,
+                None if deep == 1 => lit(self),
+                None => "{}".into(),
+            },
             3 => self.call_returning(Ty::Map).unwrap_or_else(|| "{}".into()),
             _ => "{}".into(),
         }
@@ -1584,7 +1620,7 @@ impl<'a> Gen<'a> {
 
     fn any_expr_inner(&mut self, depth: usize) -> String {
         let deep = usize::from(depth > 0);
-        let closure = usize::from(depth > 0 && self.depth < 3 && self.frames.len() < 3);
+        let closure = usize::from(depth > 0 && self.depth < 3 && self.frames.len() < 2);
         match self.weighted(&[3, 3, 2 + deep * 2, 1 + deep * 2, 1, 1, 4, 1, closure, deep]) {
             1 => self.str_expr(),
             2 => self.list_expr(depth),
