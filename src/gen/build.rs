@@ -1218,7 +1218,10 @@ impl<'a> Gen<'a> {
     /// Whole idioms: recursion, closures in loops, churn, printed cycles.
     fn template(&mut self) -> bool {
         let t = self.fresh("t");
-        match self.below(9) {
+        // The heavy idioms only at the top level, outside loops.
+        let heavy = self.frames.is_empty() && self.cur().mult == 1;
+        let n = if heavy { 15 } else { 9 };
+        match self.below(n) {
             0 => {
                 let d = self.below(6);
                 let cost = 4u64 << d;
@@ -1239,7 +1242,7 @@ impl<'a> Gen<'a> {
             }
             1 => {
                 let n = if self.chance(1, 8) {
-                    1 + self.below(2000)
+                    1 + self.below(600)
                 } else {
                     1 + self.below(200)
                 };
@@ -1370,6 +1373,134 @@ impl<'a> Gen<'a> {
                     "for {i} in 0..{k} {{ {s} = {s} + str({i}) + \",\"; }}"
                 ));
                 self.line(&format!("print(\"{t}\", {s}, len(split({s}, \",\")));"));
+            }
+            9 => {
+                // A large object (its own span in mark-compact), grown and copied.
+                let k = 4000 + self.below(8000);
+                if !self.afford(200) {
+                    return false;
+                }
+                self.charge(200);
+                let (v, w) = (self.fresh("v"), self.fresh("w"));
+                let x = self.any_expr(0);
+                self.line(&format!("let {v} = fill({k}, {x});"));
+                self.line(&format!("{v}[{}] = [{v}, \"end\"];", k - 1));
+                self.line(&format!("{v}[0] = str({k});"));
+                self.line(&format!("push({v}, {v});"));
+                self.line(&format!("let {w} = {v} + [1];"));
+                self.line(&format!(
+                    "print(\"{t}\", len({v}), len({w}), check({v}[{}]), check({w}[{k}]), {w}[0]);",
+                    k - 1
+                ));
+                self.line(&format!("{w} = nil;"));
+                if self.chance(1, 2) {
+                    self.line(&format!("{v} = nil;"));
+                    self.line("gc();");
+                } else {
+                    self.declare(&v, Ty::List, true, false);
+                }
+            }
+            10 => {
+                // Enough garbage to start collections without --gc-stress.
+                let k = 500 + self.below(1500) as u64;
+                if !self.afford(k) {
+                    return false;
+                }
+                self.charge(k);
+                let (v, i, x) = (self.fresh("v"), self.fresh("i"), self.fresh("x"));
+                let m = 50 + self.below(200);
+                self.line(&format!("let {v} = [];"));
+                self.line(&format!("for {i} in 0..{k} {{"));
+                self.line(&format!("  let {x} = fill(20, [{i}]);"));
+                self.line(&format!("  {x}[{i} % 20] = str({i});"));
+                self.line(&format!("  if {i} % {m} == 0 {{ push({v}, {x}); }}"));
+                self.line("}");
+                self.line(&format!("print(\"{t}\", len({v}), check({v}));"));
+                self.declare(&v, Ty::List, true, false);
+            }
+            11 => {
+                // A map that grows past its first tables, with string keys made at run time.
+                let k = 1 + self.below(120) as u64;
+                if !self.afford(k * 4) {
+                    return false;
+                }
+                self.charge(k * 4);
+                let (v, i, a, key) = (
+                    self.fresh("v"),
+                    self.fresh("i"),
+                    self.fresh("a"),
+                    self.fresh("k"),
+                );
+                self.line(&format!("let {v} = {{}};"));
+                self.line(&format!("for {i} in 0..{k} {{"));
+                self.line(&format!("  {v}[\"s\" + str({i})] = [{i}];"));
+                self.line(&format!("  {v}[{i} * 7] = str({i});"));
+                self.line("}");
+                self.line(&format!(
+                    "for {i} in 0..{k} {{ if {i} % 3 == 0 {{ del({v}, \"s\" + str({i})); }} }}"
+                ));
+                self.line(&format!("let {a} = 0;"));
+                self.line(&format!(
+                    "for {key} in {v} {{ if type({key}) == \"string\" {{ {a} = ({a} * 3 + {v}[{key}][0]) % {M}; }} }}"
+                ));
+                self.line(&format!(
+                    "print(\"{t}\", len({v}), {a}, has({v}, \"s\" + str({})), {v}[7], {v}[join([\"s\", \"1\"], \"\")]);",
+                    k - 1
+                ));
+                self.declare(&v, Ty::Map, true, false);
+            }
+            12 => {
+                // A list that grows while it is iterated.
+                let Some(l) = self.var_of(Ty::List) else {
+                    return false;
+                };
+                let k = 1 + self.below(40) as u64;
+                if !self.afford(k * 2) {
+                    return false;
+                }
+                self.charge(k * 2);
+                let (n, e) = (self.fresh("n"), self.fresh("e"));
+                self.line(&format!("let {n} = 0;"));
+                self.line(&format!("for {e} in {l} {{"));
+                self.line(&format!("  {n} = {n} + 1;"));
+                self.line(&format!("  if {n} > {k} {{ break; }}"));
+                self.line(&format!("  push({l}, [{n}, {e}]);"));
+                self.line(&format!("  if {n} % 3 == 0 {{ pop({l}); }}"));
+                self.line("}");
+                self.line(&format!("print(\"{t}\", {n}, len({l}), check({l}));"));
+            }
+            13 => {
+                // Keys built at run time, found again through equal strings.
+                let k = 1 + self.below(30) as u64;
+                if !self.afford(k + 2) {
+                    return false;
+                }
+                self.charge(k + 2);
+                let (v, i) = (self.fresh("v"), self.fresh("i"));
+                self.line(&format!("let {v} = {{}};"));
+                self.line(&format!(
+                    "for {i} in 0..{k} {{ {v}[join([\"x\", str({i} % 5)], \"\")] = [{i}]; gc(); }}"
+                ));
+                self.line(&format!(
+                    "print(\"{t}\", keys({v}), {v}[\"x\" + \"3\"], has({v}, substr(\"ax4\", 1, 3)));"
+                ));
+                self.declare(&v, Ty::Map, true, false);
+            }
+            14 => {
+                // Static data inside heap objects (never modified: not declared).
+                if self.depth > 0 {
+                    return false;
+                }
+                let (s, v) = (self.fresh("S"), self.fresh("v"));
+                let e = self.const_expr(2);
+                self.line(&format!("static {s} = [{e}, {{\"b\": [2, {e}]}}];"));
+                self.line(&format!(
+                    "let {v} = [{s}, {s}[1], {s}[1].b, {{\"s\": {s}}}];"
+                ));
+                self.line(&format!(
+                    "print(\"{t}\", check({v}), {v}[0] == {s}, {v}[2] == {s}[1].b, {v}[3].s[0]);"
+                ));
+                self.line(&format!("{v} = nil;"));
             }
             _ => {
                 let v = self.fresh("v");

@@ -5,7 +5,14 @@ use crate::syntax::span::Source;
 fn compiles(text: &str) -> Result<(), String> {
     compile(&mut new_program(), Source::new("gen.loam", text))
         .map(|_| ())
-        .map_err(|e| format!("{e:?}"))
+        .map_err(|e| {
+            let msgs: Vec<String> = e
+                .diagnostics
+                .iter()
+                .map(|d| format!("{} at {}..{}", d.message, d.span.start, d.span.end))
+                .collect();
+            msgs.join("; ")
+        })
 }
 
 #[test]

@@ -232,43 +232,47 @@ impl RcHeap {
     }
 
     /// Step 3. Frees the white objects reachable from the remaining roots.
+    /// Nothing is freed before every one of them has been traced: a white
+    /// object found from a later root may refer to one found earlier, and
+    /// freed memory can be gone at once (a large object's span is returned).
     pub(super) fn collect_roots(&mut self, roots: &mut [Option<ObjRef>]) {
+        let mut garbage = std::mem::take(&mut self.storage);
         for s in roots.iter_mut() {
             let Some(r) = s.take() else { continue };
             r.header_mut().flags &= !FLAG_BACKEND;
-            self.collect_white(r);
+            self.collect_white(r, &mut garbage);
         }
+        for obj in garbage.drain(..) {
+            // SAFETY: each is allocated here and garbage (white, or the
+            // internal storage of a white object), and listed once.
+            unsafe { self.slab.free(obj) };
+        }
+        self.storage = garbage;
     }
 
-    /// Frees `s` and the white objects it reaches (buffered ones wait for
-    /// their own turn in `collect_roots`).
-    fn collect_white(&mut self, s: ObjRef) {
+    /// Adds to `garbage` `s` and the white objects it reaches, with their
+    /// internal storage (buffered ones wait for their own turn in
+    /// `collect_roots`).
+    fn collect_white(&mut self, s: ObjRef, garbage: &mut Vec<ObjRef>) {
         let h = s.header_mut();
         if colour(h) != WHITE || buffered(h) {
             return;
         }
         set_colour(h, BLACK);
         let mut stack = std::mem::take(&mut self.stack);
-        let mut storage = std::mem::take(&mut self.storage);
         stack.push(s);
         while let Some(obj) = stack.pop() {
             trace(obj, &mut |c| {
                 let h = c.header_mut();
                 if matches!(h.kind, Kind::Array | Kind::Bytes) {
-                    storage.push(*c);
+                    garbage.push(*c);
                 } else if colour(h) == WHITE && !buffered(h) && !c.is_static() {
                     set_colour(h, BLACK);
                     stack.push(*c);
                 }
             });
-            for st in storage.drain(..) {
-                // SAFETY: internal storage of obj, which is garbage with it.
-                unsafe { self.slab.free(st) };
-            }
-            // SAFETY: obj is allocated here and garbage (white).
-            unsafe { self.slab.free(obj) };
+            garbage.push(obj);
         }
         self.stack = stack;
-        self.storage = storage;
     }
 }
