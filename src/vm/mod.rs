@@ -81,6 +81,9 @@ pub struct VmOptions {
     pub verify_heap: bool,
     /// What `args()` returns.
     pub args: Vec<String>,
+    /// Most time slices each process may run (for the fuzzer and tests);
+    /// one more is the runtime error `out of fuel`. `None`: unlimited.
+    pub fuel: Option<u64>,
 }
 
 pub struct Vm<H: Heap> {
@@ -115,6 +118,8 @@ pub struct Vm<H: Heap> {
     waits_in_recv: bool,
     /// When the heap was last sampled for the trace (microseconds).
     sampled_us: u64,
+    /// Time slices run so far (counted against `VmOptions::fuel`).
+    slices: u64,
 }
 
 /// The VM's roots: every value on its stack.
@@ -158,6 +163,7 @@ impl<H: Heap> Vm<H> {
             alloc_mark: 0,
             waits_in_recv: false,
             sampled_us: 0,
+            slices: 0,
         }
     }
 
@@ -198,6 +204,12 @@ impl<H: Heap> Vm<H> {
 
     /// Runs for one time slice of `budget` reductions.
     pub fn run_slice(&mut self, budget: i32) -> Result<Exit, RuntimeError> {
+        if let Some(fuel) = self.opts.fuel {
+            if self.slices >= fuel {
+                return Err(self.error_here("out of fuel"));
+            }
+            self.slices += 1;
+        }
         self.budget = budget;
         if std::mem::take(&mut self.waits_in_recv) {
             self.finish_recv();
