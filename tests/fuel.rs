@@ -33,14 +33,14 @@ fn run(text: &str, backend: Backend, fuel: Option<u64>) -> Result<(), String> {
 fn endless_loop_runs_out_of_fuel() {
     for backend in Backend::ALL {
         assert_eq!(
-            run("while true {}", backend, Some(10)),
+            run("while true {}", backend, Some(10_000)),
             Err("out of fuel".to_string())
         );
         assert_eq!(
             run(
                 "let xs = []; while true { push(xs, [1]); xs = []; }",
                 backend,
-                Some(10)
+                Some(10_000)
             ),
             Err("out of fuel".to_string())
         );
@@ -50,11 +50,13 @@ fn endless_loop_runs_out_of_fuel() {
 #[test]
 fn endless_recursion_and_spawned_loops_run_out_of_fuel() {
     for backend in Backend::ALL {
-        // A spawned process that loops forever stops too; main waits for its end.
-        let text = "let p = spawn(fn() { while true {} }); monitor(p); let m = recv(); assert(m.reason == \"out of fuel\", m.reason);";
-        assert_eq!(run(text, backend, Some(50)), Ok(()));
+        // A spawned process that loops forever stops too; main waits for its end
+        // (the process waits to be told to start, so that it is monitored first).
+        let text = "let p = spawn(fn() { recv(); while true {} }); monitor(p); send(p, 1); let m = recv(); assert(m.reason == \"out of fuel\", m.reason);";
+        assert_eq!(run(text, backend, Some(10_000)), Ok(()));
         assert_eq!(
-            run("fn f() { return f(); } f();", backend, Some(10)).map_err(|e| e == "out of fuel"),
+            run("fn f() { return f(); } f();", backend, Some(10_000))
+                .map_err(|e| e == "out of fuel"),
             Err(true)
         );
     }
@@ -64,7 +66,8 @@ fn endless_recursion_and_spawned_loops_run_out_of_fuel() {
 fn enough_fuel_is_no_limit() {
     for backend in Backend::ALL {
         let text = "let s = 0; for i in 0..1000 { s = s + i; } assert(s == 499500);";
-        assert_eq!(run(text, backend, Some(10)), Ok(()));
+        assert_eq!(run(text, backend, Some(100_000)), Ok(()));
+        assert!(run(text, backend, Some(100)).is_err());
         assert_eq!(run(text, backend, None), Ok(()));
     }
 }
