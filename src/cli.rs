@@ -113,7 +113,7 @@ pub fn main(cli: Cli) -> u8 {
         Some(p) => match Trace::json_file(p) {
             Ok(t) => Some(Arc::new(t)),
             Err(e) => {
-                eprintln!(
+                crate::errprintln!(
                     "loam: cannot write the GC trace to {}: {}",
                     p.display(),
                     io_reason(&e)
@@ -147,7 +147,7 @@ pub fn main(cli: Cli) -> u8 {
         Some(path) => run_file(&cli, path, &cfg),
         None => {
             if cli.check || cli.dis {
-                eprintln!("loam: --check and --dis need a FILE");
+                crate::errprintln!("loam: --check and --dis need a FILE");
                 return EXIT_USAGE;
             }
             crate::repl::start(&cfg)
@@ -156,7 +156,7 @@ pub fn main(cli: Cli) -> u8 {
     if let Some(t) = trace
         && let Err(e) = t.flush()
     {
-        eprintln!("loam: cannot write the GC trace: {}", io_reason(&e));
+        crate::errprintln!("loam: cannot write the GC trace: {}", io_reason(&e));
         return if status == EXIT_OK { EXIT_IO } else { status };
     }
     status
@@ -168,7 +168,7 @@ pub fn read_source(path: &std::path::Path) -> Result<Source, u8> {
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
         Err(e) => {
-            eprintln!("loam: cannot read {name}: {}", io_reason(&e));
+            crate::errprintln!("loam: cannot read {name}: {}", io_reason(&e));
             return Err(EXIT_IO);
         }
     };
@@ -178,7 +178,7 @@ pub fn read_source(path: &std::path::Path) -> Result<Source, u8> {
             let at = e.utf8_error().valid_up_to();
             let valid = String::from_utf8_lossy(&e.as_bytes()[..at]).into_owned();
             let (line, col) = Source::new(name.clone(), valid).line_col(at);
-            eprintln!(
+            crate::errprintln!(
                 "{name}:{line}:{col}: error: invalid UTF-8 at byte offset {at}: a script must be UTF-8 text"
             );
             Err(EXIT_COMPILE)
@@ -195,7 +195,7 @@ fn io_reason(e: &std::io::Error) -> String {
 }
 
 pub fn report_compile_error(e: &CompileError) {
-    eprint!("{}", render_all(&e.diagnostics, &e.source, color()));
+    crate::errprint!("{}", render_all(&e.diagnostics, &e.source, color()));
 }
 
 fn run_file(cli: &Cli, path: &std::path::Path, cfg: &RunConfig) -> u8 {
@@ -228,7 +228,7 @@ pub fn run_source(source: Source, check: bool, dis: bool, cfg: &RunConfig) -> u8
     match run_program(program.clone(), main, cfg, Box::new(std::io::stdout())) {
         Ok(()) => EXIT_OK,
         Err(e) => {
-            eprint!("{}", e.render(&program, color()));
+            crate::errprint!("{}", e.render(&program, color()));
             EXIT_RUNTIME
         }
     }

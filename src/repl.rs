@@ -38,7 +38,7 @@ pub fn start(cfg: &RunConfig) -> u8 {
     if !std::io::stdin().is_terminal() {
         let mut text = String::new();
         if let Err(e) = std::io::stdin().read_to_string(&mut text) {
-            eprintln!("loam: cannot read stdin: {e}");
+            crate::errprintln!("loam: cannot read stdin: {e}");
             return EXIT_IO;
         }
         return cli::run_source(Source::new("<stdin>", text), false, false, cfg);
@@ -132,7 +132,7 @@ impl<H: Heap + Send + 'static> Repl<H> {
         let mut rl = match DefaultEditor::new() {
             Ok(rl) => rl,
             Err(e) => {
-                eprintln!("loam: cannot start the line editor: {e}");
+                crate::errprintln!("loam: cannot start the line editor: {e}");
                 return EXIT_IO;
             }
         };
@@ -162,7 +162,7 @@ impl<H: Heap + Send + 'static> Repl<H> {
                 }
                 Err(ReadlineError::Eof) => break,
                 Err(e) => {
-                    eprintln!("loam: {e}");
+                    crate::errprintln!("loam: {e}");
                     break;
                 }
             }

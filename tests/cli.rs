@@ -207,3 +207,65 @@ fn gc_stats_agree_with_heap_stats() {
         "{printed:?}"
     );
 }
+
+#[test]
+fn big_sources_compile_or_fail_cleanly() {
+    // 100,000 variables in one block (name lookup must not be quadratic).
+    let mut text: String = (0..100_000).map(|i| format!("let v{i} = {i};\n")).collect();
+    text.push_str("print(v99999 + v0);\n");
+    let o = loam(&[temp_script("many_vars.loam", text.as_bytes())
+        .to_str()
+        .expect("utf-8 path")]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "99999\n");
+    // One 4 MB line holding a string literal.
+    let line = format!("print(len(\"{}\"));\n", "a".repeat(4 << 20));
+    let o = loam(&[temp_script("long_line.loam", line.as_bytes())
+        .to_str()
+        .expect("utf-8 path")]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(String::from_utf8_lossy(&o.stdout), format!("{}\n", 4 << 20));
+    // 100,000 nested brackets: a compile error, not a crash.
+    let deep = format!("let x = {}{};\n", "[".repeat(100_000), "]".repeat(100_000));
+    let o = loam(&[temp_script("deep.loam", deep.as_bytes())
+        .to_str()
+        .expect("utf-8 path")]);
+    assert_eq!(o.status.code(), Some(65), "{}", stderr(&o));
+    assert!(stderr(&o).contains("nesting too deep"), "{}", stderr(&o));
+    // A 200,000-term expression is too deep too, and says so.
+    let chain = format!("print({});\n", vec!["1"; 200_000].join("+"));
+    let o = loam(&[temp_script("chain.loam", chain.as_bytes())
+        .to_str()
+        .expect("utf-8 path")]);
+    assert_eq!(o.status.code(), Some(65), "{}", stderr(&o));
+    assert!(stderr(&o).contains("nesting too deep"), "{}", stderr(&o));
+}
+
+/// With no `--max-memory`, running out of the system's memory is a runtime
+/// error too (the address space is capped with `ulimit -v`), never an abort:
+/// the collector's own working memory (its mark stack) must not abort either.
+#[cfg(target_os = "linux")]
+#[test]
+fn out_of_system_memory_is_an_error_not_an_abort() {
+    let script = temp_script(
+        "grow.loam",
+        b"let l = [];\nwhile true { push(l, [1, 2, 3]); }\n",
+    );
+    for backend in ["mark-compact", "rc", "manual"] {
+        let o = Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "ulimit -v 400000 && exec \"{}\" --gc {backend} \"{}\"",
+                env!("CARGO_BIN_EXE_loam"),
+                script.display()
+            ))
+            .output()
+            .expect("run sh");
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(70), "{backend}: {err}");
+        assert!(
+            err.contains("the system is out of memory"),
+            "{backend}: {err}"
+        );
+    }
+}

@@ -107,23 +107,47 @@ struct Entry {
 struct Scope {
     func: FuncId,
     entries: Vec<Entry>,
+    /// Indices into `entries` by name, in declaration order (lookups stay
+    /// cheap in blocks with thousands of variables).
+    by_name: HashMap<String, Vec<usize>>,
 }
 
 impl Scope {
+    fn new(func: FuncId) -> Scope {
+        Scope {
+            func,
+            entries: Vec::new(),
+            by_name: HashMap::new(),
+        }
+    }
+
+    fn push(&mut self, e: Entry) {
+        self.by_name
+            .entry(e.name.clone())
+            .or_default()
+            .push(self.entries.len());
+        self.entries.push(e);
+    }
+
+    /// A `let` has run: its name is visible from here on.
+    fn mark_declared(&mut self, name: &str, decl: DeclId) {
+        let Some(ix) = self.by_name.get(name) else {
+            return;
+        };
+        if let Some(&i) = ix.iter().rev().find(|&&i| self.entries[i].decl == decl) {
+            self.entries[i].declared = true;
+        }
+    }
+
     /// The declaration `name` means here: the latest one already declared, or
     /// (for uses inside an inner function) the first one declared later.
     fn lookup(&self, name: &str, forward: bool) -> Option<DeclId> {
-        let mut matching = self.entries.iter().filter(|e| e.name == name);
-        if let Some(e) = self
-            .entries
-            .iter()
-            .rev()
-            .find(|e| e.name == name && e.declared)
-        {
-            return Some(e.decl);
+        let ix = self.by_name.get(name)?;
+        if let Some(&i) = ix.iter().rev().find(|&&i| self.entries[i].declared) {
+            return Some(self.entries[i].decl);
         }
         if forward {
-            matching.next().map(|e| e.decl)
+            ix.first().map(|&i| self.entries[i].decl)
         } else {
             None
         }
@@ -160,10 +184,7 @@ impl<'a> Resolver<'a> {
             name: None,
             ..FuncInfo::default()
         });
-        let mut scope = Scope {
-            func: TOP_FUNC,
-            entries: Vec::new(),
-        };
+        let mut scope = Scope::new(TOP_FUNC);
         for (name, b) in top {
             let (kind, value, slot) = match b {
                 TopBinding::Slot(s, k) => (*k, None, Some(*s)),
@@ -176,7 +197,7 @@ impl<'a> Resolver<'a> {
                 r.folder
                     .define(name, *value.as_ref().unwrap_or(&Value::Nil));
             }
-            scope.entries.push(Entry {
+            scope.push(Entry {
                 name: name.clone(),
                 decl: id,
                 declared: true,
@@ -216,7 +237,7 @@ impl<'a> Resolver<'a> {
         let d = self.new_decl(&id.name, kind, None);
         self.res.decl_at.insert(id.span.start, d);
         if let Some(s) = self.scopes.last_mut() {
-            s.entries.push(Entry {
+            s.push(Entry {
                 name: id.name.clone(),
                 decl: d,
                 declared,
@@ -281,10 +302,7 @@ impl<'a> Resolver<'a> {
     }
 
     fn block(&mut self, b: &Block, pre: &[(&Ident, DeclKind)]) {
-        self.scopes.push(Scope {
-            func: self.func,
-            entries: Vec::new(),
-        });
+        self.scopes.push(Scope::new(self.func));
         let mut pre_ids = Vec::new();
         for (id, kind) in pre {
             pre_ids.push(self.declare(id, *kind, true));
@@ -301,13 +319,11 @@ impl<'a> Resolver<'a> {
         match &s.kind {
             StmtKind::Let { name, init } => {
                 self.expr(init);
-                let d = self.res.decl_at.get(&name.span.start).copied();
-                if let Some(e) = self
-                    .scopes
-                    .last_mut()
-                    .and_then(|sc| sc.entries.iter_mut().find(|e| Some(e.decl) == d))
-                {
-                    e.declared = true;
+                if let (Some(&d), Some(sc)) = (
+                    self.res.decl_at.get(&name.span.start),
+                    self.scopes.last_mut(),
+                ) {
+                    sc.mark_declared(&name.name, d);
                 }
             }
             StmtKind::Assign { target, value } => {

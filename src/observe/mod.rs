@@ -3,6 +3,25 @@
 
 pub mod trace;
 
+/// Writes `text` to stderr, ignoring failure: a closed or full stderr must
+/// not stop (or panic) the runtime, as `eprint!` would.
+pub fn to_stderr(text: &str) {
+    use std::io::Write;
+    let _ = std::io::stderr().lock().write_all(text.as_bytes());
+}
+
+/// [`to_stderr`] with formatting, like `eprint!`.
+#[macro_export]
+macro_rules! errprint {
+    ($($arg:tt)*) => { $crate::observe::to_stderr(&format!($($arg)*)) };
+}
+
+/// [`to_stderr`] with formatting and a newline, like `eprintln!`.
+#[macro_export]
+macro_rules! errprintln {
+    ($($arg:tt)*) => { $crate::observe::to_stderr(&format!("{}\n", format_args!($($arg)*))) };
+}
+
 use crate::heap::{Backend, GcEvent, HeapStats};
 
 /// One line per collection, in the spirit of Go's `GODEBUG=gctrace=1`:

@@ -95,7 +95,7 @@ impl Trace {
                 if pid != 0 {
                     line.push_str(&format!(" [<pid {pid}>]"));
                 }
-                eprintln!("{line}");
+                crate::errprintln!("{line}");
             }
             Sink::Json(w) => {
                 let pause = e.pause.as_secs_f64() * 1e6;

@@ -216,7 +216,7 @@ fn run_one(rt: &Arc<Runtime>, mut p: Task) {
         Step::Done => rt.exit(p, Reason::Normal),
         Step::Crashed(e) => {
             // Said at once: the rest of the program goes on.
-            eprint!("{}", p.crash_report(&e));
+            crate::errprint!("{}", p.crash_report(&e));
             let reason = if e.heap_limit {
                 Reason::HeapLimit
             } else {

@@ -473,7 +473,7 @@ impl<H: Heap> Vm<H> {
         if let Err(what) = self.heap.verify(&mut StackRoots(live)) {
             self.flush();
             let n = self.heap.stats().collections;
-            eprintln!(
+            crate::errprintln!(
                 "loam: heap verification failed ({} backend, after collection {n}): {what}",
                 H::BACKEND.name()
             );

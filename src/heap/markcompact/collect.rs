@@ -95,15 +95,42 @@ impl MarkCompactHeap {
     }
 
     /// Phase 1. Returns the bytes of marked objects.
+    ///
+    /// The mark stack grows as needed; if it cannot (the system is out of
+    /// memory, or it reached `mark_stack_cap`), an object is marked without
+    /// being pushed and the mark *overflows*: once the stack is empty, every
+    /// marked object is scanned again (children already marked are skipped),
+    /// until a pass ends without overflow. Slow, but never a crash.
     pub(super) fn mark(&mut self, roots: &mut dyn RootSet) -> usize {
-        let mut stack = std::mem::take(&mut self.mark_stack);
-        let mut live = 0usize;
-        roots.visit(&mut |r| mark_one(*r, &mut stack, &mut live));
-        while let Some(obj) = stack.pop() {
-            trace(obj, &mut |c| mark_one(*c, &mut stack, &mut live));
+        let mut m = Marker {
+            stack: std::mem::take(&mut self.mark_stack),
+            cap: self.mark_stack_cap,
+            live: 0,
+            overflowed: false,
+        };
+        roots.visit(&mut |r| m.mark_one(*r));
+        m.drain();
+        while m.overflowed {
+            m.overflowed = false;
+            for seg in &self.segs {
+                for obj in objects(seg) {
+                    if is_marked(obj) {
+                        trace(obj, &mut |c| m.mark_one(*c));
+                        m.drain();
+                    }
+                }
+            }
+            for span in &self.large {
+                // SAFETY: a large span holds one object at its base.
+                let obj = unsafe { ObjRef::from_ptr(span.base()) };
+                if is_marked(obj) {
+                    trace(obj, &mut |c| m.mark_one(*c));
+                    m.drain();
+                }
+            }
         }
-        self.mark_stack = stack;
-        live
+        self.mark_stack = m.stack;
+        m.live
     }
 
     /// Phase 2. Returns the number of dead objects. Leaves in `new_used` how
@@ -216,14 +243,39 @@ impl MarkCompactHeap {
     }
 }
 
-/// Marks one reference's target (if it is an unmarked heap object) and queues it.
-#[inline]
-fn mark_one(r: ObjRef, stack: &mut Vec<ObjRef>, live: &mut usize) {
-    let h = r.header_mut();
-    if h.flags & (FLAG_MARK | FLAG_STATIC) == 0 {
-        h.flags |= FLAG_MARK;
-        *live += h.size as usize;
-        stack.push(r);
+/// The state of phase 1.
+struct Marker {
+    stack: Vec<ObjRef>,
+    /// Most entries the stack may hold (tests set it low to force overflow).
+    cap: usize,
+    live: usize,
+    overflowed: bool,
+}
+
+impl Marker {
+    /// Marks one reference's target (if it is an unmarked heap object) and queues it.
+    #[inline]
+    fn mark_one(&mut self, r: ObjRef) {
+        let h = r.header_mut();
+        if h.flags & (FLAG_MARK | FLAG_STATIC) == 0 {
+            h.flags |= FLAG_MARK;
+            self.live += h.size as usize;
+            if self.stack.len() < self.stack.capacity() {
+                self.stack.push(r);
+            } else if self.stack.len() < self.cap
+                && self.stack.try_reserve(self.stack.len().max(64)).is_ok()
+            {
+                self.stack.push(r);
+            } else {
+                self.overflowed = true;
+            }
+        }
+    }
+
+    fn drain(&mut self) {
+        while let Some(obj) = self.stack.pop() {
+            trace(obj, &mut |c| self.mark_one(*c));
+        }
     }
 }
 

@@ -64,6 +64,8 @@ pub struct MarkCompactHeap {
     pause_total: Duration,
     pause_max: Duration,
     mark_stack: Vec<ObjRef>,
+    /// Most entries the mark stack may hold (`usize::MAX`; tests lower it).
+    mark_stack_cap: usize,
     /// Scratch for a collection: how full each kept segment will be.
     new_used: Vec<usize>,
 }
@@ -192,6 +194,7 @@ impl Heap for MarkCompactHeap {
             pause_total: Duration::ZERO,
             pause_max: Duration::ZERO,
             mark_stack: Vec::new(),
+            mark_stack_cap: usize::MAX,
             new_used: Vec::new(),
         }
     }

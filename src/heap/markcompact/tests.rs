@@ -438,3 +438,47 @@ fn verify_catches_storage_shared_by_two_owners() {
     unsafe { ext(&big).write(saved) };
     h.verify(&mut roots).unwrap();
 }
+
+#[test]
+fn a_mark_stack_that_cannot_grow_overflows_and_rescans() {
+    // Same graph, collected with an unbounded and with a tiny mark stack:
+    // both keep exactly the same objects.
+    let build = |h: &mut MarkCompactHeap| {
+        let mut roots = VecRoots(Vec::new());
+        // A deep chain, a wide list of small lists, a large list, a cycle.
+        let mut chain = Value::Nil;
+        for i in 0..5_000 {
+            chain = new_list(h, &[chain, Value::Int(i)]).unwrap();
+        }
+        let wide = new_list(h, &[]).unwrap();
+        for i in 0..3_000 {
+            let item = new_list(h, &[Value::Int(i)]).unwrap();
+            wide.as_list().unwrap().push(h, item).unwrap();
+            new_list(h, &[Value::Int(-i)]).unwrap(); // garbage between
+        }
+        let big = new_list_filled(h, 40_000, wide).unwrap();
+        let a = new_list(h, &[Value::Nil]).unwrap();
+        a.as_list().unwrap().set(0, a);
+        roots.0.extend([chain, wide, big, a]);
+        roots
+    };
+    let (_p1, mut plain) = heap();
+    let mut r1 = build(&mut plain);
+    let e1 = plain.collect(&mut r1, GcReason::Explicit).unwrap();
+    let (_p2, mut tiny) = heap();
+    tiny.mark_stack_cap = 4;
+    let mut r2 = build(&mut tiny);
+    let e2 = tiny.collect(&mut r2, GcReason::Explicit).unwrap();
+    assert_eq!(e1.live_bytes, e2.live_bytes);
+    assert_eq!(e1.freed_objects, e2.freed_objects);
+    assert!(tiny.mark_stack.capacity() <= 64, "the cap held");
+    tiny.verify(&mut r2).unwrap();
+    // The chain is whole after the move.
+    let (mut n, mut cur) = (0, r2.0[0]);
+    while let Some(l) = cur.as_list() {
+        cur = l.get(0).unwrap();
+        n += 1;
+    }
+    assert_eq!(n, 5_000);
+    assert_eq!(r2.0[1].as_list().unwrap().len(), 3_000);
+}

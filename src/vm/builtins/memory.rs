@@ -70,10 +70,18 @@ pub fn heap_stats<H: Heap>(vm: &mut Vm<H>, args: &[Value]) -> Result<Value, Trap
     let s = vm.heap.stats();
     let backend = new_str(&mut vm.heap, H::BACKEND.name().as_bytes())?;
     let int = |n: u64| Value::Int(n.min(i64::MAX as u64) as i64);
+    // The shared pool, for the whole program (every process's heap together).
+    let pool = vm
+        .ctx
+        .as_ref()
+        .map(|c| c.rt.pool.stats())
+        .unwrap_or_default();
     record(
         vm,
         &[
             ("backend", backend),
+            ("pool_bytes", int(pool.in_use_bytes as u64)),
+            ("pool_segments", int(pool.segments_in_use as u64)),
             ("allocated_bytes", int(s.allocated_bytes)),
             ("live_bytes", int(s.live_bytes as u64)),
             ("heap_bytes", int(s.heap_bytes as u64)),
