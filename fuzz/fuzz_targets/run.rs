@@ -17,6 +17,12 @@ use loam::process::{RunConfig, run_program};
 use loam::syntax::span::Source;
 use loam::vm::VmOptions;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Inputs that compiled and ran, reported every `REPORT_EVERY` (the
+/// executions libFuzzer counts include inputs that do not compile).
+static PROGRAMS: AtomicU64 = AtomicU64::new(0);
+const REPORT_EVERY: u64 = 10_000;
 
 /// Reductions (calls, backward jumps, 64 bytes allocated) per process.
 const FUEL: u64 = 1000;
@@ -41,6 +47,10 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let program = Arc::new(program);
+    let n = PROGRAMS.fetch_add(1, Ordering::Relaxed) + 1;
+    if n % REPORT_EVERY == 0 {
+        eprintln!("run: {n} programs compiled and ran");
+    }
     for backend in Backend::ALL {
         let cfg = RunConfig {
             heap: HeapConfig {
