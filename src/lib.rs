@@ -13,12 +13,14 @@
 //! - [`process`]: a running program (process, its stack and heap).
 //! - [`observe`]: GC trace lines and statistics.
 //! - [`bench`]: `loam bench`, comparing the backends on one script (table, JSON, SVG).
+//! - [`gen`](mod@r#gen) (`loam::r#gen`: `gen` is a keyword in edition 2024): random well-formed programs (from a seed or fuzzer bytes) for differential testing.
 
 pub mod bench;
 pub mod bytecode;
 pub mod cli;
 pub mod compiler;
 pub mod diagnostics;
+pub mod r#gen;
 pub mod heap;
 pub mod observe;
 pub mod process;

@@ -41,7 +41,16 @@ pub(super) fn add_values<H: Heap>(heap: &mut H, lhs: Value, rhs: Value) -> Resul
         return Ok(new_str_parts(heap, &[x.bytes(), y.bytes()])?);
     }
     if let (Some(x), Some(y)) = (lhs.as_list(), rhs.as_list()) {
-        return Ok(concat(heap, x, y)?);
+        let v = concat(heap, x, y)?;
+        // Each slot of the new list is a new reference to its item (rc counts it).
+        if H::COUNTS_REFS
+            && let Some(l) = v.as_list()
+        {
+            for item in l.items() {
+                heap.retain(item);
+            }
+        }
+        return Ok(v);
     }
     Err(OpError::Unsupported("+", lhs.type_name(), rhs.type_name()).into())
 }

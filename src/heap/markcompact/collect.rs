@@ -260,11 +260,10 @@ impl Marker {
         if h.flags & (FLAG_MARK | FLAG_STATIC) == 0 {
             h.flags |= FLAG_MARK;
             self.live += h.size as usize;
-            if self.stack.len() < self.stack.capacity() {
-                self.stack.push(r);
-            } else if self.stack.len() < self.cap
-                && self.stack.try_reserve(self.stack.len().max(64)).is_ok()
-            {
+            let room = self.stack.len() < self.stack.capacity()
+                || (self.stack.len() < self.cap
+                    && self.stack.try_reserve(self.stack.len().max(64)).is_ok());
+            if room {
                 self.stack.push(r);
             } else {
                 self.overflowed = true;
