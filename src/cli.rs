@@ -134,6 +134,7 @@ pub fn main(cli: Cli) -> u8 {
             gc_stress: cli.gc_stress,
             verify_heap: cli.verify_heap,
             args: cli.args.clone(),
+            fuel: None,
         },
         gc_stats: cli.gc_stats,
         leak_check: cli.leak_check,

@@ -463,9 +463,16 @@ impl Slab {
 
     /// Whether `addr` lies anywhere inside memory this slab holds.
     pub fn holds(&self, addr: usize) -> bool {
-        // Spans can be longer than a segment, so a mask is not enough.
-        self.registry.contains(&(seg_of(addr) as usize))
-            || self.segs.iter().any(|s| s.contains(addr))
+        // A class segment fills its whole aligned block, so the mask finds it.
+        // A span can be longer than a segment, or shorter: what follows a
+        // short span in its aligned block is not the slab's (it may be
+        // anything, static data included), so spans are checked by extent.
+        let s = seg_of(addr);
+        // SAFETY: a registered base is a held segment's, where its header is.
+        if self.registry.contains(&(s as usize)) && unsafe { (*s).slot } != 0 {
+            return true;
+        }
+        self.segs.iter().any(|s| s.contains(addr))
     }
 
     /// Whether `addr` is an allocated object of this slab.

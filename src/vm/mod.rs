@@ -81,6 +81,10 @@ pub struct VmOptions {
     pub verify_heap: bool,
     /// What `args()` returns.
     pub args: Vec<String>,
+    /// Most reductions each process may spend, over all its time slices (for
+    /// the fuzzer and tests); once they are spent, the next slice is the
+    /// runtime error `out of fuel`. `None`: unlimited.
+    pub fuel: Option<u64>,
 }
 
 pub struct Vm<H: Heap> {
@@ -115,6 +119,8 @@ pub struct Vm<H: Heap> {
     waits_in_recv: bool,
     /// When the heap was last sampled for the trace (microseconds).
     sampled_us: u64,
+    /// Reductions spent so far (counted against `VmOptions::fuel`).
+    fuel_used: u64,
 }
 
 /// The VM's roots: every value on its stack.
@@ -158,6 +164,7 @@ impl<H: Heap> Vm<H> {
             alloc_mark: 0,
             waits_in_recv: false,
             sampled_us: 0,
+            fuel_used: 0,
         }
     }
 
@@ -197,12 +204,24 @@ impl<H: Heap> Vm<H> {
     }
 
     /// Runs for one time slice of `budget` reductions.
-    pub fn run_slice(&mut self, budget: i32) -> Result<Exit, RuntimeError> {
+    pub fn run_slice(&mut self, mut budget: i32) -> Result<Exit, RuntimeError> {
+        if let Some(fuel) = self.opts.fuel {
+            let left = fuel.saturating_sub(self.fuel_used);
+            if left == 0 {
+                return Err(self.error_here("out of fuel"));
+            }
+            budget = budget.min(left.min(i32::MAX as u64) as i32);
+        }
         self.budget = budget;
         if std::mem::take(&mut self.waits_in_recv) {
             self.finish_recv();
         }
         let r = self.execute();
+        if self.opts.fuel.is_some() {
+            // What the slice spent (at least one, so that waiting counts too).
+            let spent = (i64::from(budget) - i64::from(self.budget)).max(1) as u64;
+            self.fuel_used = self.fuel_used.saturating_add(spent);
+        }
         if self.opts.trace.is_some() {
             self.sample_heap(false);
         }

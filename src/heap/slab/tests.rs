@@ -102,6 +102,24 @@ fn owns_slot_answers_from_the_registry_without_reading() {
 }
 
 #[test]
+fn a_short_span_holds_only_its_own_pages() {
+    // A span of one page is aligned like a segment, but the rest of that
+    // aligned block is not the slab's: the verifiers once took static data
+    // that the allocator had put there for an object of this heap (fuzzing).
+    let (_pool, mut s) = slab();
+    let big = obj(&mut s, MAX_CLASS_BYTES + 8);
+    let base = big.addr() - SEG_HEADER_BYTES;
+    assert!(s.holds(big.addr()));
+    assert!(s.holds(base + SPAN_ROUND - 1));
+    assert!(!s.holds(base + SPAN_ROUND));
+    assert!(!s.holds(base + SLAB_SEGMENT_BYTES - 8));
+    // A class segment is held whole.
+    let small = obj(&mut s, 16);
+    let seg = small.addr() & !(SLAB_SEGMENT_BYTES - 1);
+    assert!(s.holds(seg + SLAB_SEGMENT_BYTES - 8));
+}
+
+#[test]
 fn large_objects_get_aligned_spans_that_go_back_when_freed() {
     let (pool, mut s) = slab();
     let big = obj(&mut s, 100_000);
