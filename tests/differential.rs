@@ -16,7 +16,7 @@
 //! A failing program is kept as `target/tmp/differential/seed-N.loam`; the
 //! failure message gives its seed, its path, its text and the outputs that
 //! differ. To see a seed's program, `LOAM_DIFF_SHOW=N` prints it (and runs
-//! only that seed).
+//! only that seed); `LOAM_DIFF_KEEP=1` keeps every program run in that folder.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -195,7 +195,9 @@ fn check_seed(seed: u64, dir: &Path) -> SeedResult {
         }
     }
     if problems.is_empty() {
-        let _ = std::fs::remove_file(&file);
+        if std::env::var_os("LOAM_DIFF_KEEP").is_none() {
+            let _ = std::fs::remove_file(&file);
+        }
         return SeedResult {
             failure: None,
             completed: base.code == Some(0),
