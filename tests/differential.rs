@@ -6,8 +6,8 @@
 //! first line of stderr. A panic (exit 101), a signal, another exit status or
 //! a run longer than [`TIMEOUT`] fails too.
 //!
-//! `cargo test --release` runs seeds `0..DEFAULT_SEEDS` (a few seconds on two
-//! cores). To run more by hand, name a range of seeds:
+//! `cargo test --release` runs seeds `0..300` (`DEFAULT_SEEDS`; about 20 s on
+//! two cores, runs in parallel). To run more by hand, name a range of seeds:
 //!
 //! ```text
 //! LOAM_DIFF_SEEDS=1000..6000 cargo test --release --test differential
