@@ -13,7 +13,7 @@
 //! - [`process`]: a running program (process, its stack and heap).
 //! - [`observe`]: GC trace lines and statistics.
 //! - [`bench`]: `loam bench`, comparing the backends on one script (table, JSON, SVG).
-//! - [`gen`](mod@r#gen) (`loam::r#gen`: `gen` is a keyword in edition 2024): random well-formed programs (from a seed or fuzzer bytes) for differential testing.
+//! - `r#gen` (`src/gen/`; `gen` is a keyword in edition 2024): random well-formed programs (from a seed or fuzzer bytes) for differential testing.
 
 pub mod bench;
 pub mod bytecode;

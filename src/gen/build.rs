@@ -1393,7 +1393,8 @@ impl<'a> Gen<'a> {
                     k - 1
                 ));
                 self.line(&format!("{w} = nil;"));
-                if self.chance(1, 2) {
+                // Kept alive, it makes every later --verify-heap slow: rarely.
+                if self.chance(3, 4) {
                     self.line(&format!("{v} = nil;"));
                     self.line("gc();");
                 } else {
