@@ -284,6 +284,7 @@ mod tests {
         assert_eq!(pool.stats().in_use_bytes, MIN_SEGMENT_BYTES + 3 * 4096);
         assert_eq!(pool.stats().segments_in_use, 2);
         // The memory is writable end to end.
+        // SAFETY: b is a live segment of b.size() writable bytes, released only after.
         unsafe { std::ptr::write_bytes(b.base().as_ptr(), 0xAB, b.size()) };
         pool.release(a);
         pool.release(b);

@@ -168,6 +168,7 @@ fn emptied_segments_go_back_and_stale_references_into_them_are_not_read() {
         seg.contains(r.addr()),
         "the pool handed back the same memory"
     );
+    // SAFETY: seg is a live segment of seg.size() writable bytes owned by this test.
     unsafe { std::ptr::write_bytes(seg.base().as_ptr(), 0, seg.size()) };
     let hd = r.header_mut();
     hd.kind = Kind::List;
@@ -332,13 +333,16 @@ fn verify_passes_on_a_sound_heap_and_catches_shared_storage() {
             .unwrap()
             .field::<Option<ObjRef>>(list_layout::EXT)
     };
+    // SAFETY: b is a live list; its EXT field is an initialised Option<ObjRef>.
     let saved = unsafe { ext(&b).read() };
+    // SAFETY: a and b are live lists; b's EXT gets a valid Option<ObjRef>, restored below.
     unsafe { ext(&b).write(ext(&a).read()) };
     let e = h.verify(&mut roots).unwrap_err();
     assert!(
         e.contains("owned by more than one") || e.contains("no list or map owns"),
         "{e}"
     );
+    // SAFETY: restores b's own EXT value read above.
     unsafe { ext(&b).write(saved) };
     h.verify(&mut roots).unwrap();
     // A freed slot flagged live again breaks the slab's books.

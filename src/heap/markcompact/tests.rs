@@ -100,6 +100,7 @@ fn forwarding_only_moves_objects_down() {
         let r = v.as_obj().unwrap();
         let dest = r.header().word as usize;
         let (from, to) = (h.locate(r).unwrap(), {
+            // SAFETY: dest is a forwarding address in this heap; locate reads only the address.
             let d = unsafe { ObjRef::from_ptr(std::ptr::NonNull::new(dest as *mut u8).unwrap()) };
             h.locate(d).unwrap()
         });
@@ -386,6 +387,7 @@ fn verify_catches_a_broken_size_and_a_reference_into_an_object() {
     r.header_mut().size = size;
     h.verify(&mut roots).unwrap();
     // A root pointing 16 bytes into a live object.
+    // SAFETY: deliberately not an object start; verify never reads an address inside the heap.
     let inside = unsafe { ObjRef::from_ptr(std::ptr::NonNull::new(r.as_ptr().add(16)).unwrap()) };
     roots.0.push(Value::Obj(0, inside));
     let e = h.verify(&mut roots).unwrap_err();
@@ -428,13 +430,16 @@ fn verify_catches_storage_shared_by_two_owners() {
         .as_obj()
         .unwrap()
         .field::<Option<ObjRef>>(crate::value::object::map_layout::EXT);
+    // SAFETY: big is a live list; its EXT field is an initialised Option<ObjRef>.
     let saved = unsafe { ext(&big).read() };
+    // SAFETY: m and big are live; EXT gets a valid Option<ObjRef>, restored below.
     unsafe { ext(&big).write(mext.read()) };
     let e = h.verify(&mut roots).unwrap_err();
     assert!(
         e.contains("owned by more than one") || e.contains("too small"),
         "{e}"
     );
+    // SAFETY: restores big's own EXT value read above.
     unsafe { ext(&big).write(saved) };
     h.verify(&mut roots).unwrap();
 }

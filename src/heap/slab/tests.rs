@@ -55,6 +55,7 @@ fn each_class_allocates_frees_and_reuses_its_slots() {
         let b = obj(&mut s, size);
         assert_eq!(b.addr(), a.addr() + size, "bump allocation is contiguous");
         assert_eq!(a.addr() % 8, 0);
+        // SAFETY: a is allocated by s and freed once; after, only its header (slab memory) is read.
         unsafe { s.free(a) };
         assert!(
             a.header().flags & FLAG_FREED != 0,
@@ -63,6 +64,7 @@ fn each_class_allocates_frees_and_reuses_its_slots() {
         assert_eq!(a.size(), size);
         let c = obj(&mut s, size);
         assert_eq!(c.addr(), a.addr(), "the freed slot is reused first");
+        // SAFETY: b and c are allocated by s, each freed once and not used after.
         unsafe {
             s.free(b);
             s.free(c);
@@ -88,6 +90,7 @@ fn owns_slot_answers_from_the_registry_without_reading() {
     );
     let elsewhere = Box::new([0u64; 4]);
     assert!(!s.owns_slot(elsewhere.as_ptr() as usize));
+    // SAFETY: a is allocated by s and freed once; only its address is used after.
     unsafe { s.free(a) };
     assert!(s.owns_slot(a.addr()), "a freed slot is still a slot");
     assert!(!s.is_allocated(a.addr()));
@@ -137,6 +140,7 @@ fn large_objects_get_aligned_spans_that_go_back_when_freed() {
     );
     assert_eq!(pool.stats().in_use_bytes, s.held_bytes());
     s.verify().unwrap();
+    // SAFETY: big is allocated by s and freed once; only its address is used after.
     unsafe { s.free(big) };
     assert_eq!((s.segment_count(), s.held_bytes()), (0, 0));
     assert_eq!(pool.stats().in_use_bytes, 0);
@@ -152,9 +156,11 @@ fn a_segment_emptied_by_frees_goes_back_to_the_pool() {
     assert_eq!(pool.stats().in_use_bytes, 3 * SLAB_SEGMENT_BYTES);
     // Free the first segment's objects: it goes back at the last one.
     for &r in &objs[..per_segment - 1] {
+        // SAFETY: each object is allocated by s and freed once, never used after.
         unsafe { s.free(r) };
     }
     assert_eq!(s.segment_count(), 3, "still one object in it");
+    // SAFETY: the segment's last object, allocated by s and not yet freed.
     unsafe { s.free(objs[per_segment - 1]) };
     assert_eq!(s.segment_count(), 2);
     assert_eq!(pool.stats().in_use_bytes, 2 * SLAB_SEGMENT_BYTES);
@@ -162,6 +168,7 @@ fn a_segment_emptied_by_frees_goes_back_to_the_pool() {
     s.verify().unwrap();
     // The current segment stays when it empties; the others go.
     for &r in &objs[per_segment..] {
+        // SAFETY: each object is allocated by s and freed once, never used after.
         unsafe { s.free(r) };
     }
     assert_eq!(s.segment_count(), 1);
@@ -176,6 +183,7 @@ fn a_full_current_segment_gives_way_to_a_partial_one() {
     let first: Vec<ObjRef> = (0..per_segment).map(|_| obj(&mut s, 128)).collect();
     let second: Vec<ObjRef> = (0..per_segment).map(|_| obj(&mut s, 128)).collect();
     assert_eq!(s.segment_count(), 2);
+    // SAFETY: first[5] is allocated by s and freed once; only its address is used after.
     unsafe { s.free(first[5]) };
     s.verify().unwrap();
     // The current (second) segment is full: the next object takes the hole
@@ -188,6 +196,7 @@ fn a_full_current_segment_gives_way_to_a_partial_one() {
     assert_eq!(s.segment_count(), 3, "both full now");
     for r in first.iter().chain(&second).chain([&r, &again]) {
         if s.is_allocated(r.addr()) {
+            // SAFETY: is_allocated says r is an allocated object of s; it is freed once.
             unsafe { s.free(*r) };
         }
     }
@@ -203,6 +212,7 @@ fn max_heap_bounds_the_segments_held() {
     let err = loop {
         match s.alloc(64) {
             Ok(p) => {
+                // SAFETY: p comes from s.alloc(64): 64 writable, 8-aligned bytes.
                 unsafe { init_header(p, Kind::Bytes, 64, 0, 0) };
                 n += 1;
             }
@@ -234,6 +244,7 @@ fn stats_and_iteration_follow_allocation() {
     assert_eq!(s.allocated_bytes(), 24 + 200 + 5000);
     assert_eq!(s.segment_count(), 3, "two classes and a span");
     assert_eq!(s.held_bytes(), pool.stats().in_use_bytes);
+    // SAFETY: b is allocated by s and freed once; it is not used after.
     unsafe { s.free(b) };
     let mut seen = Vec::new();
     s.for_each_object(|r| seen.push(r.addr()));
@@ -257,6 +268,7 @@ fn verify_catches_a_broken_segment() {
     let (_pool, mut s) = slab();
     let a = obj(&mut s, 64);
     let b = obj(&mut s, 64);
+    // SAFETY: a is allocated by s and freed once; its header stays readable slab memory.
     unsafe { s.free(a) };
     s.verify().unwrap();
     // A freed slot that says it is allocated: counts no longer agree.

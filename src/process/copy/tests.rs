@@ -479,6 +479,7 @@ fn manual_capture_of_a_freed_object_fails() {
 #[test]
 fn manual_capture_never_reads_a_stale_reference() {
     use std::ffi::c_void;
+    // SAFETY: the signatures are those of libc's mmap and munmap on Linux (off_t is 64-bit).
     unsafe extern "C" {
         fn mmap(
             addr: *mut c_void,
