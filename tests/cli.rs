@@ -269,3 +269,44 @@ fn out_of_system_memory_is_an_error_not_an_abort() {
         );
     }
 }
+
+#[test]
+fn closed_stdout_stops_output_quietly() {
+    let script = temp_script(
+        "many.loam",
+        b"let i = 0;\nwhile i < 1000000 { print(i); i = i + 1; }\n\
+          let n = 0;\nwhile n < 50 { spawn(fn() { let j = 0; while j < 1000 { print(j); j = j + 1; } }); n = n + 1; }\n",
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_loam"))
+        .arg(&script)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run loam");
+    let mut first = [0u8; 2];
+    let mut out = child.stdout.take().expect("stdout");
+    std::io::Read::read_exact(&mut out, &mut first).expect("some output");
+    assert_eq!(&first, b"0\n");
+    drop(out);
+    let o = child.wait_with_output().expect("wait");
+    let err = stderr(&o);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(o.status.code(), Some(0), "{err}");
+}
+
+#[test]
+fn closed_stderr_still_gives_the_error_status() {
+    let script = temp_script("fail.loam", b"print(1);\nlet x = 1 + nil;\n");
+    let o = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "exec 2>&-; \"{}\" \"{}\"",
+            env!("CARGO_BIN_EXE_loam"),
+            script.display()
+        ))
+        .output()
+        .expect("run sh");
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "1\n");
+    assert_eq!(o.status.code(), Some(70));
+}
