@@ -25,7 +25,7 @@ use super::{
     set_colour,
 };
 use crate::heap::{GcEvent, GcReason};
-use crate::value::object::{FLAG_BACKEND, trace};
+use crate::value::object::{FLAG_BACKEND, FLAG_STATIC, trace};
 use crate::value::{Kind, ObjRef};
 use std::time::Instant;
 
@@ -263,10 +263,13 @@ impl RcHeap {
         stack.push(s);
         while let Some(obj) = stack.pop() {
             trace(obj, &mut |c| {
+                // Every read goes through `h`: `c.is_static()` here made a second
+                // reference to the header while `h` was in use, which Stacked
+                // Borrows forbids (found by Miri).
                 let h = c.header_mut();
                 if matches!(h.kind, Kind::Array | Kind::Bytes) {
                     garbage.push(*c);
-                } else if colour(h) == WHITE && !buffered(h) && !c.is_static() {
+                } else if colour(h) == WHITE && !buffered(h) && h.flags & FLAG_STATIC == 0 {
                     set_colour(h, BLACK);
                     stack.push(*c);
                 }
