@@ -1,4 +1,8 @@
 //! Unit tests for each phase of the mark-compact collector.
+//!
+//! Under Miri (`cfg(miri)`, thousands of times slower) the counts and sizes
+//! shrink to the least that still takes the same paths: several segments, a
+//! large object, a collection that moves things.
 
 use super::*;
 use crate::heap::statics::StaticSegment;
@@ -26,6 +30,16 @@ fn heap() -> (Arc<SegmentPool>, MarkCompactHeap) {
     (pool, h)
 }
 
+/// Items of a list just past [`LARGE_OBJECT_BYTES`] under Miri: the least that
+/// still gets a span of its own.
+const fn large_items(native: usize) -> usize {
+    if cfg!(miri) {
+        LARGE_OBJECT_BYTES / 16 + 1
+    } else {
+        native
+    }
+}
+
 fn list_ints(v: &Value) -> Vec<i64> {
     v.as_list()
         .unwrap()
@@ -49,7 +63,8 @@ fn allocation_bumps_and_grows_segments() {
         ra.addr() + ra.size(),
         "bump allocation is contiguous"
     );
-    for _ in 0..10_000 {
+    let n = if cfg!(miri) { 200 } else { 10_000 };
+    for _ in 0..n {
         new_list(&mut h, &[Value::Nil; 4]).unwrap();
     }
     let s = h.stats();
@@ -84,7 +99,8 @@ fn mark_sets_flags_only_on_reachable_objects() {
 fn forwarding_only_moves_objects_down() {
     let (_pool, mut h) = heap();
     let mut keep = Vec::new();
-    for i in 0..5_000 {
+    let n = if cfg!(miri) { 600 } else { 5_000 };
+    for i in 0..n {
         let v = new_list(&mut h, &[Value::Int(i)]).unwrap();
         if i % 3 == 0 {
             keep.push(v);
@@ -94,7 +110,7 @@ fn forwarding_only_moves_objects_down() {
     let mut roots = VecRoots(keep.clone());
     h.mark(&mut roots);
     let dead = h.compute_forwarding();
-    assert_eq!(dead, 5_000 - keep.len() as u64);
+    assert_eq!(dead, n as u64 - keep.len() as u64);
     let mut last = 0;
     for v in &keep {
         let r = v.as_obj().unwrap();
@@ -117,7 +133,12 @@ fn forwarding_only_moves_objects_down() {
 fn update_and_slide_keep_contents_and_return_segments() {
     let (pool, mut h) = heap();
     let mut roots = VecRoots(Vec::new());
-    for i in 0..20_000 {
+    let (n, more) = if cfg!(miri) {
+        (1_000, 100)
+    } else {
+        (20_000, 1000)
+    };
+    for i in 0..n {
         let inner = new_list(&mut h, &[Value::Int(i), Value::Int(i * 2)]).unwrap();
         let v = new_list(&mut h, &[inner, Value::Int(i)]).unwrap();
         if i % 100 == 0 {
@@ -149,11 +170,11 @@ fn update_and_slide_keep_contents_and_return_segments() {
         assert_eq!(list_ints(&items[0]), vec![i, i * 2]);
     }
     // The heap works after compaction: allocate more and collect again.
-    for i in 0..1000 {
+    for i in 0..more {
         roots.0.push(new_list(&mut h, &[Value::Int(i)]).unwrap());
     }
     h.collect(&mut roots, GcReason::Explicit);
-    assert_eq!(list_ints(roots.0.last().unwrap()), vec![999]);
+    assert_eq!(list_ints(roots.0.last().unwrap()), vec![more - 1]);
     assert_eq!(h.stats().collections, 2);
 }
 
@@ -163,7 +184,8 @@ fn growing_lists_and_maps_survive_moves() {
     let l = new_list(&mut h, &[]).unwrap();
     let m = new_map(&mut h, &[]).unwrap();
     let mut roots = VecRoots(vec![l, m]);
-    for i in 0..2_000 {
+    let n: i64 = if cfg!(miri) { 200 } else { 2_000 };
+    for i in 0..n {
         new_list(&mut h, &[Value::Int(i)]).unwrap(); // garbage in between
         let lv = roots.0[0].as_list().unwrap();
         lv.push(&mut h, Value::Int(i)).unwrap();
@@ -173,23 +195,27 @@ fn growing_lists_and_maps_survive_moves() {
             .unwrap()
             .insert(&mut h, key, Value::Int(i))
             .unwrap();
-        if i % 500 == 0 {
+        if i % (n / 4) == 0 {
             h.collect(&mut roots, GcReason::Explicit);
         }
     }
     h.collect(&mut roots, GcReason::Explicit);
-    assert_eq!(list_ints(&roots.0[0]), (0..2_000).collect::<Vec<_>>());
+    assert_eq!(list_ints(&roots.0[0]), (0..n).collect::<Vec<_>>());
     let map = roots.0[1].as_map().unwrap();
-    assert_eq!(map.len(), 2_000);
-    let key = new_str(&mut h, b"k1234").unwrap();
-    assert!(matches!(map.get(&key), Some(Value::Int(1234))));
+    assert_eq!(map.len(), n as usize);
+    let probe = n * 617 / 1000; // 1234 natively
+    let key = new_str(&mut h, format!("k{probe}").as_bytes()).unwrap();
+    assert!(matches!(map.get(&key), Some(Value::Int(x)) if x == probe));
 }
 
 #[test]
 fn a_million_deep_chain_marks_without_recursion() {
+    // Miri does not model the native stack's limit: there the chain only
+    // checks that marking and sliding keep every link.
+    const DEPTH: usize = if cfg!(miri) { 2_000 } else { 1_000_000 };
     let (_pool, mut h) = heap();
     let mut v = Value::Nil;
-    for _ in 0..1_000_000 {
+    for _ in 0..DEPTH {
         v = new_list(&mut h, &[v]).unwrap();
     }
     let mut roots = VecRoots(vec![v]);
@@ -200,14 +226,15 @@ fn a_million_deep_chain_marks_without_recursion() {
         cur = l.get(0).unwrap();
         n += 1;
     }
-    assert_eq!(n, 1_000_000);
+    assert_eq!(n, DEPTH);
 }
 
 #[test]
 fn large_objects_get_their_own_span_and_are_released_when_dead() {
     let (pool, mut h) = heap();
-    let big_live = new_list_filled(&mut h, 100_000, Value::Int(3)).unwrap();
-    let _big_dead = new_list_filled(&mut h, 100_000, Value::Int(4)).unwrap();
+    let n = large_items(100_000);
+    let big_live = new_list_filled(&mut h, n, Value::Int(3)).unwrap();
+    let _big_dead = new_list_filled(&mut h, n, Value::Int(4)).unwrap();
     assert_eq!(h.large.len(), 2);
     let addr = big_live.as_obj().unwrap().addr();
     let mut roots = VecRoots(vec![big_live]);
@@ -220,7 +247,7 @@ fn large_objects_get_their_own_span_and_are_released_when_dead() {
     );
     assert_eq!(
         ListRef(roots.0[0].as_obj().unwrap())
-            .get(99_999)
+            .get(n - 1)
             .map(|v| matches!(v, Value::Int(3))),
         Some(true)
     );
@@ -254,14 +281,15 @@ fn static_references_are_left_alone() {
 fn cycles_are_collected() {
     let (_pool, mut h) = heap();
     let mut roots = VecRoots(Vec::new());
-    for _ in 0..10_000 {
+    let pairs = if cfg!(miri) { 500 } else { 10_000 };
+    for _ in 0..pairs {
         let a = new_list(&mut h, &[Value::Nil]).unwrap();
         let b = new_list(&mut h, &[a]).unwrap();
         a.as_list().unwrap().set(0, b);
     }
     let ev = h.collect(&mut roots, GcReason::Explicit).unwrap();
     assert_eq!(ev.live_bytes, 0);
-    assert_eq!(ev.freed_objects, 20_000);
+    assert_eq!(ev.freed_objects, 2 * pairs);
     assert_eq!(h.segs.len(), 1, "only the first segment is kept");
 }
 
@@ -293,12 +321,15 @@ fn trigger_grows_with_live_size_and_stress_collects_always() {
     let (_pool, mut h) = heap();
     assert!(!h.gc_due());
     let mut roots = VecRoots(Vec::new());
-    for _ in 0..100 {
+    // Live past MIN_TRIGGER_BYTES / GROWTH_FACTOR, so live size sets the trigger.
+    let lists = if cfg!(miri) { 10 } else { 100 };
+    for _ in 0..lists {
         roots
             .0
             .push(new_list_filled(&mut h, 1000, Value::Nil).unwrap());
     }
     h.collect(&mut roots, GcReason::Budget);
+    assert!(h.live_after_gc * GROWTH_FACTOR > MIN_TRIGGER_BYTES);
     assert!(h.trigger >= h.live_after_gc * GROWTH_FACTOR);
     let pool = Arc::new(SegmentPool::new(None));
     let mut s = MarkCompactHeap::new(
@@ -320,7 +351,8 @@ fn busy_heap() -> (Arc<SegmentPool>, MarkCompactHeap, VecRoots, StaticSegment) {
     let mut statics = StaticSegment::new();
     let s = new_str(&mut statics, b"static").unwrap();
     let mut roots = VecRoots(Vec::new());
-    for i in 0..3_000 {
+    let (n, keys) = if cfg!(miri) { (300, 100) } else { (3_000, 500) };
+    for i in 0..n {
         let l = new_list(&mut h, &[Value::Int(i), s]).unwrap();
         let cell = crate::value::func::new_cell(&mut h, l).unwrap();
         let f = crate::value::func::new_closure(&mut h, 0, &[cell, s]).unwrap();
@@ -331,7 +363,7 @@ fn busy_heap() -> (Arc<SegmentPool>, MarkCompactHeap, VecRoots, StaticSegment) {
     let m = new_map(&mut h, &[]).unwrap();
     let big = new_list(&mut h, &[]).unwrap();
     roots.0.extend([m, big, s]);
-    for i in 0..500 {
+    for i in 0..keys {
         let k = new_str(&mut h, format!("key{i}").as_bytes()).unwrap();
         let n = roots.0.len();
         roots.0[n - 3]
@@ -340,12 +372,17 @@ fn busy_heap() -> (Arc<SegmentPool>, MarkCompactHeap, VecRoots, StaticSegment) {
             .insert(&mut h, k, Value::Int(i))
             .unwrap();
         roots.0[n - 2].as_list().unwrap().push(&mut h, k).unwrap();
-        if i % 200 == 0 {
+        if i % (keys * 2 / 5) == 0 {
             h.collect(&mut roots, GcReason::Explicit);
         }
     }
-    new_list_filled(&mut h, 50_000, Value::Nil).unwrap(); // a dead large object
-    let live_big = new_list_filled(&mut h, 50_000, s).unwrap();
+    let big = large_items(50_000);
+    new_list_filled(&mut h, big, Value::Nil).unwrap(); // a dead large object
+    // Under Miri only its ends refer to static data: verify checks each reference.
+    let live_big = new_list_filled(&mut h, big, if cfg!(miri) { Value::Nil } else { s }).unwrap();
+    let ends = live_big.as_list().unwrap();
+    ends.set(0, s);
+    ends.set(big - 1, s);
     roots.0.push(live_big);
     h.collect(&mut roots, GcReason::Explicit);
     (pool, h, roots, statics)
@@ -355,7 +392,7 @@ fn busy_heap() -> (Arc<SegmentPool>, MarkCompactHeap, VecRoots, StaticSegment) {
 fn verify_passes_after_collections_and_between_them() {
     let (_pool, mut h, mut roots, _statics) = busy_heap();
     h.verify(&mut roots).unwrap();
-    for i in 0..1000 {
+    for i in 0..if cfg!(miri) { 100 } else { 1000 } {
         roots.0.push(new_list(&mut h, &[Value::Int(i)]).unwrap());
     }
     h.verify(&mut roots).unwrap();
@@ -448,20 +485,30 @@ fn verify_catches_storage_shared_by_two_owners() {
 fn a_mark_stack_that_cannot_grow_overflows_and_rescans() {
     // Same graph, collected with an unbounded and with a tiny mark stack:
     // both keep exactly the same objects.
+    let (depth, width) = if cfg!(miri) {
+        (200, 100)
+    } else {
+        (5_000, 3_000)
+    };
     let build = |h: &mut MarkCompactHeap| {
         let mut roots = VecRoots(Vec::new());
         // A deep chain, a wide list of small lists, a large list, a cycle.
         let mut chain = Value::Nil;
-        for i in 0..5_000 {
+        for i in 0..depth {
             chain = new_list(h, &[chain, Value::Int(i)]).unwrap();
         }
         let wide = new_list(h, &[]).unwrap();
-        for i in 0..3_000 {
+        for i in 0..width {
             let item = new_list(h, &[Value::Int(i)]).unwrap();
             wide.as_list().unwrap().push(h, item).unwrap();
             new_list(h, &[Value::Int(-i)]).unwrap(); // garbage between
         }
-        let big = new_list_filled(h, 40_000, wide).unwrap();
+        // Under Miri only some of its items refer to the wide list (each costs).
+        let n = large_items(40_000);
+        let big = new_list_filled(h, n, if cfg!(miri) { Value::Nil } else { wide }).unwrap();
+        for i in (0..n).step_by(n / 8) {
+            big.as_list().unwrap().set(i, wide);
+        }
         let a = new_list(h, &[Value::Nil]).unwrap();
         a.as_list().unwrap().set(0, a);
         roots.0.extend([chain, wide, big, a]);
@@ -484,6 +531,6 @@ fn a_mark_stack_that_cannot_grow_overflows_and_rescans() {
         cur = l.get(0).unwrap();
         n += 1;
     }
-    assert_eq!(n, 5_000);
-    assert_eq!(r2.0[1].as_list().unwrap().len(), 3_000);
+    assert_eq!(n, depth);
+    assert_eq!(r2.0[1].as_list().unwrap().len(), width as usize);
 }

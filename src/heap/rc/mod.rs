@@ -49,13 +49,15 @@ use std::time::Duration;
 /// Candidates buffered before a cycle collection is due (entries). Each
 /// garbage cycle leaves at least one; 8192 two-node map cycles are under
 /// 2 MB, and a collection over that many candidates takes about half a
-/// millisecond (measured on `bench/loam/cycles.loam`).
-pub const CANDIDATE_BOUND: usize = 8 * 1024;
+/// millisecond (measured on `bench/loam/cycles.loam`). Under Miri this and
+/// the two limits below are a 64th, so that the unit tests reach the same
+/// states (a bound that grew, a buffer that overflowed) in bounded time.
+pub const CANDIDATE_BOUND: usize = if cfg!(miri) { 128 } else { 8 * 1024 };
 /// The bound never grows past this (entries): the bound follows the live
 /// objects the last collection had to scan (so a program that keeps touching
 /// a big live structure does not pay for tracing it at every 8192 candidates),
 /// up to here, where garbage kept waiting would cost more than the tracing.
-pub const CANDIDATE_BOUND_MAX: usize = 256 * 1024;
+pub const CANDIDATE_BOUND_MAX: usize = if cfg!(miri) { 4 * 1024 } else { 256 * 1024 };
 
 /// A count that reached this stays (the object is never freed).
 const STUCK: u32 = u32::MAX;
@@ -74,7 +76,11 @@ const PURPLE: u16 = 3;
 const INDEX_SHIFT: u32 = 2;
 /// Candidates the buffer takes (positions fit `aux` above the colour);
 /// further ones are only coloured purple until the next collection.
-const BUFFER_CAPACITY: usize = (u16::MAX >> INDEX_SHIFT) as usize;
+const BUFFER_CAPACITY: usize = if cfg!(miri) {
+    (u16::MAX >> (INDEX_SHIFT + 6)) as usize
+} else {
+    (u16::MAX >> INDEX_SHIFT) as usize
+};
 
 #[inline]
 fn count(h: &Header) -> u32 {
