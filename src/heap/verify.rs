@@ -83,12 +83,17 @@ pub(crate) fn check_shape(r: ObjRef) -> Result<(), String> {
     };
     let h = r.header();
     let size = h.size as usize;
-    let what = describe(r);
+    // Built only for a report: verification runs at every stressed collection.
+    let what = || describe(r);
     if size < HEADER_BYTES || !size.is_multiple_of(8) {
-        return Err(format!("{what}: size {size}"));
+        return Err(format!("{}: size {size}", what()));
     }
     if h.flags & (FLAG_STATIC | FLAG_FREED) != 0 {
-        return Err(format!("{what}: live heap object flagged {:#x}", h.flags));
+        return Err(format!(
+            "{}: live heap object flagged {:#x}",
+            what(),
+            h.flags
+        ));
     }
     let u32_at = |off: usize| read_u32(r, off) as usize;
     let fits = |need: usize, fields: &str| {
@@ -96,7 +101,8 @@ pub(crate) fn check_shape(r: ObjRef) -> Result<(), String> {
             Ok(())
         } else {
             Err(format!(
-                "{what}: {fields} need {need} bytes, object has {size}"
+                "{}: {fields} need {need} bytes, object has {size}",
+                what()
             ))
         }
     };
@@ -109,7 +115,7 @@ pub(crate) fn check_shape(r: ObjRef) -> Result<(), String> {
             fits(list_layout::INLINE, "the fields")?;
             let (len, cap) = (u32_at(list_layout::LEN), u32_at(list_layout::CAP));
             if len > cap {
-                return Err(format!("{what}: length {len} past capacity {cap}"));
+                return Err(format!("{}: length {len} past capacity {cap}", what()));
             }
             if storage_field(r, list_layout::EXT).is_none() {
                 fits(list_layout::size(cap), "the inline items")?;
@@ -124,7 +130,10 @@ pub(crate) fn check_shape(r: ObjRef) -> Result<(), String> {
                 u32_at(map_layout::CAP),
             );
             if len > used || used > cap {
-                return Err(format!("{what}: length {len}, used {used}, capacity {cap}"));
+                return Err(format!(
+                    "{}: length {len}, used {used}, capacity {cap}",
+                    what()
+                ));
             }
             if storage_field(r, map_layout::EXT).is_none() {
                 fits(map_layout::size(cap), "the inline entries")?;
