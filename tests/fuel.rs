@@ -2,30 +2,15 @@
 //! `out of fuel` once it has run its time slices (the fuzzer relies on it).
 
 use loam::compiler;
-use loam::heap::{Backend, HeapConfig};
+use loam::heap::Backend;
 use loam::process::{RunConfig, run_program};
 use loam::syntax::span::Source;
-use loam::vm::VmOptions;
 use std::sync::Arc;
 
 fn run(text: &str, backend: Backend, fuel: Option<u64>) -> Result<(), String> {
     let mut p = compiler::new_program();
     let main = compiler::compile(&mut p, Source::new("fuel.loam", text)).expect("compiles");
-    let cfg = RunConfig {
-        heap: HeapConfig {
-            stress: true,
-            max_heap: Some(4 << 20),
-        },
-        max_memory: Some(64 << 20),
-        schedulers: 1,
-        vm: VmOptions {
-            gc_stress: true,
-            verify_heap: true,
-            fuel,
-            ..VmOptions::default()
-        },
-        ..RunConfig::default_for(backend)
-    };
+    let cfg = RunConfig::stressed(backend, 4 << 20, 64 << 20, fuel);
     run_program(Arc::new(p), main, &cfg, Box::new(std::io::sink())).map_err(|e| e.message)
 }
 

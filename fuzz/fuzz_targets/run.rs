@@ -12,10 +12,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use loam::heap::{Backend, HeapConfig};
+use loam::heap::Backend;
 use loam::process::{RunConfig, run_program};
 use loam::syntax::span::Source;
-use loam::vm::VmOptions;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -52,21 +51,7 @@ fuzz_target!(|data: &[u8]| {
         eprintln!("run: {n} programs compiled and ran");
     }
     for backend in Backend::ALL {
-        let cfg = RunConfig {
-            heap: HeapConfig {
-                stress: true,
-                max_heap: Some(1 << 20),
-            },
-            max_memory: Some(64 << 20),
-            schedulers: 1,
-            vm: VmOptions {
-                gc_stress: true,
-                verify_heap: true,
-                fuel: Some(FUEL),
-                ..VmOptions::default()
-            },
-            ..RunConfig::default_for(backend)
-        };
+        let cfg = RunConfig::stressed(backend, 1 << 20, 64 << 20, Some(FUEL));
         if let Err(e) = run_program(program.clone(), main, &cfg, Box::new(std::io::sink())) {
             let _ = e.render(&program, false);
         }

@@ -10,10 +10,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use loam::heap::{Backend, HeapConfig};
+use loam::heap::Backend;
 use loam::process::{RunConfig, run_program};
 use loam::syntax::span::Source;
-use loam::vm::VmOptions;
 use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -56,21 +55,7 @@ fuzz_target!(|data: &[u8]| {
     }
     let mut first: Option<(Backend, Vec<u8>, Option<String>)> = None;
     for backend in Backend::ALL {
-        let cfg = RunConfig {
-            heap: HeapConfig {
-                stress: true,
-                max_heap: Some(16 << 20),
-            },
-            max_memory: Some(256 << 20),
-            schedulers: 1,
-            vm: VmOptions {
-                gc_stress: true,
-                verify_heap: true,
-                fuel: Some(FUEL),
-                ..VmOptions::default()
-            },
-            ..RunConfig::default_for(backend)
-        };
+        let cfg = RunConfig::stressed(backend, 16 << 20, 256 << 20, Some(FUEL));
         let out = Captured::default();
         let r = run_program(program.clone(), main, &cfg, Box::new(out.clone()));
         let err = match r {

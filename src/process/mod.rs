@@ -57,6 +57,32 @@ impl RunConfig {
             schedulers: std::thread::available_parallelism().map_or(2, |n| n.get()),
         }
     }
+
+    /// For tests and fuzzing: one scheduler, a collection at every
+    /// allocation with the heap verified after each, the given limits and
+    /// fuel (`None` for none).
+    pub fn stressed(
+        backend: Backend,
+        max_heap: usize,
+        max_memory: usize,
+        fuel: Option<u64>,
+    ) -> RunConfig {
+        RunConfig {
+            heap: HeapConfig {
+                stress: true,
+                max_heap: Some(max_heap),
+            },
+            max_memory: Some(max_memory),
+            schedulers: 1,
+            vm: VmOptions {
+                gc_stress: true,
+                verify_heap: true,
+                fuel,
+                ..VmOptions::default()
+            },
+            ..RunConfig::default_for(backend)
+        }
+    }
 }
 
 /// Where every process prints: one shared stream (each process writes whole
