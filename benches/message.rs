@@ -15,11 +15,11 @@
 //! Run: `cargo bench --bench message`.
 
 use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main};
+use loam::heap::copy::Message;
 use loam::heap::manual::ManualHeap;
 use loam::heap::markcompact::MarkCompactHeap;
 use loam::heap::rc::RcHeap;
 use loam::heap::{GcReason, Heap, HeapConfig, RootSet, SegmentPool};
-use loam::process::copy::Message;
 use loam::value::list::new_list;
 use loam::value::string::new_str;
 use loam::value::{ObjRef, Value};

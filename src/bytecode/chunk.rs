@@ -67,6 +67,14 @@ pub struct Program {
     pub next_site: u32,
 }
 
+impl crate::value::format::FnNames for Program {
+    fn fn_name(&self, proto: u32) -> Option<&str> {
+        self.protos
+            .get(proto as usize)
+            .and_then(|p| p.name.as_deref())
+    }
+}
+
 impl Program {
     pub fn source(&self, id: u32) -> Option<&Source> {
         self.sources.get(id as usize).map(|s| s.as_ref())

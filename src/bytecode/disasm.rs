@@ -68,17 +68,17 @@ fn disassemble_proto(out: &mut String, program: &Program, id: usize, p: &Proto) 
                     .copied()
                     .unwrap_or(crate::value::Value::Nil);
                 let mut s = Vec::new();
-                let _ = crate::vm::format::format_value(
+                let _ = crate::value::format::format_value(
                     &mut s,
                     v,
                     program,
                     true,
-                    &crate::vm::format::no_check,
+                    &crate::value::format::no_check,
                 );
                 format!("{k} ({})", String::from_utf8_lossy(&s))
             }
             Op::CallNative => {
-                let name = crate::vm::builtins::names::NAMES
+                let name = crate::bytecode::builtins::NAMES
                     .get(b(ins) as usize)
                     .copied()
                     .unwrap_or("?");

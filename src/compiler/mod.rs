@@ -8,12 +8,12 @@ pub mod emit;
 pub mod resolve;
 pub mod statics;
 
+use crate::bytecode::builtins::NAMES;
 use crate::bytecode::chunk::{Program, Proto};
 use crate::diagnostics::Diagnostic;
 use crate::syntax::span::Source;
 use crate::value::Value;
 use crate::value::func::new_closure;
-use crate::vm::builtins::names::NAMES;
 use resolve::{DeclKind, Resolver, TopBinding};
 use std::collections::HashMap;
 use std::sync::Arc;

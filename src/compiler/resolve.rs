@@ -12,12 +12,12 @@
 //! also see a `let` declared later in a block that encloses the function.
 
 use super::statics::StaticFolder;
+use crate::bytecode::builtins as names;
 use crate::diagnostics::Diagnostic;
 use crate::heap::statics::StaticSegment;
 use crate::syntax::ast::{Block, Else, Expr, ExprKind, FnDecl, Ident, Stmt, StmtKind};
 use crate::syntax::span::Span;
 use crate::value::Value;
-use crate::vm::builtins::names;
 use std::collections::HashMap;
 
 pub type DeclId = u32;

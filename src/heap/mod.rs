@@ -12,6 +12,8 @@
 //! `markcompact/`), [`Backend`] (its name), `process::run_backend` (the one
 //! `match` that picks the monomorphised VM), and the README's backend table.
 
+pub mod copy;
+pub mod keys;
 pub mod manual;
 pub mod markcompact;
 pub mod rc;

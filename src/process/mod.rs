@@ -4,26 +4,27 @@
 //! - `runtime.rs`: the process table, mailboxes, spawning, sending,
 //!   monitors, deadlock detection.
 //! - `scheduler.rs`: worker threads with work stealing, and timers.
-//! - `copy.rs`: messages, copied out of one heap and into another.
 //! - here: a [`Process`] (a VM and the function it starts with), the one
 //!   `match` that picks a backend's compiled VM, and running a program: its
 //!   main process runs on the program's own thread, the others on the
 //!   scheduler's threads.
+//!
+//! Messages themselves (the graph copy between two heaps) are
+//! [`crate::heap::copy`].
 
-pub mod copy;
 mod runtime;
 mod scheduler;
 
 pub use runtime::{Entry, MAIN_PID, Pid, ProcCtx, PsRow, Reason, Runtime, Woken};
 
 use crate::bytecode::chunk::Program;
+use crate::heap::copy::Message;
 use crate::heap::manual::ManualHeap;
 use crate::heap::markcompact::MarkCompactHeap;
 use crate::heap::rc::RcHeap;
 use crate::heap::{Backend, Heap, HeapConfig};
 use crate::vm::error::RuntimeError;
 use crate::vm::{Exit, SLICE_REDUCTIONS, Vm, VmOptions};
-use copy::Message;
 use runtime::{Proc, Step};
 use std::io::Write;
 use std::sync::{Arc, Mutex};

@@ -14,9 +14,9 @@
 //! again; the main process is then waiting in `recv()` and gets the error.
 
 use super::RunConfig;
-use super::copy::Message;
 use super::scheduler::Scheduler;
 use crate::bytecode::chunk::Program;
+use crate::heap::copy::Message;
 use crate::heap::{Backend, SegmentPool};
 use crate::vm::Block;
 use rustc_hash::FxHashMap;

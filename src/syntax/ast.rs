@@ -5,6 +5,7 @@
 //! (a compile error, see `MAX_DEPTH`) before anything recurses over it.
 
 use super::span::Span;
+pub use crate::value::ops::{BinOp, UnOp};
 
 /// Deepest expression or block nesting accepted. Deeper input is the compile
 /// error `nesting too deep`; the compiler and `Drop` recurse over the tree,
@@ -103,65 +104,6 @@ pub struct Expr {
     pub span: Span,
     /// 1 for a leaf; 1 + the deepest child otherwise.
     pub depth: u32,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BinOp {
-    Add,
-    Sub,
-    Mul,
-    Div,
-    Mod,
-    Eq,
-    Ne,
-    Lt,
-    Le,
-    Gt,
-    Ge,
-    BitAnd,
-    BitOr,
-    BitXor,
-    Shl,
-    Shr,
-}
-
-impl BinOp {
-    pub fn symbol(self) -> &'static str {
-        use BinOp::*;
-        match self {
-            Add => "+",
-            Sub => "-",
-            Mul => "*",
-            Div => "/",
-            Mod => "%",
-            Eq => "==",
-            Ne => "!=",
-            Lt => "<",
-            Le => "<=",
-            Gt => ">",
-            Ge => ">=",
-            BitAnd => "&",
-            BitOr => "|",
-            BitXor => "^",
-            Shl => "<<",
-            Shr => ">>",
-        }
-    }
-
-    pub fn is_comparison(self) -> bool {
-        use BinOp::*;
-        matches!(self, Eq | Ne | Lt | Le | Gt | Ge)
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum UnOp {
-    /// `-x`
-    Neg,
-    /// `~x`
-    BitNot,
-    /// `not x`
-    Not,
 }
 
 #[derive(Debug, Clone)]

@@ -6,6 +6,7 @@
 //! the operations the VM needs live in `string`, `list`, `map` and `func`.
 //! Operators shared by the VM and the compiler's constant folding are in [`ops`].
 
+pub mod format;
 pub mod func;
 pub mod list;
 pub mod map;

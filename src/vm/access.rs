@@ -4,9 +4,9 @@
 
 use super::error::{Trap, err};
 use crate::heap::Heap;
-use crate::syntax::ast::BinOp;
 use crate::value::list::concat;
 use crate::value::map::is_key;
+use crate::value::ops::BinOp;
 use crate::value::ops::{self, OpError};
 use crate::value::string::new_str_parts;
 use crate::value::{Kind, Value};
@@ -108,9 +108,9 @@ pub(crate) fn set_index<H: Heap>(
             return err(format!("invalid map key: {}", idx.type_name()));
         }
         if H::CHECKS_USE && !m.has(&idx) {
-            let key = super::keys::for_storage(heap, idx)?;
+            let key = crate::heap::keys::for_storage(heap, idx)?;
             if let Err(e) = m.insert(heap, key, v) {
-                super::keys::drop_key(heap, key);
+                crate::heap::keys::drop_key(heap, key);
                 return Err(e.into());
             }
             return Ok((None, true));

@@ -26,8 +26,8 @@ use super::{Exit, Frame, MAX_FRAMES, Vm};
 use crate::bytecode::chunk::Program;
 use crate::bytecode::opcode::{a, b, code as op, sb, sx, x};
 use crate::heap::Heap;
-use crate::syntax::ast::BinOp;
 use crate::value::list::new_list;
+use crate::value::ops::BinOp;
 use crate::value::ops::{self, OpError};
 use crate::value::{CellRef, Kind, Value};
 

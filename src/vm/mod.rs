@@ -12,15 +12,13 @@
 mod access;
 pub mod builtins;
 pub mod error;
-pub mod format;
 mod interp;
-pub mod keys;
 mod slow;
 
 use crate::bytecode;
 use crate::bytecode::chunk::Program;
 use crate::heap::{GcEvent, GcReason, Heap, RootSet};
-use crate::value::{AllocError, ObjRef, Value};
+use crate::value::{AllocError, ObjRef, Value, format};
 use error::{RuntimeError, TraceEntry, Trap};
 use std::io::Write;
 use std::sync::Arc;
@@ -255,7 +253,7 @@ impl<H: Heap> Vm<H> {
             return;
         };
         if bytecode::opcode::op_byte(ins) != bytecode::opcode::code::CallNative
-            || bytecode::opcode::b(ins) != builtins::names::Builtin::Recv as u16
+            || bytecode::opcode::b(ins) != bytecode::builtins::Builtin::Recv as u16
         {
             return;
         }
@@ -541,7 +539,7 @@ impl<H: Heap> Vm<H> {
 
     /// Formats a value known to be safe to look at (no use check).
     pub(crate) fn formats_raw(&self, v: Value, out: &mut Vec<u8>) {
-        let _ = format::format_value(out, v, &self.program, true, &format::no_check);
+        let _ = format::format_value(out, v, &*self.program, true, &format::no_check);
     }
 
     /// After receiving a message that may hold functions of a newer program
@@ -560,7 +558,7 @@ impl<H: Heap> Vm<H> {
     /// The use check as a closure, for walks over nested data.
     pub(crate) fn formats(&mut self, v: Value, quote: bool, out: &mut Vec<u8>) -> Result<(), Trap> {
         let heap = &self.heap;
-        format::format_value(out, v, &self.program, quote, &|x| heap.check(x))?;
+        format::format_value(out, v, &*self.program, quote, &|x| heap.check(x))?;
         Ok(())
     }
 

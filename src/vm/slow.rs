@@ -8,11 +8,11 @@ use super::error::{Trap, err};
 use crate::bytecode::chunk::{CaptureFrom, Program, Proto};
 use crate::bytecode::opcode::{a, b, code as op, sx, x};
 use crate::heap::Heap;
-use crate::syntax::ast::BinOp;
 use crate::value::func::{new_cell, new_closure};
 use crate::value::list::new_list;
 use crate::value::map::{is_key, new_map, new_map_flat};
 use crate::value::ops;
+use crate::value::ops::BinOp;
 use crate::value::{CellRef, Kind, Value};
 
 impl<H: Heap> Vm<H> {
@@ -276,13 +276,15 @@ impl<H: Heap> Vm<H> {
                 }
                 {
                     for p in pairs.iter_mut() {
-                        p.0 = super::keys::for_storage(heap, p.0)?;
+                        p.0 = crate::heap::keys::for_storage(heap, p.0)?;
                     }
                 }
                 let m = match new_map(heap, &pairs) {
                     Ok(m) => m,
                     Err(e) => {
-                        pairs.iter().for_each(|p| super::keys::drop_key(heap, p.0));
+                        pairs
+                            .iter()
+                            .for_each(|p| crate::heap::keys::drop_key(heap, p.0));
                         return Err(e.into());
                     }
                 };
@@ -294,7 +296,7 @@ impl<H: Heap> Vm<H> {
                     let kept: Vec<Value> = map.entries().map(|(k, _)| k).collect();
                     for (k, _) in &pairs {
                         if !kept.iter().any(|s| s.as_obj() == k.as_obj()) {
-                            super::keys::drop_key(heap, *k);
+                            crate::heap::keys::drop_key(heap, *k);
                         }
                     }
                 }
@@ -370,7 +372,7 @@ impl<H: Heap> Vm<H> {
                 if let Some(m) = v.as_map() {
                     let mut keys: Vec<Value> = m.entries().map(|(k, _)| k).collect();
                     for k in keys.iter_mut() {
-                        *k = super::keys::for_script(heap, *k)?;
+                        *k = crate::heap::keys::for_script(heap, *k)?;
                     }
                     let l = new_list(heap, &keys)?;
                     for k in &keys {
@@ -387,7 +389,7 @@ impl<H: Heap> Vm<H> {
             op::Echo => {
                 let v = top!();
                 if !matches!(v, Value::Nil) {
-                    super::format::format_value(&mut self.buf, v, program, true, &|v| {
+                    crate::value::format::format_value(&mut self.buf, v, program, true, &|v| {
                         heap.check(v)
                     })?;
                     self.buf.push(b'\n');

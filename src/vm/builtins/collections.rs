@@ -72,7 +72,7 @@ pub fn keys<H: Heap>(vm: &mut Vm<H>, args: &[Value]) -> Result<Value, Trap> {
     let m = map_arg(vm, "keys", args)?;
     let mut ks: Vec<Value> = m.entries().map(|(k, _)| k).collect();
     for k in ks.iter_mut() {
-        *k = crate::vm::keys::for_script(&mut vm.heap, *k)?;
+        *k = crate::heap::keys::for_script(&mut vm.heap, *k)?;
     }
     let l = new_list(&mut vm.heap, &ks)?;
     for k in &ks {
@@ -99,7 +99,7 @@ pub fn del<H: Heap>(vm: &mut Vm<H>, args: &[Value]) -> Result<Value, Trap> {
         // The map's reference to the value moves to the result; its key goes.
         Some((k, v)) => {
             vm.release(k);
-            crate::vm::keys::drop_key(&mut vm.heap, k);
+            crate::heap::keys::drop_key(&mut vm.heap, k);
             Ok(v)
         }
         None => Ok(Value::Nil),

@@ -30,7 +30,7 @@ pub fn free<H: Heap>(vm: &mut Vm<H>, args: &[Value]) -> Result<Value, Trap> {
         Some(r) if r.is_static() => err("cannot free static data"),
         _ => {
             if let Some(m) = v.as_map() {
-                crate::vm::keys::drop_all(&mut vm.heap, m);
+                crate::heap::keys::drop_all(&mut vm.heap, m);
             }
             vm.heap.free(&v, site)?;
             Ok(Value::Nil)

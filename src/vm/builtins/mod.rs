@@ -7,12 +7,12 @@
 mod collections;
 mod core;
 mod memory;
-pub mod names;
 mod process;
 mod strings;
 
 use super::Vm;
 use super::error::{Trap, err};
+use crate::bytecode::builtins as names;
 use crate::heap::Heap;
 use crate::value::Value;
 

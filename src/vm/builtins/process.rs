@@ -7,8 +7,8 @@
 //! cleared when the instruction completes.
 
 use super::{arity, bad_arg};
+use crate::heap::copy::Message;
 use crate::heap::{Backend, Heap, HeapConfig};
-use crate::process::copy::Message;
 use crate::process::new_process;
 use crate::value::Value;
 use crate::vm::error::{Trap, err};

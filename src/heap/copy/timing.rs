@@ -1,5 +1,5 @@
 //! The cost of capture and build (not a test of behaviour; run by hand):
-//! `cargo test --release --lib process::copy::timing -- --ignored --nocapture --test-threads=1`.
+//! `cargo test --release --lib heap::copy::timing -- --ignored --nocapture --test-threads=1`.
 
 use super::Message;
 use crate::heap::manual::ManualHeap;

@@ -4,9 +4,7 @@
 //! million deep prints without overflowing the Rust stack; a list or map met
 //! again inside itself prints as `[...]` or `{...}`.
 
-use crate::bytecode::chunk::Program;
-use crate::heap::MemError;
-use crate::value::{Kind, ListRef, MapRef, ObjRef, Value};
+use super::{Kind, ListRef, MapRef, ObjRef, Value};
 use std::collections::HashSet;
 use std::io::Write;
 
@@ -19,24 +17,40 @@ enum Work {
     Text(&'static str),
 }
 
-/// Checks that an object may be looked into (manual: not freed).
-pub type UseCheck<'a> = &'a dyn Fn(&Value) -> Result<(), MemError>;
+/// Checks that an object may be looked into (manual: not freed); its error
+/// is the formatter's.
+pub type UseCheck<'a, E> = &'a dyn Fn(&Value) -> Result<(), E>;
 
 /// A check that accepts everything (backends whose references are always valid).
-pub fn no_check(_: &Value) -> Result<(), MemError> {
+pub fn no_check(_: &Value) -> Result<(), std::convert::Infallible> {
     Ok(())
+}
+
+/// The names of functions, by prototype number (the program knows them):
+/// a closure prints as `<fn NAME>`.
+pub trait FnNames {
+    fn fn_name(&self, proto: u32) -> Option<&str>;
+}
+
+/// For values that hold no functions, or where names do not matter.
+pub struct NoNames;
+
+impl FnNames for NoNames {
+    fn fn_name(&self, _proto: u32) -> Option<&str> {
+        None
+    }
 }
 
 /// Appends `v` as `print` shows it. `quote_top`: quote a top-level string
 /// (the REPL's echo); inside lists and maps strings are always quoted. Every
 /// object is passed to `check` before it is looked into.
-pub fn format_value(
+pub fn format_value<E>(
     out: &mut Vec<u8>,
     v: Value,
-    program: &Program,
+    names: &dyn FnNames,
     quote_top: bool,
-    check: UseCheck,
-) -> Result<(), MemError> {
+    check: UseCheck<E>,
+) -> Result<(), E> {
     check(&v)?;
     if let (false, Some(s)) = (quote_top, v.as_str()) {
         out.extend_from_slice(s.bytes());
@@ -76,7 +90,7 @@ pub fn format_value(
             },
             Work::Value(v) => match v {
                 Value::Obj(_, r) => match check(&v).map(|_| r.kind())? {
-                    Kind::Str => quote(out, crate::value::StrRef(r).bytes()),
+                    Kind::Str => quote(out, super::StrRef(r).bytes()),
                     Kind::List => {
                         if open.insert(r) {
                             out.push(b'[');
@@ -93,9 +107,9 @@ pub fn format_value(
                             out.extend_from_slice(b"{...}");
                         }
                     }
-                    _ => format_scalar(out, v, program),
+                    _ => format_scalar(out, v, names),
                 },
-                _ => format_scalar(out, v, program),
+                _ => format_scalar(out, v, names),
             },
         }
     }
@@ -107,7 +121,7 @@ fn first_entry(m: MapRef) -> usize {
 }
 
 /// Formats a value that contains no other values.
-pub fn format_scalar(out: &mut Vec<u8>, v: Value, program: &Program) {
+pub fn format_scalar(out: &mut Vec<u8>, v: Value, names: &dyn FnNames) {
     match v {
         Value::Nil | Value::Undef => out.extend_from_slice(b"nil"),
         Value::Bool(b) => out.extend_from_slice(if b { b"true" } else { b"false" }),
@@ -121,20 +135,13 @@ pub fn format_scalar(out: &mut Vec<u8>, v: Value, program: &Program) {
             let _ = write!(out, "<pid {p}>");
         }
         Value::Obj(_, r) => match r.kind() {
-            Kind::Str => out.extend_from_slice(crate::value::StrRef(r).bytes()),
-            Kind::Closure => {
-                let p = crate::value::ClosureRef(r).proto();
-                match program
-                    .protos
-                    .get(p as usize)
-                    .and_then(|p| p.name.as_deref())
-                {
-                    Some(n) => {
-                        let _ = write!(out, "<fn {n}>");
-                    }
-                    None => out.extend_from_slice(b"<fn>"),
+            Kind::Str => out.extend_from_slice(super::StrRef(r).bytes()),
+            Kind::Closure => match names.fn_name(super::ClosureRef(r).proto()) {
+                Some(n) => {
+                    let _ = write!(out, "<fn {n}>");
                 }
-            }
+                None => out.extend_from_slice(b"<fn>"),
+            },
             k => {
                 let _ = write!(out, "<{}>", k.name());
             }

@@ -7,11 +7,10 @@
 //! scripts fresh copies when they ask for keys, and frees its private keys
 //! with itself or with their entry. Other backends store keys as they are.
 
-use super::error::Trap;
-use crate::heap::Heap;
+use super::Heap;
 use crate::value::object::FLAG_PRIVATE_KEY;
 use crate::value::string::new_str;
-use crate::value::{MapRef, Value};
+use crate::value::{AllocError, MapRef, Value};
 
 fn is_private(v: &Value) -> bool {
     v.as_obj()
@@ -23,7 +22,7 @@ fn needs_copy(v: &Value) -> bool {
 }
 
 /// The key a map should store for `k` (a private copy of a heap string under manual).
-pub fn for_storage<H: Heap>(heap: &mut H, k: Value) -> Result<Value, Trap> {
+pub fn for_storage<H: Heap>(heap: &mut H, k: Value) -> Result<Value, AllocError> {
     if !H::CHECKS_USE || !needs_copy(&k) {
         return Ok(k);
     }
@@ -36,12 +35,12 @@ pub fn for_storage<H: Heap>(heap: &mut H, k: Value) -> Result<Value, Trap> {
 }
 
 /// The key as a script may see it (a fresh copy of a private key under manual).
-pub fn for_script<H: Heap>(heap: &mut H, k: Value) -> Result<Value, Trap> {
+pub fn for_script<H: Heap>(heap: &mut H, k: Value) -> Result<Value, AllocError> {
     if !H::CHECKS_USE || !is_private(&k) {
         return Ok(k);
     }
     let bytes = k.as_str().map(|s| s.bytes().to_vec()).unwrap_or_default();
-    Ok(new_str(heap, &bytes)?)
+    new_str(heap, &bytes)
 }
 
 /// Frees a key a map no longer holds (a deleted entry's, or an unused copy).

@@ -1,5 +1,5 @@
-//! The builtins' names and numbers, shared by the compiler (which resolves
-//! names to them) and the VM (which dispatches on the number).
+//! The builtins' names and numbers: the contract between the compiler
+//! (which resolves names to numbers) and the VM (which dispatches on them).
 
 macro_rules! builtins {
     ($($variant:ident = $name:literal,)*) => {

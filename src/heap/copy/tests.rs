@@ -44,9 +44,9 @@ fn sender() -> MarkCompactHeap {
 
 /// `v` as `print` shows it, every object checked by `h` first.
 fn show<H: Heap>(h: &H, v: Value) -> String {
-    let program = crate::compiler::new_program();
     let mut out = Vec::new();
-    crate::vm::format::format_value(&mut out, v, &program, false, &|x| h.check(x)).unwrap();
+    let names = crate::value::format::NoNames;
+    crate::value::format::format_value(&mut out, v, &names, false, &|x| h.check(x)).unwrap();
     String::from_utf8(out).unwrap()
 }
 
@@ -447,7 +447,7 @@ fn manual_private_keys_do_not_carry_their_flag() {
     // plain strings.
     let mut f = heap::<ManualHeap>(None);
     let k = s(&mut f, "key");
-    let pk = crate::vm::keys::for_storage(&mut f, k).unwrap();
+    let pk = crate::heap::keys::for_storage(&mut f, k).unwrap();
     let map = m(&mut f, &[(pk, Value::Int(1))]);
     let (_h, copy) = send::<RcHeap>(&f, map);
     let (key, _) = copy.as_map().unwrap().entry(0).unwrap();
