@@ -17,10 +17,10 @@
 use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
 use loam::heap::markcompact::MarkCompactHeap;
 use loam::heap::rc::{CANDIDATE_BOUND, RcHeap};
-use loam::heap::{GcReason, Heap, HeapConfig, RootSet, SegmentPool};
+use loam::heap::{GcReason, Heap, HeapConfig, SegmentPool};
+use loam::value::Value;
 use loam::value::list::new_list;
 use loam::value::string::new_str;
-use loam::value::{ObjRef, Value};
 use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -28,18 +28,6 @@ use std::time::{Duration, Instant};
 const MB: usize = 1024 * 1024;
 /// Pairs per chunk list.
 const CHUNK: usize = 64;
-
-struct Roots(Vec<Value>);
-
-impl RootSet for Roots {
-    fn visit(&mut self, f: &mut dyn FnMut(&mut ObjRef)) {
-        for v in &mut self.0 {
-            if let Value::Obj(_, r) = v {
-                f(r);
-            }
-        }
-    }
-}
 
 fn heap<H: Heap>() -> H {
     H::new(Arc::new(SegmentPool::new(None)), HeapConfig::default())
@@ -52,7 +40,7 @@ fn pair(h: &mut MarkCompactHeap, i: i64) -> Value {
 
 /// Fills `h` with about `bytes` of live data reachable from the one root
 /// returned (a list of chunk lists of pairs). No collection runs meanwhile.
-fn build_live(h: &mut MarkCompactHeap, bytes: usize) -> Roots {
+fn build_live(h: &mut MarkCompactHeap, bytes: usize) -> Vec<Value> {
     let start = h.allocated_bytes();
     let mut chunks = Vec::new();
     let mut i = 0;
@@ -65,11 +53,11 @@ fn build_live(h: &mut MarkCompactHeap, bytes: usize) -> Roots {
             .collect();
         chunks.push(new_list(h, &pairs).expect("allocation succeeds"));
     }
-    Roots(vec![new_list(h, &chunks).expect("allocation succeeds")])
+    vec![new_list(h, &chunks).expect("allocation succeeds")]
 }
 
 /// A heap with about `mb` MB live, collected once; and the live bytes.
-fn live_heap(mb: usize) -> (MarkCompactHeap, Roots, u64) {
+fn live_heap(mb: usize) -> (MarkCompactHeap, Vec<Value>, u64) {
     let mut h = heap::<MarkCompactHeap>();
     let mut roots = build_live(&mut h, mb * MB);
     let ev = h
@@ -79,8 +67,8 @@ fn live_heap(mb: usize) -> (MarkCompactHeap, Roots, u64) {
 }
 
 /// Replaces every other pair of every chunk by a fresh one.
-fn replace_half(h: &mut MarkCompactHeap, roots: &Roots) {
-    let top = roots.0[0].as_list().expect("the root is a list");
+fn replace_half(h: &mut MarkCompactHeap, roots: &[Value]) {
+    let top = roots[0].as_list().expect("the root is a list");
     for c in 0..top.len() {
         let chunk = top
             .get(c)
@@ -147,7 +135,7 @@ fn rc_cycles(c: &mut Criterion) {
             for _ in 0..iters {
                 make_cycles(&mut h, n);
                 let t = Instant::now();
-                black_box(h.collect(&mut Roots(Vec::new()), GcReason::Budget));
+                black_box(h.collect(&mut Vec::new(), GcReason::Budget));
                 total += t.elapsed();
             }
             total

@@ -19,10 +19,10 @@ use loam::heap::copy::Message;
 use loam::heap::manual::ManualHeap;
 use loam::heap::markcompact::MarkCompactHeap;
 use loam::heap::rc::RcHeap;
-use loam::heap::{GcReason, Heap, HeapConfig, RootSet, SegmentPool};
+use loam::heap::{GcReason, Heap, HeapConfig, SegmentPool};
+use loam::value::Value;
 use loam::value::list::new_list;
 use loam::value::string::new_str;
-use loam::value::{ObjRef, Value};
 use std::hint::black_box;
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,12 +31,6 @@ use criterion::measurement::WallTime;
 
 /// Target sizes of the message value, in KB.
 const SIZES_KB: [usize; 3] = [1, 16, 256];
-
-struct NoRoots;
-
-impl RootSet for NoRoots {
-    fn visit(&mut self, _f: &mut dyn FnMut(&mut ObjRef)) {}
-}
 
 fn heap<H: Heap>() -> H {
     H::new(Arc::new(SegmentPool::new(None)), HeapConfig::default())
@@ -117,7 +111,7 @@ fn message(c: &mut Criterion) {
         });
         copy_into::<MarkCompactHeap>(&mut g, &f, kb, v, |h, _| {
             if h.gc_due() {
-                h.collect(&mut NoRoots, GcReason::Budget);
+                h.collect(&mut Vec::new(), GcReason::Budget);
             }
         });
         copy_into::<RcHeap>(&mut g, &f, kb, v, |h, c| h.release(c));

@@ -152,6 +152,30 @@ pub trait RootSet {
     fn visit(&mut self, f: &mut dyn FnMut(&mut ObjRef));
 }
 
+/// The values of a slice are roots: the VM's stack, and the vectors of
+/// values that tests and benches keep alive (`&mut Vec::new()`: no roots).
+impl RootSet for [Value] {
+    fn visit(&mut self, f: &mut dyn FnMut(&mut ObjRef)) {
+        for v in self.iter_mut() {
+            if let Value::Obj(_, r) = v {
+                f(r);
+            }
+        }
+    }
+}
+
+impl RootSet for Vec<Value> {
+    fn visit(&mut self, f: &mut dyn FnMut(&mut ObjRef)) {
+        self.as_mut_slice().visit(f)
+    }
+}
+
+impl<T: RootSet + ?Sized> RootSet for &mut T {
+    fn visit(&mut self, f: &mut dyn FnMut(&mut ObjRef)) {
+        (**self).visit(f)
+    }
+}
+
 /// A memory manager for one process.
 pub trait Heap: Alloc + Sized {
     const BACKEND: Backend;

@@ -17,8 +17,8 @@ mod slow;
 
 use crate::bytecode;
 use crate::bytecode::chunk::Program;
-use crate::heap::{GcEvent, GcReason, Heap, RootSet};
-use crate::value::{AllocError, ObjRef, Value, format};
+use crate::heap::{GcEvent, GcReason, Heap};
+use crate::value::{AllocError, Value, format};
 use error::{RuntimeError, TraceEntry, Trap};
 use std::io::Write;
 use std::sync::Arc;
@@ -119,19 +119,6 @@ pub struct Vm<H: Heap> {
     sampled_us: u64,
     /// Reductions spent so far (counted against `VmOptions::fuel`).
     fuel_used: u64,
-}
-
-/// The VM's roots: every value on its stack.
-struct StackRoots<'a>(&'a mut [Value]);
-
-impl RootSet for StackRoots<'_> {
-    fn visit(&mut self, f: &mut dyn FnMut(&mut ObjRef)) {
-        for v in self.0.iter_mut() {
-            if let Value::Obj(_, r) = v {
-                f(r);
-            }
-        }
-    }
 }
 
 impl<H: Heap> Vm<H> {
@@ -452,7 +439,7 @@ impl<H: Heap> Vm<H> {
     /// Runs a collection now, with the stack as roots.
     pub fn collect(&mut self, reason: GcReason) -> Option<GcEvent> {
         let live = &mut self.stack[..self.sp];
-        let ev = self.heap.collect(&mut StackRoots(live), reason);
+        let ev = self.heap.collect(&mut { live }, reason);
         if let Some(e) = &ev
             && let Some(t) = &self.opts.trace
         {
@@ -468,7 +455,7 @@ impl<H: Heap> Vm<H> {
     /// the runtime, so the report goes to stderr and the program stops (70).
     pub fn verify_or_stop(&mut self) {
         let live = &mut self.stack[..self.sp];
-        if let Err(what) = self.heap.verify(&mut StackRoots(live)) {
+        if let Err(what) = self.heap.verify(&mut { live }) {
             self.flush();
             let n = self.heap.stats().collections;
             crate::errprintln!(

@@ -6,7 +6,7 @@ use crate::heap::manual::ManualHeap;
 use crate::heap::markcompact::MarkCompactHeap;
 use crate::heap::rc::RcHeap;
 use crate::heap::statics::StaticSegment;
-use crate::heap::{HeapConfig, RootSet, SegmentPool};
+use crate::heap::{HeapConfig, SegmentPool};
 use crate::value::func::{new_cell, new_closure};
 use crate::value::list::new_list;
 use crate::value::map::new_map;
@@ -14,18 +14,6 @@ use crate::value::object::FLAG_PRIVATE_KEY;
 use crate::value::string::new_str;
 use crate::value::{Alloc, AllocError, CellRef, ClosureRef};
 use std::sync::Arc;
-
-struct Roots(Vec<Value>);
-
-impl RootSet for Roots {
-    fn visit(&mut self, f: &mut dyn FnMut(&mut ObjRef)) {
-        for v in &mut self.0 {
-            if let Value::Obj(_, r) = v {
-                f(r);
-            }
-        }
-    }
-}
 
 fn heap<H: Heap>(max_heap: Option<usize>) -> H {
     let pool = Arc::new(SegmentPool::new(None));
@@ -74,7 +62,7 @@ fn obj(v: Value) -> ObjRef {
 /// exact with the root as the only outside reference.
 fn build_checked<H: Heap>(h: &mut H, msg: &Message) -> Value {
     let v = msg.build(h).unwrap();
-    h.verify(&mut Roots(vec![v])).unwrap();
+    h.verify(&mut vec![v]).unwrap();
     v
 }
 
@@ -340,7 +328,7 @@ fn build_after_alloc_error<H: Heap>() {
                 "a failed build hands back what it made"
             );
         }
-        small.verify(&mut Roots(vec![])).unwrap();
+        small.verify(&mut vec![]).unwrap();
     }
     assert_eq!(before, (msg.bytes(), msg.slots.len(), msg.nodes));
     let mut big = heap::<H>(Some(16 << 20));

@@ -5,20 +5,14 @@ use super::Message;
 use crate::heap::manual::ManualHeap;
 use crate::heap::markcompact::MarkCompactHeap;
 use crate::heap::rc::RcHeap;
-use crate::heap::{GcReason, Heap, HeapConfig, RootSet, SegmentPool};
+use crate::heap::{GcReason, Heap, HeapConfig, SegmentPool};
+use crate::value::Value;
 use crate::value::list::new_list;
 use crate::value::string::new_str;
-use crate::value::{ObjRef, Value};
 use std::collections::VecDeque;
 use std::hint::black_box;
 use std::sync::Arc;
 use std::time::Instant;
-
-struct NoRoots;
-
-impl RootSet for NoRoots {
-    fn visit(&mut self, _f: &mut dyn FnMut(&mut ObjRef)) {}
-}
 
 fn heap<H: Heap>() -> H {
     H::new(Arc::new(SegmentPool::new(None)), HeapConfig::default())
@@ -44,7 +38,7 @@ fn send_loop<H: Heap>(what: &str, f: &MarkCompactHeap, v: Value, n: usize) {
         } else if H::CHECKS_USE {
             h.free(&c, 0).unwrap(); // the root only: a tree leaks its insides
         } else if i % 256 == 0 {
-            h.collect(&mut NoRoots, GcReason::Explicit);
+            h.collect(&mut Vec::new(), GcReason::Explicit);
         }
     }
     eprintln!(
@@ -97,7 +91,7 @@ fn timing() {
     for i in 0..n {
         black_box(msg.build(&mut h).unwrap());
         if i % 256 == 0 {
-            h.collect(&mut NoRoots, GcReason::Explicit);
+            h.collect(&mut Vec::new(), GcReason::Explicit);
         }
     }
     eprintln!("tree build alone (mark-compact): {:9.1} ns", per_op(t, n));

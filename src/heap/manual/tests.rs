@@ -9,19 +9,6 @@ use crate::value::map::new_map;
 use crate::value::object::{FLAG_FREED, list_layout};
 use crate::value::string::new_str;
 
-/// Roots held in a plain vector, as the VM's stack would hold them.
-struct VecRoots(Vec<Value>);
-
-impl RootSet for VecRoots {
-    fn visit(&mut self, f: &mut dyn FnMut(&mut ObjRef)) {
-        for v in &mut self.0 {
-            if let Value::Obj(_, r) = v {
-                f(r);
-            }
-        }
-    }
-}
-
 fn heap() -> (Arc<SegmentPool>, ManualHeap) {
     let pool = Arc::new(SegmentPool::new(None));
     let h = ManualHeap::new(pool.clone(), HeapConfig::default());
@@ -79,10 +66,7 @@ fn check_accepts_live_static_and_immediate_values() {
     assert_eq!(h.free(&s, 9), Ok(()));
     assert_eq!(h.check(&l), Ok(()));
     assert!(!h.gc_due());
-    assert!(
-        h.collect(&mut VecRoots(vec![]), GcReason::Explicit)
-            .is_none()
-    );
+    assert!(h.collect(&mut vec![], GcReason::Explicit).is_none());
 }
 
 #[test]
@@ -223,7 +207,7 @@ fn free_takes_internal_storage_with_its_owner_and_not_what_it_refers_to() {
     assert_eq!(h.slab.live_objects(), 1);
     assert_eq!(h.check(&item), Ok(()), "free does not follow references");
     assert_eq!(h.stats().live_bytes, item.as_obj().unwrap().size());
-    h.verify(&mut VecRoots(vec![item, l, m])).unwrap();
+    h.verify(&mut vec![item, l, m]).unwrap();
 }
 
 #[test]
@@ -333,7 +317,7 @@ fn verify_passes_on_a_sound_heap_and_catches_shared_storage() {
     let dangling = new_list(&mut h, &[]).unwrap();
     b.as_list().unwrap().push(&mut h, dangling).unwrap();
     h.free(&dangling, 1).unwrap();
-    let mut roots = VecRoots(vec![a, b, dangling]);
+    let mut roots = vec![a, b, dangling];
     h.verify(&mut roots).unwrap();
     // Plant a corruption: b's items array is also a's.
     let ext = |v: &Value| {

@@ -11,19 +11,6 @@ use crate::value::map::new_map;
 use crate::value::string::new_str;
 use crate::value::{ListRef, Value};
 
-/// Roots held in a plain vector, as the VM's stack would hold them.
-struct VecRoots(Vec<Value>);
-
-impl RootSet for VecRoots {
-    fn visit(&mut self, f: &mut dyn FnMut(&mut ObjRef)) {
-        for v in &mut self.0 {
-            if let Value::Obj(_, r) = v {
-                f(r);
-            }
-        }
-    }
-}
-
 fn heap() -> (Arc<SegmentPool>, MarkCompactHeap) {
     let pool = Arc::new(SegmentPool::new(None));
     let h = MarkCompactHeap::new(pool.clone(), HeapConfig::default());
@@ -83,7 +70,7 @@ fn mark_sets_flags_only_on_reachable_objects() {
     let outer = new_list(&mut h, &[inner]).unwrap();
     let garbage = new_list(&mut h, &[Value::Int(9)]).unwrap();
     h.seal();
-    let mut roots = VecRoots(vec![outer]);
+    let mut roots = vec![outer];
     let live = h.mark(&mut roots);
     let marked =
         |v: &Value| v.as_obj().unwrap().header().flags & crate::value::object::FLAG_MARK != 0;
@@ -107,7 +94,7 @@ fn forwarding_only_moves_objects_down() {
         }
     }
     h.seal();
-    let mut roots = VecRoots(keep.clone());
+    let mut roots = keep.clone();
     h.mark(&mut roots);
     let dead = h.compute_forwarding();
     assert_eq!(dead, n as u64 - keep.len() as u64);
@@ -132,7 +119,7 @@ fn forwarding_only_moves_objects_down() {
 #[test]
 fn update_and_slide_keep_contents_and_return_segments() {
     let (pool, mut h) = heap();
-    let mut roots = VecRoots(Vec::new());
+    let mut roots = Vec::new();
     let (n, more) = if cfg!(miri) {
         (1_000, 100)
     } else {
@@ -142,11 +129,11 @@ fn update_and_slide_keep_contents_and_return_segments() {
         let inner = new_list(&mut h, &[Value::Int(i), Value::Int(i * 2)]).unwrap();
         let v = new_list(&mut h, &[inner, Value::Int(i)]).unwrap();
         if i % 100 == 0 {
-            roots.0.push(v);
+            roots.push(v);
         }
     }
     let before = h.stats();
-    let old_at = h.locate(roots.0[1].as_obj().unwrap()).unwrap();
+    let old_at = h.locate(roots[1].as_obj().unwrap()).unwrap();
     let ev = h.collect(&mut roots, GcReason::Explicit).unwrap();
     let after = h.stats();
     assert!(after.heap_bytes < before.heap_bytes);
@@ -158,12 +145,12 @@ fn update_and_slide_keep_contents_and_return_segments() {
     assert_eq!(ev.bytes_after, after.heap_bytes);
     // Down in the heap's order of segments (their addresses are the pool's
     // business and need not be ordered).
-    let new_at = h.locate(roots.0[1].as_obj().unwrap()).unwrap();
+    let new_at = h.locate(roots[1].as_obj().unwrap()).unwrap();
     assert!(
         (new_at.segment, new_at.offset) < (old_at.segment, old_at.offset),
         "a survivor slid down"
     );
-    for (k, v) in roots.0.iter().enumerate() {
+    for (k, v) in roots.iter().enumerate() {
         let i = k as i64 * 100;
         let items = v.as_list().unwrap().items();
         assert!(matches!(items[1], Value::Int(x) if x == i));
@@ -171,10 +158,10 @@ fn update_and_slide_keep_contents_and_return_segments() {
     }
     // The heap works after compaction: allocate more and collect again.
     for i in 0..more {
-        roots.0.push(new_list(&mut h, &[Value::Int(i)]).unwrap());
+        roots.push(new_list(&mut h, &[Value::Int(i)]).unwrap());
     }
     h.collect(&mut roots, GcReason::Explicit);
-    assert_eq!(list_ints(roots.0.last().unwrap()), vec![more - 1]);
+    assert_eq!(list_ints(roots.last().unwrap()), vec![more - 1]);
     assert_eq!(h.stats().collections, 2);
 }
 
@@ -183,14 +170,14 @@ fn growing_lists_and_maps_survive_moves() {
     let (_pool, mut h) = heap();
     let l = new_list(&mut h, &[]).unwrap();
     let m = new_map(&mut h, &[]).unwrap();
-    let mut roots = VecRoots(vec![l, m]);
+    let mut roots = vec![l, m];
     let n: i64 = if cfg!(miri) { 200 } else { 2_000 };
     for i in 0..n {
         new_list(&mut h, &[Value::Int(i)]).unwrap(); // garbage in between
-        let lv = roots.0[0].as_list().unwrap();
+        let lv = roots[0].as_list().unwrap();
         lv.push(&mut h, Value::Int(i)).unwrap();
         let key = new_str(&mut h, format!("k{i}").as_bytes()).unwrap();
-        roots.0[1]
+        roots[1]
             .as_map()
             .unwrap()
             .insert(&mut h, key, Value::Int(i))
@@ -200,8 +187,8 @@ fn growing_lists_and_maps_survive_moves() {
         }
     }
     h.collect(&mut roots, GcReason::Explicit);
-    assert_eq!(list_ints(&roots.0[0]), (0..n).collect::<Vec<_>>());
-    let map = roots.0[1].as_map().unwrap();
+    assert_eq!(list_ints(&roots[0]), (0..n).collect::<Vec<_>>());
+    let map = roots[1].as_map().unwrap();
     assert_eq!(map.len(), n as usize);
     let probe = n * 617 / 1000; // 1234 natively
     let key = new_str(&mut h, format!("k{probe}").as_bytes()).unwrap();
@@ -218,10 +205,10 @@ fn a_million_deep_chain_marks_without_recursion() {
     for _ in 0..DEPTH {
         v = new_list(&mut h, &[v]).unwrap();
     }
-    let mut roots = VecRoots(vec![v]);
+    let mut roots = vec![v];
     h.collect(&mut roots, GcReason::Explicit);
     let mut n = 0;
-    let mut cur = roots.0[0];
+    let mut cur = roots[0];
     while let Some(l) = cur.as_list() {
         cur = l.get(0).unwrap();
         n += 1;
@@ -237,16 +224,16 @@ fn large_objects_get_their_own_span_and_are_released_when_dead() {
     let _big_dead = new_list_filled(&mut h, n, Value::Int(4)).unwrap();
     assert_eq!(h.large.len(), 2);
     let addr = big_live.as_obj().unwrap().addr();
-    let mut roots = VecRoots(vec![big_live]);
+    let mut roots = vec![big_live];
     h.collect(&mut roots, GcReason::Explicit);
     assert_eq!(h.large.len(), 1);
     assert_eq!(
-        roots.0[0].as_obj().unwrap().addr(),
+        roots[0].as_obj().unwrap().addr(),
         addr,
         "large objects do not move"
     );
     assert_eq!(
-        ListRef(roots.0[0].as_obj().unwrap())
+        ListRef(roots[0].as_obj().unwrap())
             .get(n - 1)
             .map(|v| matches!(v, Value::Int(3))),
         Some(true)
@@ -260,15 +247,11 @@ fn static_references_are_left_alone() {
     let mut statics = StaticSegment::new();
     let s = new_str(&mut statics, b"static").unwrap();
     let l = new_list(&mut h, &[s]).unwrap();
-    let mut roots = VecRoots(vec![l, s]);
+    let mut roots = vec![l, s];
     h.collect(&mut roots, GcReason::Explicit);
-    assert_eq!(roots.0[1].as_obj(), s.as_obj());
+    assert_eq!(roots[1].as_obj(), s.as_obj());
     assert_eq!(
-        roots.0[0]
-            .as_list()
-            .unwrap()
-            .get(0)
-            .and_then(|v| v.as_obj()),
+        roots[0].as_list().unwrap().get(0).and_then(|v| v.as_obj()),
         s.as_obj()
     );
     assert_eq!(
@@ -280,7 +263,7 @@ fn static_references_are_left_alone() {
 #[test]
 fn cycles_are_collected() {
     let (_pool, mut h) = heap();
-    let mut roots = VecRoots(Vec::new());
+    let mut roots = Vec::new();
     let pairs = if cfg!(miri) { 500 } else { 10_000 };
     for _ in 0..pairs {
         let a = new_list(&mut h, &[Value::Nil]).unwrap();
@@ -320,13 +303,11 @@ fn max_heap_is_enforced() {
 fn trigger_grows_with_live_size_and_stress_collects_always() {
     let (_pool, mut h) = heap();
     assert!(!h.gc_due());
-    let mut roots = VecRoots(Vec::new());
+    let mut roots = Vec::new();
     // Live past MIN_TRIGGER_BYTES / GROWTH_FACTOR, so live size sets the trigger.
     let lists = if cfg!(miri) { 10 } else { 100 };
     for _ in 0..lists {
-        roots
-            .0
-            .push(new_list_filled(&mut h, 1000, Value::Nil).unwrap());
+        roots.push(new_list_filled(&mut h, 1000, Value::Nil).unwrap());
     }
     h.collect(&mut roots, GcReason::Budget);
     assert!(h.live_after_gc * GROWTH_FACTOR > MIN_TRIGGER_BYTES);
@@ -346,32 +327,32 @@ fn trigger_grows_with_live_size_and_stress_collects_always() {
 
 /// A heap with lists, maps with storage and an index, strings, closures,
 /// cells and static references, some garbage, after two collections.
-fn busy_heap() -> (Arc<SegmentPool>, MarkCompactHeap, VecRoots, StaticSegment) {
+fn busy_heap() -> (Arc<SegmentPool>, MarkCompactHeap, Vec<Value>, StaticSegment) {
     let (pool, mut h) = heap();
     let mut statics = StaticSegment::new();
     let s = new_str(&mut statics, b"static").unwrap();
-    let mut roots = VecRoots(Vec::new());
+    let mut roots = Vec::new();
     let (n, keys) = if cfg!(miri) { (300, 100) } else { (3_000, 500) };
     for i in 0..n {
         let l = new_list(&mut h, &[Value::Int(i), s]).unwrap();
         let cell = crate::value::func::new_cell(&mut h, l).unwrap();
         let f = crate::value::func::new_closure(&mut h, 0, &[cell, s]).unwrap();
         if i % 10 == 0 {
-            roots.0.push(f);
+            roots.push(f);
         }
     }
     let m = new_map(&mut h, &[]).unwrap();
     let big = new_list(&mut h, &[]).unwrap();
-    roots.0.extend([m, big, s]);
+    roots.extend([m, big, s]);
     for i in 0..keys {
         let k = new_str(&mut h, format!("key{i}").as_bytes()).unwrap();
-        let n = roots.0.len();
-        roots.0[n - 3]
+        let n = roots.len();
+        roots[n - 3]
             .as_map()
             .unwrap()
             .insert(&mut h, k, Value::Int(i))
             .unwrap();
-        roots.0[n - 2].as_list().unwrap().push(&mut h, k).unwrap();
+        roots[n - 2].as_list().unwrap().push(&mut h, k).unwrap();
         if i % (keys * 2 / 5) == 0 {
             h.collect(&mut roots, GcReason::Explicit);
         }
@@ -383,7 +364,7 @@ fn busy_heap() -> (Arc<SegmentPool>, MarkCompactHeap, VecRoots, StaticSegment) {
     let ends = live_big.as_list().unwrap();
     ends.set(0, s);
     ends.set(big - 1, s);
-    roots.0.push(live_big);
+    roots.push(live_big);
     h.collect(&mut roots, GcReason::Explicit);
     (pool, h, roots, statics)
 }
@@ -393,7 +374,7 @@ fn verify_passes_after_collections_and_between_them() {
     let (_pool, mut h, mut roots, _statics) = busy_heap();
     h.verify(&mut roots).unwrap();
     for i in 0..if cfg!(miri) { 100 } else { 1000 } {
-        roots.0.push(new_list(&mut h, &[Value::Int(i)]).unwrap());
+        roots.push(new_list(&mut h, &[Value::Int(i)]).unwrap());
     }
     h.verify(&mut roots).unwrap();
 }
@@ -401,7 +382,7 @@ fn verify_passes_after_collections_and_between_them() {
 #[test]
 fn verify_catches_a_mark_left_behind_and_a_forwarding_word() {
     let (_pool, mut h, mut roots, _statics) = busy_heap();
-    let r = roots.0[5].as_obj().unwrap();
+    let r = roots[5].as_obj().unwrap();
     r.header_mut().flags |= crate::value::object::FLAG_MARK;
     let e = h.verify(&mut roots).unwrap_err();
     assert!(e.contains("still marked"), "{e}");
@@ -416,7 +397,7 @@ fn verify_catches_a_mark_left_behind_and_a_forwarding_word() {
 #[test]
 fn verify_catches_a_broken_size_and_a_reference_into_an_object() {
     let (_pool, mut h, mut roots, _statics) = busy_heap();
-    let r = roots.0[5].as_obj().unwrap();
+    let r = roots[5].as_obj().unwrap();
     let size = r.header().size;
     r.header_mut().size = size + 8;
     let e = h.verify(&mut roots).unwrap_err();
@@ -426,16 +407,15 @@ fn verify_catches_a_broken_size_and_a_reference_into_an_object() {
     // A root pointing 16 bytes into a live object.
     // SAFETY: deliberately not an object start; verify never reads an address inside the heap.
     let inside = unsafe { ObjRef::from_ptr(std::ptr::NonNull::new(r.as_ptr().add(16)).unwrap()) };
-    roots.0.push(Value::Obj(0, inside));
+    roots.push(Value::Obj(0, inside));
     let e = h.verify(&mut roots).unwrap_err();
     assert!(
         e.contains("a root refers to") && e.contains("not a live object"),
         "{e}"
     );
-    roots.0.pop();
+    roots.pop();
     // A list item pointing into an object.
     let l = roots
-        .0
         .iter()
         .find_map(|v| v.as_closure())
         .unwrap()
@@ -456,8 +436,8 @@ fn verify_catches_a_broken_size_and_a_reference_into_an_object() {
 #[test]
 fn verify_catches_storage_shared_by_two_owners() {
     let (_pool, mut h, mut roots, _statics) = busy_heap();
-    let n = roots.0.len();
-    let (m, big) = (roots.0[n - 4], roots.0[n - 3]);
+    let n = roots.len();
+    let (m, big) = (roots[n - 4], roots[n - 3]);
     let ext = |v: &Value| {
         v.as_obj()
             .unwrap()
@@ -491,7 +471,7 @@ fn a_mark_stack_that_cannot_grow_overflows_and_rescans() {
         (5_000, 3_000)
     };
     let build = |h: &mut MarkCompactHeap| {
-        let mut roots = VecRoots(Vec::new());
+        let mut roots = Vec::new();
         // A deep chain, a wide list of small lists, a large list, a cycle.
         let mut chain = Value::Nil;
         for i in 0..depth {
@@ -511,7 +491,7 @@ fn a_mark_stack_that_cannot_grow_overflows_and_rescans() {
         }
         let a = new_list(h, &[Value::Nil]).unwrap();
         a.as_list().unwrap().set(0, a);
-        roots.0.extend([chain, wide, big, a]);
+        roots.extend([chain, wide, big, a]);
         roots
     };
     let (_p1, mut plain) = heap();
@@ -526,11 +506,11 @@ fn a_mark_stack_that_cannot_grow_overflows_and_rescans() {
     assert!(tiny.mark_stack.capacity() <= 64, "the cap held");
     tiny.verify(&mut r2).unwrap();
     // The chain is whole after the move.
-    let (mut n, mut cur) = (0, r2.0[0]);
+    let (mut n, mut cur) = (0, r2[0]);
     while let Some(l) = cur.as_list() {
         cur = l.get(0).unwrap();
         n += 1;
     }
     assert_eq!(n, depth);
-    assert_eq!(r2.0[1].as_list().unwrap().len(), width as usize);
+    assert_eq!(r2[1].as_list().unwrap().len(), width as usize);
 }

@@ -17,16 +17,6 @@ use crate::value::string::new_str;
 /// The VM's stack: every value on it is counted.
 struct Stack(Vec<Value>);
 
-impl RootSet for Stack {
-    fn visit(&mut self, f: &mut dyn FnMut(&mut ObjRef)) {
-        for v in &mut self.0 {
-            if let Value::Obj(_, r) = v {
-                f(r);
-            }
-        }
-    }
-}
-
 impl Stack {
     fn push(&mut self, h: &mut RcHeap, v: Value) {
         h.retain(&v);
@@ -91,7 +81,7 @@ fn counts_follow_retain_and_release() {
     assert_eq!(h.refcount(s.as_obj().unwrap()), None);
     h.retain(&Value::Int(1));
     h.release(Value::Nil);
-    h.verify(&mut stack).unwrap();
+    h.verify(&mut stack.0).unwrap();
 }
 
 #[test]
@@ -120,7 +110,7 @@ fn zero_frees_at_once_releasing_referents_and_storage() {
     h.retain(&outer);
     m.as_map().unwrap().insert(&mut h, key, outer).unwrap();
     stack.push(&mut h, m);
-    h.verify(&mut stack).unwrap();
+    h.verify(&mut stack.0).unwrap();
     assert_eq!(rc(&h, &inner), 50);
     assert_eq!(rc(&h, &shared), 21);
     let freed = h.stats().freed_objects;
@@ -133,7 +123,7 @@ fn zero_frees_at_once_releasing_referents_and_storage() {
     stack.pop(&mut h);
     assert_eq!(h.stats().live_bytes, 0);
     assert_eq!(h.stats().heap_bytes, pool.stats().in_use_bytes);
-    h.verify(&mut stack).unwrap();
+    h.verify(&mut stack.0).unwrap();
 }
 
 #[test]
@@ -148,7 +138,7 @@ fn closures_and_cells_count_what_they_capture() {
     h.retain(&l);
     stack.push(&mut h, f);
     assert_eq!(rc(&h, &l), 2);
-    h.verify(&mut stack).unwrap();
+    h.verify(&mut stack.0).unwrap();
     stack.pop(&mut h);
     assert_eq!(h.slab.live_objects(), 0);
 }
@@ -198,13 +188,13 @@ fn a_release_above_zero_buffers_a_candidate_once() {
     let hd = l.as_obj().unwrap().header();
     assert_eq!(colour(hd), PURPLE);
     assert!(buffered(hd));
-    h.verify(&mut stack).unwrap();
+    h.verify(&mut stack.0).unwrap();
     // Freed by counting while buffered: it leaves the buffer at once.
     stack.0.retain(|v| v.as_obj() != l.as_obj());
     h.release(l);
     assert_eq!(h.candidates, vec![None]);
     assert!(!h.slab.is_allocated(l.as_obj().unwrap().addr()));
-    h.verify(&mut stack).unwrap();
+    h.verify(&mut stack.0).unwrap();
 }
 
 /// Two lists referring to each other, no longer on the stack.
@@ -230,14 +220,14 @@ fn a_two_node_cycle_is_collected() {
         "counting alone cannot free it"
     );
     assert_eq!(h.candidates.len(), 2);
-    h.verify(&mut stack).unwrap();
-    let ev = h.collect(&mut stack, GcReason::Explicit).unwrap();
+    h.verify(&mut stack.0).unwrap();
+    let ev = h.collect(&mut stack.0, GcReason::Explicit).unwrap();
     assert_eq!(ev.freed_objects, 2);
     assert_eq!(ev.live_bytes, 0);
     assert_eq!(h.slab.live_objects(), 0);
     assert!(h.candidates.is_empty());
     assert_eq!(h.stats().collections, 1);
-    h.verify(&mut stack).unwrap();
+    h.verify(&mut stack.0).unwrap();
 }
 
 #[test]
@@ -249,7 +239,7 @@ fn a_self_cycle_is_collected() {
     stack.push(&mut h, a);
     stack.pop(&mut h);
     assert_eq!(rc(&h, &a), 1);
-    let ev = h.collect(&mut stack, GcReason::Explicit).unwrap();
+    let ev = h.collect(&mut stack.0, GcReason::Explicit).unwrap();
     assert_eq!(ev.freed_objects, 1);
     assert_eq!(h.slab.live_objects(), 0);
 }
@@ -267,7 +257,7 @@ fn a_cycle_reachable_from_a_live_object_is_kept_with_its_counts() {
     stack.push(&mut h, b);
     stack.pop(&mut h);
     stack.pop(&mut h);
-    let ev = h.collect(&mut stack, GcReason::Explicit).unwrap();
+    let ev = h.collect(&mut stack.0, GcReason::Explicit).unwrap();
     assert_eq!(ev.freed_objects, 0);
     assert_eq!(
         (rc(&h, &a), rc(&h, &b)),
@@ -277,11 +267,11 @@ fn a_cycle_reachable_from_a_live_object_is_kept_with_its_counts() {
     for v in [a, b, holder] {
         assert_eq!(colour(v.as_obj().unwrap().header()), BLACK);
     }
-    h.verify(&mut stack).unwrap();
+    h.verify(&mut stack.0).unwrap();
     // Once the holder goes, the cycle is garbage.
     stack.pop(&mut h);
     assert_eq!(h.slab.live_objects(), 2);
-    let ev = h.collect(&mut stack, GcReason::Explicit).unwrap();
+    let ev = h.collect(&mut stack.0, GcReason::Explicit).unwrap();
     assert_eq!(ev.freed_objects, 2);
 }
 
@@ -298,8 +288,8 @@ fn a_cycle_hanging_off_garbage_goes_with_what_it_holds() {
     stack.push(&mut h, g);
     stack.pop(&mut h);
     assert_eq!(h.slab.live_objects(), 3);
-    h.verify(&mut stack).unwrap();
-    let ev = h.collect(&mut stack, GcReason::Explicit).unwrap();
+    h.verify(&mut stack.0).unwrap();
+    let ev = h.collect(&mut stack.0, GcReason::Explicit).unwrap();
     assert_eq!(ev.freed_objects, 3, "the cycle and the list only it held");
     assert_eq!(h.slab.live_objects(), 0);
 }
@@ -336,7 +326,7 @@ fn gray_and_white_steps_do_what_they_say() {
     );
     h.collect_roots(&mut roots);
     assert_eq!(h.slab.live_objects(), 2);
-    h.verify(&mut stack).unwrap();
+    h.verify(&mut stack.0).unwrap();
 }
 
 #[test]
@@ -351,7 +341,7 @@ fn a_million_node_ring_is_collected_without_recursion() {
     set(&mut h, first, 0, v);
     stack.push(&mut h, v);
     stack.pop(&mut h);
-    let ev = h.collect(&mut stack, GcReason::Explicit).unwrap();
+    let ev = h.collect(&mut stack.0, GcReason::Explicit).unwrap();
     assert_eq!(ev.freed_objects, MILLION as u64);
     assert_eq!(h.slab.live_objects(), 0);
 }
@@ -372,11 +362,11 @@ fn collection_is_due_past_the_bound_and_the_bound_follows_live_work() {
         stack.pop(&mut h);
     }
     assert!(h.gc_due());
-    let ev = h.collect(&mut stack, GcReason::Budget).unwrap();
+    let ev = h.collect(&mut stack.0, GcReason::Budget).unwrap();
     assert_eq!(ev.freed_objects, 0);
     assert!(!h.gc_due());
     assert_eq!(h.bound, CANDIDATE_BOUND.max(h.bound));
-    h.verify(&mut stack).unwrap();
+    h.verify(&mut stack.0).unwrap();
     // The next collection traced 3 × the bound of live lists: the bound grows.
     for _ in 0..3 {
         for i in 0..CANDIDATE_BOUND {
@@ -387,11 +377,11 @@ fn collection_is_due_past_the_bound_and_the_bound_follows_live_work() {
     }
     stack.push(&mut h, holder);
     stack.pop(&mut h);
-    h.collect(&mut stack, GcReason::Budget);
+    h.collect(&mut stack.0, GcReason::Budget);
     assert!(h.bound > CANDIDATE_BOUND, "bound {}", h.bound);
     // Garbage alone keeps the bound at its floor.
     stack.pop(&mut h);
-    h.collect(&mut stack, GcReason::Budget);
+    h.collect(&mut stack.0, GcReason::Budget);
     assert_eq!(h.bound, CANDIDATE_BOUND);
     assert_eq!(h.slab.live_objects(), 0);
 }
@@ -409,7 +399,7 @@ fn garbage_cycles_stay_bounded_without_explicit_collections() {
     for _ in 0..pairs {
         garbage_pair(&mut h, &mut stack);
         if h.gc_due() {
-            h.collect(&mut stack, GcReason::Budget);
+            h.collect(&mut stack.0, GcReason::Budget);
         }
     }
     assert!(
@@ -447,20 +437,20 @@ fn candidates_past_the_buffer_are_freed_at_zero_and_found_by_the_collection() {
         "the buffer does not grow past its capacity"
     );
     assert_eq!(h.overflowed, 21);
-    h.verify(&mut stack).unwrap();
+    h.verify(&mut stack.0).unwrap();
     // Dropped to zero outside the buffer: freed at once.
     stack.0.pop();
     h.release(lone);
     assert!(!h.slab.is_allocated(r.addr()));
     assert_eq!(h.overflowed, 20);
-    h.verify(&mut stack).unwrap();
+    h.verify(&mut stack.0).unwrap();
     // The collection walks the slab for the overflowed candidates.
-    let ev = h.collect(&mut stack, GcReason::Budget).unwrap();
+    let ev = h.collect(&mut stack.0, GcReason::Budget).unwrap();
     assert_eq!(ev.freed_objects, 20);
     assert!(!h.slab.is_allocated(pairs[3].0.as_obj().unwrap().addr()));
     assert_eq!(h.overflowed, 0);
     assert_eq!(h.slab.live_objects(), BUFFER_CAPACITY);
-    h.verify(&mut stack).unwrap();
+    h.verify(&mut stack.0).unwrap();
 }
 
 #[test]
@@ -476,16 +466,16 @@ fn a_chain_built_as_the_vm_builds_it_is_freed_at_once_when_dropped() {
         let old = std::mem::replace(&mut stack.0[0], l);
         h.release(old);
         if h.gc_due() {
-            h.collect(&mut stack, GcReason::Budget);
+            h.collect(&mut stack.0, GcReason::Budget);
         }
     }
     assert!(h.overflowed > 0, "the test must overflow the buffer");
-    h.verify(&mut stack).unwrap();
+    h.verify(&mut stack.0).unwrap();
     let top = std::mem::replace(&mut stack.0[0], Value::Nil);
     h.release(top);
     assert_eq!(h.stats().live_bytes, 0);
     assert_eq!(h.overflowed, 0);
-    h.verify(&mut stack).unwrap();
+    h.verify(&mut stack.0).unwrap();
 }
 
 #[test]
@@ -499,7 +489,7 @@ fn stress_makes_a_collection_due_after_any_allocation() {
     assert!(!h.gc_due());
     list(&mut h, &[]);
     assert!(h.gc_due());
-    h.collect(&mut Stack(vec![]), GcReason::Stress);
+    h.collect(&mut Vec::new(), GcReason::Stress);
     assert!(!h.gc_due());
 }
 
@@ -538,19 +528,19 @@ fn verify_catches_a_broken_count_and_a_dangling_reference() {
     let (a, _b) = garbage_pair(&mut h, &mut stack);
     let m = new_map(&mut h, &[]).unwrap();
     stack.push(&mut h, m);
-    h.verify(&mut stack).unwrap();
+    h.verify(&mut stack.0).unwrap();
     // One count too many.
     a.as_obj().unwrap().header_mut().word += 1;
-    let e = h.verify(&mut stack).unwrap_err();
+    let e = h.verify(&mut stack.0).unwrap_err();
     assert!(
         e.contains("list") && e.contains("stored count 2, actual references 1"),
         "{e}"
     );
     a.as_obj().unwrap().header_mut().word -= 1;
-    h.verify(&mut stack).unwrap();
+    h.verify(&mut stack.0).unwrap();
     // A root the counts do not know about.
     stack.0.push(a);
-    let e = h.verify(&mut stack).unwrap_err();
+    let e = h.verify(&mut stack.0).unwrap_err();
     assert!(e.contains("stored count 1, actual references 2"), "{e}");
     stack.0.pop();
     // A reference to a freed object.
@@ -558,7 +548,7 @@ fn verify_catches_a_broken_count_and_a_dangling_reference() {
     stack.push(&mut h, dead);
     stack.pop(&mut h);
     stack.0.push(dead);
-    let e = h.verify(&mut stack).unwrap_err();
+    let e = h.verify(&mut stack.0).unwrap_err();
     assert!(e.contains("not a live object"), "{e}");
 }
 
