@@ -1,26 +1,24 @@
-//! Allocation throughput per backend (manual, rc, mark-compact), in bytes
+//! Allocation throughput of every backend (`Backend::ALL`), in bytes
 //! allocated per second:
 //!
 //! - `alloc/BACKEND`: `examples/bench/binary_trees.loam` at depth 10, run
 //!   in-process under each backend (output discarded). Every tree becomes
-//!   garbage: the collector reclaims it under mark-compact, counting under
-//!   rc, the script's `free` calls under manual. The throughput is the
+//!   garbage: a tracing collector reclaims it, or counting (rc), or the
+//!   script's `free` calls (manual). The throughput is the
 //!   bytes the heap reports allocated for one run (measured once before
 //!   timing, per backend), so it covers the interpreter's work too.
 //! - `alloc-direct/BACKEND`: the heap alone, through the `Alloc`/`Heap`
 //!   traits: 10 000 two-item lists, each dropped at once the backend's way
-//!   (`retain` + `release` under rc, `free` under manual, a collection with
-//!   no roots whenever `gc_due` says so under mark-compact).
+//!   (`retain` + `release` where it counts references, `free` where it
+//!   checks uses, otherwise a collection with no roots whenever `gc_due`
+//!   says so).
 //!
 //! Run: `cargo bench --bench alloc`.
 
 use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
 use loam::bytecode::chunk::Program;
 use loam::compiler;
-use loam::heap::manual::ManualHeap;
-use loam::heap::markcompact::MarkCompactHeap;
-use loam::heap::rc::RcHeap;
-use loam::heap::{Backend, GcReason, Heap, HeapConfig, SegmentPool};
+use loam::heap::{Backend, GcReason, Heap, HeapConfig, SegmentPool, WithHeap};
 use loam::process::{RunConfig, run_program};
 use loam::syntax::span::Source;
 use loam::value::Value;
@@ -125,19 +123,27 @@ fn alloc_batch<H: Heap>(h: &mut H) {
     }
 }
 
-fn direct_one<H: Heap>(g: &mut criterion::BenchmarkGroup<criterion::measurement::WallTime>) {
-    let mut h = heap::<H>();
-    let before = h.allocated_bytes();
-    alloc_batch(&mut h);
-    g.throughput(Throughput::Bytes(h.allocated_bytes() - before));
-    g.bench_function(H::BACKEND.name(), |b| b.iter(|| alloc_batch(&mut h)));
+/// The `alloc-direct` bench of one backend.
+struct Direct<'a, 'g>(&'a mut criterion::BenchmarkGroup<'g, criterion::measurement::WallTime>);
+
+impl WithHeap for Direct<'_, '_> {
+    type Output = ();
+    fn run<H: Heap>(self) {
+        let mut h = heap::<H>();
+        let before = h.allocated_bytes();
+        alloc_batch(&mut h);
+        self.0
+            .throughput(Throughput::Bytes(h.allocated_bytes() - before));
+        self.0
+            .bench_function(H::BACKEND.name(), |b| b.iter(|| alloc_batch(&mut h)));
+    }
 }
 
 fn direct(c: &mut Criterion) {
     let mut g = c.benchmark_group("alloc-direct");
-    direct_one::<ManualHeap>(&mut g);
-    direct_one::<RcHeap>(&mut g);
-    direct_one::<MarkCompactHeap>(&mut g);
+    for backend in Backend::ALL {
+        backend.with(Direct(&mut g));
+    }
     g.finish();
 }
 

@@ -1,23 +1,26 @@
 //! Collection cost, driven on the heap directly (no interpreter):
 //!
-//! - `gc/mark-compact live=N MB`: one full mark-compact collection of a heap
-//!   whose objects are all live (N = 1, 4, 16): a root list of 64-item
-//!   lists of `[i, "a live string"]` pairs. Nothing moves after the first
-//!   collection, so this is marking plus the walk of every segment.
-//!   Throughput: live bytes (as the collection reports them).
-//! - `gc/mark-compact live=4 MB, half replaced`: before each collection
+//! - `gc/BACKEND live=N MB`, for every tracing backend: one full
+//!   collection of a heap whose objects are all live (N = 1, 4, 16): a root
+//!   list of 64-item lists of `[i, "a live string"]` pairs. After the first
+//!   collection nothing is garbage, so this is tracing plus whatever the
+//!   backend does with live objects (mark-compact: the walk of every
+//!   segment; nothing moves). Throughput: live bytes (as the collection
+//!   reports them).
+//! - `gc/BACKEND live=4 MB, half replaced`: before each collection
 //!   (untimed) every other pair is replaced by a fresh one, so about half
-//!   the old pairs are garbage and the survivors after them slide.
+//!   the old pairs are garbage (mark-compact: the survivors after them slide).
 //! - `gc/rc cycles=8192`: one cycle collection over 8192 garbage two-list
 //!   cycles (the candidate bound that makes one due), built untimed before
 //!   each. Throughput: cycles reclaimed.
 //!
 //! Run: `cargo bench --bench gc`.
 
+use criterion::BenchmarkGroup;
+use criterion::measurement::WallTime;
 use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
-use loam::heap::markcompact::MarkCompactHeap;
 use loam::heap::rc::{CANDIDATE_BOUND, RcHeap};
-use loam::heap::{GcReason, Heap, HeapConfig, SegmentPool};
+use loam::heap::{Backend, GcReason, Heap, HeapConfig, SegmentPool, WithHeap};
 use loam::value::Value;
 use loam::value::list::new_list;
 use loam::value::string::new_str;
@@ -33,14 +36,14 @@ fn heap<H: Heap>() -> H {
     H::new(Arc::new(SegmentPool::new(None)), HeapConfig::default())
 }
 
-fn pair(h: &mut MarkCompactHeap, i: i64) -> Value {
+fn pair<H: Heap>(h: &mut H, i: i64) -> Value {
     let s = new_str(h, b"a live string").expect("allocation succeeds");
     new_list(h, &[Value::Int(i), s]).expect("allocation succeeds")
 }
 
 /// Fills `h` with about `bytes` of live data reachable from the one root
 /// returned (a list of chunk lists of pairs). No collection runs meanwhile.
-fn build_live(h: &mut MarkCompactHeap, bytes: usize) -> Vec<Value> {
+fn build_live<H: Heap>(h: &mut H, bytes: usize) -> Vec<Value> {
     let start = h.allocated_bytes();
     let mut chunks = Vec::new();
     let mut i = 0;
@@ -57,17 +60,17 @@ fn build_live(h: &mut MarkCompactHeap, bytes: usize) -> Vec<Value> {
 }
 
 /// A heap with about `mb` MB live, collected once; and the live bytes.
-fn live_heap(mb: usize) -> (MarkCompactHeap, Vec<Value>, u64) {
-    let mut h = heap::<MarkCompactHeap>();
+fn live_heap<H: Heap>(mb: usize) -> (H, Vec<Value>, u64) {
+    let mut h = heap::<H>();
     let mut roots = build_live(&mut h, mb * MB);
     let ev = h
         .collect(&mut roots, GcReason::Explicit)
-        .expect("mark-compact reports its collections");
+        .expect("a tracing backend reports its collections");
     (h, roots, ev.live_bytes as u64)
 }
 
 /// Replaces every other pair of every chunk by a fresh one.
-fn replace_half(h: &mut MarkCompactHeap, roots: &[Value]) {
+fn replace_half<H: Heap>(h: &mut H, roots: &[Value]) {
     let top = roots[0].as_list().expect("the root is a list");
     for c in 0..top.len() {
         let chunk = top
@@ -81,31 +84,48 @@ fn replace_half(h: &mut MarkCompactHeap, roots: &[Value]) {
     }
 }
 
-fn mark_compact(c: &mut Criterion) {
+/// The live-heap benches of one tracing backend.
+struct Tracing<'a, 'g>(&'a mut BenchmarkGroup<'g, WallTime>);
+
+impl WithHeap for Tracing<'_, '_> {
+    type Output = ();
+    fn run<H: Heap>(self) {
+        if !H::TRACES {
+            return;
+        }
+        let g = self.0;
+        let name = H::BACKEND.name();
+        for mb in [1, 4, 16] {
+            let (mut h, mut roots, live) = live_heap::<H>(mb);
+            g.throughput(Throughput::Bytes(live));
+            g.bench_function(format!("{name} live={mb} MB"), |b| {
+                b.iter(|| black_box(h.collect(&mut roots, GcReason::Explicit)))
+            });
+        }
+        let (mut h, mut roots, live) = live_heap::<H>(4);
+        g.throughput(Throughput::Bytes(live));
+        g.bench_function(format!("{name} live=4 MB, half replaced"), |b| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    replace_half(&mut h, &roots);
+                    let t = Instant::now();
+                    black_box(h.collect(&mut roots, GcReason::Explicit));
+                    total += t.elapsed();
+                }
+                total
+            })
+        });
+    }
+}
+
+fn tracing(c: &mut Criterion) {
     let mut g = c.benchmark_group("gc");
     // 16 MB takes ~15 ms a collection: linear sampling would not fit.
     g.sampling_mode(SamplingMode::Flat);
-    for mb in [1, 4, 16] {
-        let (mut h, mut roots, live) = live_heap(mb);
-        g.throughput(Throughput::Bytes(live));
-        g.bench_function(format!("mark-compact live={mb} MB"), |b| {
-            b.iter(|| black_box(h.collect(&mut roots, GcReason::Explicit)))
-        });
+    for backend in Backend::ALL {
+        backend.with(Tracing(&mut g));
     }
-    let (mut h, mut roots, live) = live_heap(4);
-    g.throughput(Throughput::Bytes(live));
-    g.bench_function("mark-compact live=4 MB, half replaced", |b| {
-        b.iter_custom(|iters| {
-            let mut total = Duration::ZERO;
-            for _ in 0..iters {
-                replace_half(&mut h, &roots);
-                let t = Instant::now();
-                black_box(h.collect(&mut roots, GcReason::Explicit));
-                total += t.elapsed();
-            }
-            total
-        })
-    });
     g.finish();
 }
 
@@ -129,7 +149,7 @@ fn rc_cycles(c: &mut Criterion) {
     let n = CANDIDATE_BOUND;
     let mut h = heap::<RcHeap>();
     g.throughput(Throughput::Elements(n as u64));
-    g.bench_function(format!("rc cycles={n}"), |b| {
+    g.bench_function(format!("{} cycles={n}", RcHeap::BACKEND), |b| {
         b.iter_custom(|iters| {
             let mut total = Duration::ZERO;
             for _ in 0..iters {
@@ -158,6 +178,6 @@ criterion_group! {
         .sample_size(20)
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3));
-    targets = mark_compact, rc_cycles
+    targets = tracing, rc_cycles
 }
 criterion_main!(benches);

@@ -1,34 +1,29 @@
 //! Command-line options (section 10) and what each mode does.
 
-use crate::bytecode::chunk::Program;
-use crate::bytecode::disasm::disassemble;
-use crate::compiler::{self, CompileError};
-use crate::diagnostics::render_all;
 use crate::heap::{Backend, HeapConfig};
 use crate::observe::trace::Trace;
-use crate::process::{RunConfig, run_program};
-use crate::syntax::span::Source;
+use crate::process::RunConfig;
+use crate::script::io_reason;
+pub use crate::script::{
+    EXIT_COMPILE, EXIT_IO, EXIT_OK, EXIT_RUNTIME, EXIT_USAGE, read_source, run_source,
+};
 use crate::vm::VmOptions;
 use clap::Parser;
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
-
-pub const EXIT_OK: u8 = 0;
-pub const EXIT_USAGE: u8 = 64;
-pub const EXIT_COMPILE: u8 = 65;
-pub const EXIT_RUNTIME: u8 = 70;
-pub const EXIT_IO: u8 = 74;
 
 /// Loam: a scripting language whose processes each have their own heap,
 /// managed by the backend of your choice.
 #[derive(Parser, Debug)]
-#[command(name = "loam", version, about, long_about = None, after_help = AFTER_HELP)]
+#[command(name = "loam", version, about, long_about = None, after_help = after_help())]
 #[command(args_override_self = true)]
 pub struct Cli {
     /// Default memory backend for processes.
-    #[arg(long, value_name = "BACKEND", default_value = "mark-compact", value_parser = ["manual", "rc", "mark-compact"])]
-    pub gc: String,
+    #[arg(long, value_name = "BACKEND", value_enum, default_value_t = Backend::DEFAULT)]
+    pub gc: Backend,
+    /// Print the memory backends' names, one a line, and exit.
+    #[arg(long)]
+    pub list_backends: bool,
     /// Most memory one process's heap may hold (bytes, or with a K, M or G suffix).
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     pub max_heap: Option<usize>,
@@ -67,15 +62,35 @@ pub struct Cli {
     pub args: Vec<String>,
 }
 
-const AFTER_HELP: &str = "\
+fn after_help() -> String {
+    let names: Vec<&str> = Backend::names().collect();
+    format!(
+        "\
+Backends (--gc, and spawn's \"gc\" option): {}; the default is {}.
 Exit status: 0 success, 64 usage error, 65 compile error, 70 runtime error, 74 unreadable script.
 Examples:
   loam examples/hello.loam
   loam --gc-trace examples/bench/binary_trees.loam 14
-  loam --gc-trace=trace.jsonl --gc rc examples/bench/cycles.loam 100000
+  loam --gc-trace=trace.jsonl --gc {} examples/bench/cycles.loam 100000
   loam                      (start the REPL; :help lists its commands)
   loam bench examples/bench/binary_trees.loam 14 --runs 3 --plot out.svg
-                            (compare the backends: `loam bench --help`)";
+                            (compare the backends: `loam bench --help`)",
+        names.join(", "),
+        Backend::DEFAULT,
+        names.last().copied().unwrap_or_default()
+    )
+}
+
+/// `--gc`'s values are the registry's names, in its order.
+impl clap::ValueEnum for Backend {
+    fn value_variants<'a>() -> &'a [Self] {
+        &Backend::ALL
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        Some(clap::builder::PossibleValue::new(self.name()))
+    }
+}
 
 /// `123`, `64K`, `16M`, `2G` (powers of 1024; `KB`/`MB`/`GB` and lower case too).
 pub fn parse_size(s: &str) -> Result<usize, String> {
@@ -98,15 +113,16 @@ pub fn parse_size(s: &str) -> Result<usize, String> {
         .ok_or_else(|| format!("'{s}' is not a usable size"))
 }
 
-fn color() -> bool {
-    std::io::stderr().is_terminal()
-}
-
 /// Runs the command; returns the exit status.
 pub fn main(cli: Cli) -> u8 {
-    let Some(backend) = Backend::parse(&cli.gc) else {
-        return EXIT_USAGE;
-    };
+    if cli.list_backends {
+        let names: String = Backend::names().map(|n| format!("{n}\n")).collect();
+        return match std::io::Write::write_all(&mut std::io::stdout(), names.as_bytes()) {
+            Ok(()) => EXIT_OK,
+            Err(_) => EXIT_IO,
+        };
+    }
+    let backend = cli.gc;
     let trace = match &cli.gc_trace {
         None => None,
         Some(p) if p.as_os_str() == "-" => Some(Arc::new(Trace::stderr())),
@@ -162,74 +178,10 @@ pub fn main(cli: Cli) -> u8 {
     status
 }
 
-/// Reads a script: status 74 when it cannot be read; invalid UTF-8 is a compile error.
-pub fn read_source(path: &std::path::Path) -> Result<Source, u8> {
-    let name = path.display().to_string();
-    let bytes = match std::fs::read(path) {
-        Ok(b) => b,
-        Err(e) => {
-            crate::errprintln!("loam: cannot read {name}: {}", io_reason(&e));
-            return Err(EXIT_IO);
-        }
-    };
-    match String::from_utf8(bytes) {
-        Ok(text) => Ok(Source::new(name, text)),
-        Err(e) => {
-            let at = e.utf8_error().valid_up_to();
-            let valid = String::from_utf8_lossy(&e.as_bytes()[..at]).into_owned();
-            let (line, col) = Source::new(name.clone(), valid).line_col(at);
-            crate::errprintln!(
-                "{name}:{line}:{col}: error: invalid UTF-8 at byte offset {at}: a script must be UTF-8 text"
-            );
-            Err(EXIT_COMPILE)
-        }
-    }
-}
-
-fn io_reason(e: &std::io::Error) -> String {
-    match e.kind() {
-        std::io::ErrorKind::NotFound => "no such file".into(),
-        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
-        _ => e.to_string(),
-    }
-}
-
-pub fn report_compile_error(e: &CompileError) {
-    crate::errprint!("{}", render_all(&e.diagnostics, &e.source, color()));
-}
-
 fn run_file(cli: &Cli, path: &std::path::Path, cfg: &RunConfig) -> u8 {
     let source = match read_source(path) {
         Ok(s) => s,
         Err(code) => return code,
     };
     run_source(source, cli.check, cli.dis, cfg)
-}
-
-/// Compiles and (unless `check` or `dis`) runs one script.
-pub fn run_source(source: Source, check: bool, dis: bool, cfg: &RunConfig) -> u8 {
-    let mut program = compiler::new_program();
-    let first = program.protos.len();
-    let main = match compiler::compile(&mut program, source) {
-        Ok(m) => m,
-        Err(e) => {
-            report_compile_error(&e);
-            return EXIT_COMPILE;
-        }
-    };
-    if dis {
-        print!("{}", disassemble(&program, first));
-        return EXIT_OK;
-    }
-    if check {
-        return EXIT_OK;
-    }
-    let program: Arc<Program> = Arc::new(program);
-    match run_program(program.clone(), main, cfg, Box::new(std::io::stdout())) {
-        Ok(()) => EXIT_OK,
-        Err(e) => {
-            crate::errprint!("{}", e.render(&program, color()));
-            EXIT_RUNTIME
-        }
-    }
 }

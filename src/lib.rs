@@ -2,7 +2,8 @@
 //! with its own heap managed by a backend of its choice.
 //!
 //! Map of the crate:
-//! - [`cli`]: the `loam` command's options and modes; [`repl`]: the interactive loop.
+//! - [`cli`]: the `loam` command's options and modes; [`repl`]: the interactive loop;
+//!   [`script`]: one script from source text to exit status (both use it).
 //! - [`syntax`]: logos lexer, lalrpop parser (`grammar/loam.lalrpop`), AST, spans.
 //! - [`diagnostics`]: the one place that renders errors (ariadne).
 //! - [`compiler`]: name resolution, constant folding of statics, bytecode emission.
@@ -25,6 +26,7 @@ pub mod heap;
 pub mod observe;
 pub mod process;
 pub mod repl;
+pub mod script;
 pub mod syntax;
 pub mod value;
 pub mod vm;

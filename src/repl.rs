@@ -7,13 +7,10 @@
 //! terminal (rustyline) and for tests. When stdin is not a terminal, the
 //! whole input runs as one script instead.
 
-use crate::cli::{self, EXIT_IO, EXIT_OK};
 use crate::compiler::{self, Session};
-use crate::heap::manual::ManualHeap;
-use crate::heap::markcompact::MarkCompactHeap;
-use crate::heap::rc::RcHeap;
-use crate::heap::{Backend, GcReason, Heap};
+use crate::heap::{Backend, GcReason, Heap, WithHeap};
 use crate::process::{Entry, MAIN_PID, Process, RunConfig, Runtime, SharedOut};
+use crate::script::{self, EXIT_IO, EXIT_OK};
 use crate::syntax::span::Source;
 use crate::vm::Vm;
 use rustyline::DefaultEditor;
@@ -41,15 +38,30 @@ pub fn start(cfg: &RunConfig) -> u8 {
             crate::errprintln!("loam: cannot read stdin: {e}");
             return EXIT_IO;
         }
-        return cli::run_source(Source::new("<stdin>", text), false, false, cfg);
+        return script::run_source(Source::new("<stdin>", text), false, false, cfg);
     }
-    let color = std::io::stderr().is_terminal();
-    let (out, err) = (Box::new(std::io::stdout()), Box::new(std::io::stderr()));
-    match cfg.backend {
-        Backend::MarkCompact => Repl::<MarkCompactHeap>::new(cfg, out, err, color).run(),
-        Backend::Rc => Repl::<RcHeap>::new(cfg, out, err, color).run(),
-        Backend::Manual => Repl::<ManualHeap>::new(cfg, out, err, color).run(),
+    struct Start<'a>(&'a RunConfig);
+    impl WithHeap for Start<'_> {
+        type Output = u8;
+        fn run<H: Heap>(self) -> u8 {
+            let color = std::io::stderr().is_terminal();
+            let (out, err) = (Box::new(std::io::stdout()), Box::new(std::io::stderr()));
+            Repl::<H>::new(self.0, out, err, color).run()
+        }
     }
+    cfg.backend.with(Start(cfg))
+}
+
+/// The first line of a session: the version, this session's backend and
+/// the others `--gc` can choose.
+pub fn banner(backend: Backend) -> String {
+    let others: Vec<&str> = Backend::names().filter(|n| *n != backend.name()).collect();
+    format!(
+        "Loam {} ({} backend; --gc also offers {}). :help for help, Ctrl-D to leave.",
+        env!("CARGO_PKG_VERSION"),
+        backend.name(),
+        others.join(", ")
+    )
 }
 
 /// One REPL session: the main process, on one heap, in a runtime where the
@@ -72,7 +84,7 @@ fn history_path() -> Option<std::path::PathBuf> {
     std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".loam_history"))
 }
 
-impl<H: Heap + Send + 'static> Repl<H> {
+impl<H: Heap> Repl<H> {
     /// A session writing results to `out` and errors to `err`.
     pub fn new(
         cfg: &RunConfig,
@@ -140,11 +152,7 @@ impl<H: Heap + Send + 'static> Repl<H> {
         if let Some(h) = &history {
             let _ = rl.load_history(h);
         }
-        println!(
-            "Loam {} ({} backend). :help for help, Ctrl-D to leave.",
-            env!("CARGO_PKG_VERSION"),
-            H::BACKEND.name()
-        );
+        println!("{}", banner(H::BACKEND));
         loop {
             match rl.readline(self.prompt()) {
                 Ok(line) => {

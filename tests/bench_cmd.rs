@@ -1,5 +1,6 @@
 //! `loam bench`: the table, the JSON document, the SVG, and its usage errors.
 
+use loam::heap::Backend;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
@@ -23,7 +24,7 @@ fn text(b: &[u8]) -> String {
 }
 
 #[test]
-fn table_json_and_plot_for_three_backends() {
+fn table_json_and_plot_for_every_backend() {
     let dir = temp_dir("full");
     let json = dir.join("r.json");
     let svg = dir.join("p.svg");
@@ -49,7 +50,7 @@ fn table_json_and_plot_for_three_backends() {
         "stdout:\n{out}\nstderr:\n{}",
         text(&o.stderr)
     );
-    for b in ["manual", "rc", "mark-compact"] {
+    for b in Backend::names() {
         assert!(
             out.lines().any(|l| l.split_whitespace().next() == Some(b)),
             "no row for {b}:\n{out}"
@@ -63,7 +64,7 @@ fn table_json_and_plot_for_three_backends() {
             .expect("valid JSON");
     assert_eq!(doc["args"], serde_json::json!(["8"]));
     let backends = doc["backends"].as_array().expect("backends");
-    assert_eq!(backends.len(), 3);
+    assert_eq!(backends.len(), Backend::ALL.len());
     for b in backends {
         let name = b["backend"].as_str().expect("name");
         let runs = b["runs"].as_array().expect("runs");
@@ -92,8 +93,8 @@ fn table_json_and_plot_for_three_backends() {
     assert!(svg_text.starts_with("<svg") || svg_text.starts_with("<?xml"));
     // A curve and a legend line per backend.
     let curves = svg_text.matches("<polyline").count() + svg_text.matches("<path").count();
-    assert!(curves >= 3, "{curves} curves");
-    for b in ["manual", "rc", "mark-compact"] {
+    assert!(curves >= Backend::ALL.len(), "{curves} curves");
+    for b in Backend::names() {
         assert!(svg_text.contains(b), "{b} not in the SVG");
     }
     let _ = std::fs::remove_dir_all(&dir);
@@ -101,11 +102,12 @@ fn table_json_and_plot_for_three_backends() {
 
 #[test]
 fn one_backend_and_dashdash_for_the_script() {
-    // `--gc rc` before the script; after `--`, `--runs` would be the script's.
+    // `--gc B` before the script; after `--`, `--runs` would be the script's.
+    let (first, second) = (Backend::ALL[0].name(), Backend::ALL[1].name());
     let o = loam(&[
         "bench",
         "--gc",
-        "rc",
+        second,
         "--runs=1",
         "--warmup=0",
         "examples/bench/binary_trees.loam",
@@ -114,8 +116,14 @@ fn one_backend_and_dashdash_for_the_script() {
     ]);
     let out = text(&o.stdout);
     assert_eq!(o.status.code(), Some(0), "{out}{}", text(&o.stderr));
-    assert!(out.lines().any(|l| l.starts_with("rc ")), "{out}");
-    assert!(!out.lines().any(|l| l.starts_with("manual")), "{out}");
+    assert!(
+        out.lines().any(|l| l.starts_with(&format!("{second} "))),
+        "{out}"
+    );
+    assert!(
+        !out.lines().any(|l| l.starts_with(&format!("{first} "))),
+        "{out}"
+    );
 }
 
 #[test]
@@ -150,11 +158,12 @@ fn a_failing_script_stops_with_its_status_and_stderr() {
     let script = dir.join("boom.loam");
     std::fs::write(&script, "print(\"hi\");\nlet x = 1 / 0;\n").expect("write script");
     let s = script.display().to_string();
-    let o = loam(&["bench", &s, "--runs", "1", "--warmup", "0", "--gc", "rc"]);
+    let b = Backend::DEFAULT.name();
+    let o = loam(&["bench", &s, "--runs", "1", "--warmup", "0", "--gc", b]);
     let err = text(&o.stderr);
     assert_eq!(o.status.code(), Some(70), "{err}");
     assert!(
-        err.contains("rc run 1/1: the script exited with status 70"),
+        err.contains(&format!("{b} run 1/1: the script exited with status 70")),
         "{err}"
     );
     assert!(text(&o.stdout).contains("FAILED"));

@@ -1,5 +1,6 @@
 //! The `loam` command's modes and exit statuses (section 10).
 
+use loam::heap::Backend;
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
@@ -55,6 +56,43 @@ fn usage_errors_are_status_64() {
     }
 }
 
+/// `--list-backends`, the `backends()` builtin, `--gc`'s values and the
+/// spawn option's error all give the registry's names, in its order.
+#[test]
+fn every_place_lists_the_registry_backends() {
+    let names: Vec<&str> = Backend::names().collect();
+    let o = loam(&["--list-backends"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        names.iter().map(|n| format!("{n}\n")).collect::<String>()
+    );
+    let script = temp_script(
+        "backends.loam",
+        b"print(join(backends(), \" \"));\nprint(heap_stats().backend);\n",
+    );
+    for b in &names {
+        let o = loam(&["--gc", b, script.to_str().expect("utf-8 path")]);
+        assert_eq!(o.status.code(), Some(0), "{b}: {}", stderr(&o));
+        assert_eq!(
+            String::from_utf8_lossy(&o.stdout),
+            format!("{}\n{b}\n", names.join(" "))
+        );
+    }
+    let o = loam(&["--gc", "magic", "x.loam"]);
+    let err = stderr(&o);
+    assert!(names.iter().all(|n| err.contains(n)), "{err}");
+    let script = temp_script("spawn_bad.loam", b"spawn(fn() {}, {\"gc\": \"magic\"});\n");
+    let o = loam(&[script.to_str().expect("utf-8 path")]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(70), "{err}");
+    assert!(err.contains("invalid spawn option"), "{err}");
+    assert!(
+        names.iter().all(|n| err.contains(&format!("{n:?}"))),
+        "{err}"
+    );
+}
+
 #[test]
 fn help_and_version() {
     let o = loam(&["--help"]);
@@ -71,8 +109,12 @@ fn help_and_version() {
         "--leak-check",
         "--check",
         "--dis",
+        "--list-backends",
     ] {
         assert!(out.contains(opt), "help lacks {opt}");
+    }
+    for b in Backend::names() {
+        assert!(out.contains(b), "help does not name the backend {b}");
     }
     let o = loam(&["--version"]);
     assert_eq!(o.status.code(), Some(0));
@@ -157,7 +199,7 @@ fn gc_trace_to_a_file_is_json_lines_that_agree_with_the_totals() {
     };
     let gcs = of("gc", 0);
     assert!(gcs.len() >= 2, "{text}");
-    assert!(gcs.iter().all(|e| e["backend"] == "mark-compact"
+    assert!(gcs.iter().all(|e| e["backend"] == Backend::DEFAULT.name()
         && e["pause_us"].as_f64().is_some_and(|p| p >= 0.0)
         && e["end_us"].as_u64() >= e["t_us"].as_u64()));
     assert_eq!(gcs.last().map(|e| &e["reason"]), Some(&"explicit".into()));
@@ -197,7 +239,7 @@ fn gc_stats_agree_with_heap_stats() {
         .split_whitespace()
         .collect();
     // <pid 0> main BACKEND allocated live heap segments gcs freed total max
-    assert_eq!(row[3], "mark-compact", "{err}");
+    assert_eq!(row[3], Backend::DEFAULT.name(), "{err}");
     assert_eq!(printed[0], row[8], "collections: {err}");
     assert_eq!(printed[1], row[7], "segments: {err}");
     assert_eq!(printed[2], row[9], "freed objects: {err}");
@@ -251,7 +293,7 @@ fn out_of_system_memory_is_an_error_not_an_abort() {
         "grow.loam",
         b"let l = [];\nwhile true { push(l, [1, 2, 3]); }\n",
     );
-    for backend in ["mark-compact", "rc", "manual"] {
+    for backend in Backend::names() {
         let o = Command::new("sh")
             .arg("-c")
             .arg(format!(

@@ -1,10 +1,10 @@
 //! Differential testing of the backends: every program `loam::r#gen` makes
-//! from a seed runs under `manual` (it never frees), `rc` and
-//! `mark-compact`, each without and with `--gc-stress` (the stressed `rc`
-//! and `mark-compact` runs also `--verify-heap`), and all six runs must agree:
-//! same stdout, same exit status, and for a runtime error (exit 70) the same
-//! first line of stderr. A panic (exit 101), a signal, another exit status or
-//! a run longer than [`TIMEOUT`] fails too.
+//! from a seed runs under every backend (`manual` never frees: the
+//! generator never calls `free`), each without and with `--gc-stress
+//! --verify-heap`, and all the runs must agree: same stdout, same exit
+//! status, and for a runtime error (exit 70) the same first line of stderr.
+//! A panic (exit 101), a signal, another exit status or a run longer than
+//! [`TIMEOUT`] fails too.
 //!
 //! `cargo test --release` runs seeds `0..300` (`DEFAULT_SEEDS`; about 20 s on
 //! two cores, runs in parallel). To run more by hand, name a range of seeds:
@@ -18,6 +18,7 @@
 //! differ. To see a seed's program, `LOAM_DIFF_SHOW=N` prints it (and runs
 //! only that seed); `LOAM_DIFF_KEEP=1` keeps every program run in that folder.
 
+use loam::heap::Backend;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -30,21 +31,19 @@ const DEFAULT_SEEDS: u64 = 300;
 /// (The slowest of 10,000 seeds took 6 s on a loaded 2-core machine.)
 const TIMEOUT: Duration = Duration::from_secs(20);
 
-/// The six runs of a program: a name and the options before the file.
-const RUNS: &[(&str, &[&str])] = &[
-    ("manual", &["--gc", "manual"]),
-    ("manual --gc-stress", &["--gc", "manual", "--gc-stress"]),
-    ("rc", &["--gc", "rc"]),
-    (
-        "rc --gc-stress --verify-heap",
-        &["--gc", "rc", "--gc-stress", "--verify-heap"],
-    ),
-    ("mark-compact", &["--gc", "mark-compact"]),
-    (
-        "mark-compact --gc-stress --verify-heap",
-        &["--gc", "mark-compact", "--gc-stress", "--verify-heap"],
-    ),
-];
+/// The runs of a program: under every backend (`Backend::ALL`), without
+/// and with `--gc-stress --verify-heap`; a name and the options before the file.
+fn runs() -> Vec<(String, Vec<&'static str>)> {
+    let mut runs = Vec::new();
+    for b in Backend::names() {
+        runs.push((b.to_string(), vec!["--gc", b]));
+        runs.push((
+            format!("{b} --gc-stress --verify-heap"),
+            vec!["--gc", b, "--gc-stress", "--verify-heap"],
+        ));
+    }
+    runs
+}
 
 #[derive(Debug, Clone, PartialEq)]
 struct Outcome {
@@ -156,7 +155,8 @@ fn check_seed(seed: u64, dir: &Path) -> SeedResult {
     let text = loam::r#gen::from_seed(seed);
     let file = dir.join(format!("seed-{seed}.loam"));
     std::fs::write(&file, &text).expect("write program");
-    let outcomes: Vec<Outcome> = RUNS
+    let runs = runs();
+    let outcomes: Vec<Outcome> = runs
         .iter()
         .enumerate()
         .map(|(i, (_, opts))| run(&file, opts, &format!("run{i}")))
@@ -164,22 +164,22 @@ fn check_seed(seed: u64, dir: &Path) -> SeedResult {
     let slowest = outcomes.iter().map(|o| o.elapsed).max().unwrap_or_default();
     let base = &outcomes[0];
     let mut problems = Vec::new();
-    for (o, (name, _)) in outcomes.iter().zip(RUNS) {
+    for (o, (name, _)) in outcomes.iter().zip(&runs) {
         if let Some(p) = bad_alone(o) {
             problems.push(format!("{name}: {p}"));
         }
     }
-    for (o, (name, _)) in outcomes.iter().zip(RUNS).skip(1) {
+    for (o, (name, _)) in outcomes.iter().zip(&runs).skip(1) {
         if o.code != base.code {
             problems.push(format!(
                 "{name}: exit status {:?}, {} gave {:?}",
-                o.code, RUNS[0].0, base.code
+                o.code, runs[0].0, base.code
             ));
         }
         if o.stdout != base.stdout {
             problems.push(format!(
                 "{name}: stdout differs from {}'s at {}",
-                RUNS[0].0,
+                runs[0].0,
                 first_difference(&base.stdout, &o.stdout)
             ));
         }
@@ -190,7 +190,7 @@ fn check_seed(seed: u64, dir: &Path) -> SeedResult {
             problems.push(format!(
                 "{name}: error {:?}, {} gave {:?}",
                 o.first_err_line(),
-                RUNS[0].0,
+                runs[0].0,
                 base.first_err_line()
             ));
         }
@@ -210,7 +210,7 @@ fn check_seed(seed: u64, dir: &Path) -> SeedResult {
         file.display(),
         problems.join("\n")
     );
-    for (o, (name, _)) in outcomes.iter().zip(RUNS) {
+    for (o, (name, _)) in outcomes.iter().zip(&runs) {
         msg.push_str(&format!(
             "---- {name}: exit {:?}{}\n-- stdout:\n{}\n-- stderr:\n{}\n",
             o.code,

@@ -2,6 +2,7 @@
 //! outputs (small sizes, copied from `../shared/bench/peers/expected/`) under
 //! every backend.
 
+use loam::heap::Backend;
 use std::process::Command;
 
 fn run(args: &[&str]) -> (Option<i32>, String, String) {
@@ -26,7 +27,7 @@ fn benchmark_programs_print_the_expected_outputs_under_every_backend() {
         let (name, size) = stem.split_once('-').expect("NAME-SIZE.out");
         let script = format!("examples/bench/{name}.loam");
         let expected = std::fs::read_to_string(&path).expect("expected output");
-        for backend in ["manual", "rc", "mark-compact"] {
+        for backend in Backend::names() {
             let mut args = vec!["--gc", backend, &script];
             args.extend(size.split('_'));
             let (code, out, err) = run(&args);
@@ -35,7 +36,11 @@ fn benchmark_programs_print_the_expected_outputs_under_every_backend() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 6 * 3, "every expected output was checked");
+    assert_eq!(
+        checked,
+        6 * Backend::ALL.len(),
+        "every expected output was checked"
+    );
 }
 
 #[test]

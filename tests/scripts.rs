@@ -20,8 +20,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Mutex;
 
-/// Backends the binary implements; each script runs under each one it allows.
-const BACKENDS: &[&str] = &["manual", "rc", "mark-compact"];
+use loam::heap::Backend;
 
 #[derive(Default, Debug)]
 struct Spec {
@@ -175,7 +174,8 @@ fn scripts_pass_under_every_backend_and_under_stress() {
     for f in &files {
         let text = std::fs::read_to_string(f).unwrap_or_default();
         let spec = std::sync::Arc::new(parse(&text));
-        for b in BACKENDS {
+        // Each script runs under each backend it allows (every one, by default).
+        for b in Backend::names() {
             if spec
                 .backends
                 .as_ref()
@@ -183,9 +183,9 @@ fn scripts_pass_under_every_backend_and_under_stress() {
             {
                 continue;
             }
-            jobs.push((f.clone(), spec.clone(), *b, false));
+            jobs.push((f.clone(), spec.clone(), b, false));
             if spec.stress {
-                jobs.push((f.clone(), spec.clone(), *b, true));
+                jobs.push((f.clone(), spec.clone(), b, true));
             }
         }
     }

@@ -12,8 +12,9 @@ pub mod run;
 pub mod trace;
 pub mod units;
 
-use crate::cli::{EXIT_IO, EXIT_OK, EXIT_RUNTIME, EXIT_USAGE, parse_size};
+use crate::cli::parse_size;
 use crate::heap::Backend;
+use crate::script::{EXIT_IO, EXIT_OK, EXIT_RUNTIME, EXIT_USAGE};
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 use report::{BackendResult, PlottedRun, Report};
@@ -23,10 +24,11 @@ use std::path::PathBuf;
 /// Runs a script as a fresh process per run under each memory backend and
 /// reports wall time, peak RSS, allocation and GC figures per backend.
 #[derive(Parser, Debug)]
-#[command(name = "loam bench", after_help = AFTER_HELP)]
+#[command(name = "loam bench", after_help = after_help())]
 #[command(args_override_self = true, allow_negative_numbers = true)]
 pub struct BenchCli {
-    /// Backends to compare: `all` (manual, rc, mark-compact) or a comma-separated list.
+    /// Backends to compare: `all` (every backend, as `loam --list-backends`
+    /// lists them) or a comma-separated list of names.
     #[arg(long, value_name = "all|LIST", default_value = "all", value_parser = parse_backends)]
     pub gc: String,
     /// Measured runs per backend.
@@ -57,7 +59,10 @@ pub struct BenchCli {
     pub args: Vec<String>,
 }
 
-const AFTER_HELP: &str = "\
+fn after_help() -> String {
+    let two: Vec<&str> = Backend::names().take(2).collect();
+    format!(
+        "\
 Each run is `loam --gc BACKEND --gc-trace=TMP FILE ARGS...` as a child process; the
 script's output must be the same in every run (a warning says when it is not).
 The table shows, per backend, the median, min and max wall time, the ratio to the
@@ -68,8 +73,13 @@ Exit status: 0 success, 64 usage error, 74 unreadable script or output file,
 A script named `bench` is run as `loam ./bench`.
 Examples:
   loam bench examples/bench/binary_trees.loam 14 --runs 3 --plot out.svg
-  loam bench --gc rc,mark-compact --warmup 0 --json r.json examples/bench/cycles.loam 100000
-  loam bench script.loam -- --runs      (`--runs` goes to the script)";
+  loam bench --gc {} --warmup 0 --json r.json examples/bench/cycles.loam 100000
+  loam bench script.loam -- --runs      (`--runs` goes to the script)
+Backends: {}.",
+        two.join(","),
+        Backend::names().collect::<Vec<_>>().join(", ")
+    )
+}
 
 fn parse_backends(s: &str) -> Result<String, String> {
     let s = s.trim();
@@ -79,8 +89,10 @@ fn parse_backends(s: &str) -> Result<String, String> {
     let mut seen = Vec::new();
     for part in s.split(',').map(str::trim) {
         if Backend::parse(part).is_none() {
+            let names: Vec<&str> = Backend::names().chain(["all"]).collect();
             return Err(format!(
-                "'{part}' is not a backend (manual, rc, mark-compact or all)"
+                "'{part}' is not a backend (one of {})",
+                names.join(", ")
             ));
         }
         if seen.contains(&part) {
@@ -94,7 +106,7 @@ fn parse_backends(s: &str) -> Result<String, String> {
 /// The backends named by `--gc` (checked by [`parse_backends`]), in order.
 fn backends(list: &str) -> Vec<String> {
     if list == "all" {
-        Backend::ALL.iter().map(|b| b.name().to_string()).collect()
+        Backend::names().map(str::to_string).collect()
     } else {
         list.split(',').map(|p| p.trim().to_string()).collect()
     }
@@ -119,7 +131,7 @@ pub fn main<I: IntoIterator<Item = OsString>>(args: I) -> u8 {
 
 fn bench(cli: BenchCli) -> u8 {
     // Check the script up front: nothing runs if it cannot be read.
-    if let Err(code) = crate::cli::read_source(&cli.file) {
+    if let Err(code) = crate::script::read_source(&cli.file) {
         return code;
     }
     let exe = match std::env::current_exe() {
@@ -242,7 +254,7 @@ fn measure(job: &run::Job, names: &[String], cli: &BenchCli, rep: &mut Report) -
                         _ => status,
                     };
                     // A compile error would be the same under every backend.
-                    stop_all = f.code == Some(i32::from(crate::cli::EXIT_COMPILE));
+                    stop_all = f.code == Some(i32::from(crate::script::EXIT_COMPILE));
                     break;
                 }
             }

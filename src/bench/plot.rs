@@ -5,6 +5,7 @@
 //! are needed (plotters without its `ttf` feature only estimates text widths).
 
 use super::report::{BackendResult, Report};
+use crate::heap::Backend;
 use plotters::coord::ranged1d::SegmentValue;
 use plotters::prelude::*;
 use std::error::Error;
@@ -14,14 +15,26 @@ const WIDTH: u32 = 1100;
 const HEIGHT: u32 = 860;
 const FONT: &str = "sans-serif";
 
-/// A colour per backend, the same in every panel.
+/// Colours for the backends, in registry order (`Backend::ALL`): the
+/// matplotlib "tab10" colours, red, blue and green first.
+const PALETTE: [RGBColor; 10] = [
+    RGBColor(214, 39, 40),
+    RGBColor(31, 119, 180),
+    RGBColor(44, 160, 44),
+    RGBColor(255, 127, 14),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(23, 190, 207),
+    RGBColor(188, 189, 34),
+    RGBColor(127, 127, 127),
+];
+
+/// A colour per backend, the same in every panel and every chart.
 pub fn colour(backend: &str) -> RGBColor {
-    match backend {
-        "manual" => RGBColor(214, 39, 40),
-        "rc" => RGBColor(31, 119, 180),
-        "mark-compact" => RGBColor(44, 160, 44),
-        _ => RGBColor(148, 103, 189),
-    }
+    Backend::parse(backend).map_or(PALETTE[PALETTE.len() - 1], |b| {
+        PALETTE[b.index() % PALETTE.len()]
+    })
 }
 
 const MB: f64 = (1u64 << 20) as f64;

@@ -51,6 +51,7 @@ builtins! {
     Gc = "gc",
     HeapStats = "heap_stats",
     Inspect = "inspect",
+    Backends = "backends",
     Spawn = "spawn",
     Send = "send",
     Recv = "recv",

@@ -8,15 +8,18 @@
 //! Objects never move except inside `collect`, so between safepoints a raw
 //! [`ObjRef`] held by Rust code stays valid.
 //!
-//! Adding a backend touches: a folder here (same file names as
-//! `markcompact/`), [`Backend`] (its name), `process::run_backend` (the one
-//! `match` that picks the monomorphised VM), and the README's backend table.
+//! Adding a backend is three steps: its folder here (the same files as
+//! every other backend's: `mod.rs`, `collect.rs`, `verify.rs`, `tests.rs`,
+//! the last with the one line that runs the heap test kit on it), its row in
+//! the `backends!` table below (a `pub mod` line and a row: variant, name,
+//! type), and its row in the README's backend table. Everything else — the
+//! CLI's `--gc` values, `--list-backends`, the `backends()` builtin, spawn
+//! options, `loam bench`, plots, the REPL, tests, benches, fuzz targets and
+//! CI — takes the list from [`Backend::ALL`] and reaches the backend's type
+//! only through [`Backend::with`], the one `match` over backends.
 
 pub mod copy;
 pub mod keys;
-pub mod manual;
-pub mod markcompact;
-pub mod rc;
 pub mod segment;
 pub mod slab;
 pub mod statics;
@@ -28,27 +31,100 @@ use std::time::Duration;
 
 pub use segment::SegmentPool;
 
-/// The memory managers a process can run on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Backend {
-    Manual,
-    Rc,
-    MarkCompact,
+/// The registry: one row per backend (variant, name as the CLI and scripts
+/// spell it, heap type), in the order `backends()` lists them. It defines
+/// [`Backend`], [`Backend::ALL`], [`Backend::name`] and [`Backend::with`].
+macro_rules! backends {
+    ($($variant:ident = $name:literal => $heap:ty,)*) => {
+        /// The memory managers a process can run on.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum Backend {
+            $($variant,)*
+        }
+
+        impl Backend {
+            /// Every backend, in registry order.
+            pub const ALL: [Backend; [$($name),*].len()] = [$(Backend::$variant),*];
+
+            /// The name `--gc`, `spawn`'s `"gc"` option and `heap_stats()` use.
+            pub fn name(self) -> &'static str {
+                [$($name),*][self as usize]
+            }
+
+            /// Runs `job` with this backend's heap type: the one `match` over
+            /// backends, which picks the monomorphised code (VM, process, REPL).
+            pub fn with<J: WithHeap>(self, job: J) -> J::Output {
+                match self {
+                    $(Backend::$variant => job.run::<$heap>(),)*
+                }
+            }
+        }
+    };
+}
+
+pub mod manual;
+pub mod markcompact;
+pub mod rc;
+
+backends! {
+    Manual = "manual" => manual::ManualHeap,
+    Rc = "rc" => rc::RcHeap,
+    MarkCompact = "mark-compact" => markcompact::MarkCompactHeap,
+}
+
+impl std::fmt::Display for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Work to do with a backend's heap type (see [`Backend::with`]): what a
+/// generic closure would be, if Rust had them.
+pub trait WithHeap {
+    type Output;
+    fn run<H: Heap>(self) -> Self::Output;
 }
 
 impl Backend {
-    pub const ALL: [Backend; 3] = [Backend::Manual, Backend::Rc, Backend::MarkCompact];
+    /// The backend processes get when nothing chooses one (section 8).
+    pub const DEFAULT: Backend = Backend::MarkCompact;
 
-    pub fn name(self) -> &'static str {
-        match self {
-            Backend::Manual => "manual",
-            Backend::Rc => "rc",
-            Backend::MarkCompact => "mark-compact",
+    /// The backend called `name`.
+    pub fn parse(name: &str) -> Option<Backend> {
+        Backend::ALL.into_iter().find(|b| b.name() == name)
+    }
+
+    /// Every backend's name, in registry order.
+    pub fn names() -> impl Iterator<Item = &'static str> {
+        Backend::ALL.into_iter().map(Backend::name)
+    }
+
+    /// The names quoted and joined for a message: `"a", "b" or "c"`.
+    pub fn choices() -> String {
+        let quoted: Vec<String> = Backend::names().map(|n| format!("{n:?}")).collect();
+        match quoted.split_last() {
+            Some((last, [])) => last.clone(),
+            Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+            None => String::new(),
         }
     }
 
-    pub fn parse(s: &str) -> Option<Backend> {
-        Backend::ALL.into_iter().find(|b| b.name() == s)
+    /// Its position in [`Backend::ALL`] (plot colours, table order).
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    /// What a backend's `heap_stats()` figures mean, for reports: whether
+    /// `live_bytes` is exact at every moment (or as of the last collection).
+    pub fn live_is_exact(self) -> bool {
+        struct Exact;
+        impl WithHeap for Exact {
+            type Output = bool;
+            fn run<H: Heap>(self) -> bool {
+                H::LIVE_IS_EXACT
+            }
+        }
+        self.with(Exact)
     }
 }
 
@@ -177,8 +253,15 @@ impl<T: RootSet + ?Sized> RootSet for &mut T {
 }
 
 /// A memory manager for one process.
-pub trait Heap: Alloc + Sized {
+pub trait Heap: Alloc + Sized + Send + 'static {
     const BACKEND: Backend;
+    /// Whether `live_bytes` in [`HeapStats`] is exact at every moment
+    /// (backends that free objects one by one) rather than as of the last
+    /// collection (tracing backends).
+    const LIVE_IS_EXACT: bool = false;
+    /// Whether a collection traces the live objects from the roots (and so
+    /// reclaims garbage cycles as a matter of course).
+    const TRACES: bool = false;
     /// Whether `check` can fail (manual): the VM checks every object it is
     /// about to look into; its fast paths skip that otherwise.
     const CHECKS_USE: bool = false;

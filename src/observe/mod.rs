@@ -171,9 +171,13 @@ pub fn heap_map(backend: Backend, map: &[crate::heap::SegmentUse], st: &HeapStat
         s.push_str(&format!("segment sizes: {}\n", list.join(", ")));
     }
     s.push_str(&format!(
-        "live {} (exact in manual and rc; as of the last collection in mark-compact), \
-         {} allocated in all, {} collections\n",
+        "live {} ({}), {} allocated in all, {} collections\n",
         human_bytes(st.live_bytes),
+        if backend.live_is_exact() {
+            "exact"
+        } else {
+            "as of the last collection"
+        },
         human_bytes(st.allocated_bytes as usize),
         st.collections
     ));

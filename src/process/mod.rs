@@ -4,14 +4,15 @@
 //! - `runtime.rs`: the process table, mailboxes, spawning, sending,
 //!   monitors, deadlock detection.
 //! - `scheduler.rs`: worker threads with work stealing, and timers.
-//! - here: a [`Process`] (a VM and the function it starts with), the one
-//!   `match` that picks a backend's compiled VM, and running a program: its
+//! - here: a [`Process`] (a VM and the function it starts with), made for
+//!   a backend through [`Backend::with`], and running a program: its
 //!   main process runs on the program's own thread, the others on the
 //!   scheduler's threads.
 //!
 //! Messages themselves (the graph copy between two heaps) are
 //! [`crate::heap::copy`].
 
+mod host;
 mod runtime;
 mod scheduler;
 
@@ -19,10 +20,7 @@ pub use runtime::{Entry, MAIN_PID, Pid, ProcCtx, PsRow, Reason, Runtime, Woken};
 
 use crate::bytecode::chunk::Program;
 use crate::heap::copy::Message;
-use crate::heap::manual::ManualHeap;
-use crate::heap::markcompact::MarkCompactHeap;
-use crate::heap::rc::RcHeap;
-use crate::heap::{Backend, Heap, HeapConfig};
+use crate::heap::{Backend, Heap, HeapConfig, WithHeap};
 use crate::vm::error::RuntimeError;
 use crate::vm::{Exit, SLICE_REDUCTIONS, Vm, VmOptions};
 use runtime::{Proc, Step};
@@ -116,7 +114,7 @@ pub struct Process<H: Heap> {
     entry: Arc<Entry>,
 }
 
-impl<H: Heap + Send + 'static> Process<H> {
+impl<H: Heap> Process<H> {
     /// A process whose VM belongs to the runtime as `pid`.
     pub fn new(
         rt: &Arc<Runtime>,
@@ -127,11 +125,11 @@ impl<H: Heap + Send + 'static> Process<H> {
         start: Option<Box<Message>>,
     ) -> Self {
         let mut vm = Vm::new(rt.program(), heap, Box::new(out), rt.vm_opts.clone());
-        vm.set_ctx(ProcCtx {
+        vm.set_host(Box::new(ProcCtx {
             pid,
             rt: rt.clone(),
             entry: entry.clone(),
-        });
+        }));
         Process { vm, start, entry }
     }
 
@@ -153,7 +151,7 @@ impl<H: Heap + Send + 'static> Process<H> {
     }
 }
 
-impl<H: Heap + Send + 'static> Proc for Process<H> {
+impl<H: Heap> Proc for Process<H> {
     fn pid(&self) -> Pid {
         self.vm.pid()
     }
@@ -235,35 +233,31 @@ pub fn new_process(
     entry: Arc<Entry>,
     start: Message,
 ) -> Box<dyn Proc> {
-    let out = rt.out();
-    let pool = rt.pool.clone();
-    // The one place (with the main process's twin below) that picks a backend.
-    match backend {
-        Backend::MarkCompact => Box::new(Process::new(
-            rt,
-            MarkCompactHeap::new(pool, heap),
-            pid,
-            entry,
-            out,
-            Some(Box::new(start)),
-        )),
-        Backend::Rc => Box::new(Process::new(
-            rt,
-            RcHeap::new(pool, heap),
-            pid,
-            entry,
-            out,
-            Some(Box::new(start)),
-        )),
-        Backend::Manual => Box::new(Process::new(
-            rt,
-            ManualHeap::new(pool, heap),
-            pid,
-            entry,
-            out,
-            Some(Box::new(start)),
-        )),
+    struct New<'a> {
+        rt: &'a Arc<Runtime>,
+        heap: HeapConfig,
+        pid: Pid,
+        entry: Arc<Entry>,
+        start: Message,
     }
+    impl WithHeap for New<'_> {
+        type Output = Box<dyn Proc>;
+        fn run<H: Heap>(self) -> Box<dyn Proc> {
+            let heap = H::new(self.rt.pool.clone(), self.heap);
+            let out = self.rt.out();
+            let start = Some(Box::new(self.start));
+            Box::new(Process::new(
+                self.rt, heap, self.pid, self.entry, out, start,
+            ))
+        }
+    }
+    backend.with(New {
+        rt,
+        heap,
+        pid,
+        entry,
+        start,
+    })
 }
 
 /// Runs `main` of `program` to completion, processes and all; prints the
@@ -274,13 +268,22 @@ pub fn run_program(
     cfg: &RunConfig,
     out: Box<dyn Write + Send>,
 ) -> Result<(), RuntimeError> {
+    struct Main<'a> {
+        rt: &'a Arc<Runtime>,
+        main: u32,
+    }
+    impl WithHeap for Main<'_> {
+        type Output = Result<(), RuntimeError>;
+        fn run<H: Heap>(self) -> Self::Output {
+            run_main(
+                self.rt,
+                H::new(self.rt.pool.clone(), self.rt.cfg.heap),
+                self.main,
+            )
+        }
+    }
     let rt = Runtime::new(cfg.clone(), program, SharedOut::new(out));
-    let pool = rt.pool.clone();
-    let r = match cfg.backend {
-        Backend::MarkCompact => run_main(&rt, MarkCompactHeap::new(pool, cfg.heap), main),
-        Backend::Rc => run_main(&rt, RcHeap::new(pool, cfg.heap), main),
-        Backend::Manual => run_main(&rt, ManualHeap::new(pool, cfg.heap), main),
-    };
+    let r = cfg.backend.with(Main { rt: &rt, main });
     let reports = rt.shut_down();
     let mut err = std::io::stderr().lock();
     if cfg.gc_stats {
@@ -292,11 +295,7 @@ pub fn run_program(
     r
 }
 
-fn run_main<H: Heap + Send + 'static>(
-    rt: &Arc<Runtime>,
-    heap: H,
-    main: u32,
-) -> Result<(), RuntimeError> {
+fn run_main<H: Heap>(rt: &Arc<Runtime>, heap: H, main: u32) -> Result<(), RuntimeError> {
     let entry = rt.register(MAIN_PID, H::BACKEND);
     let mut p = Process::new(rt, heap, MAIN_PID, entry.clone(), rt.out(), None);
     p.vm.prepare_main(main);

@@ -523,20 +523,25 @@ impl Runtime {
 }
 
 /// The message a monitor gets: `{"down": pid, "reason": reason}` (built in
-/// a scratch heap, then copied out like any message). `None` only if even
-/// that scratch heap cannot be had (the system is out of memory).
+/// a scratch heap of the default backend, then copied out like any
+/// message). `None` only if even that scratch heap cannot be had (the
+/// system is out of memory).
 pub fn down_message(pid: Pid, reason: &str) -> Option<Message> {
-    use crate::heap::Heap;
-    use crate::value::Value;
-    let mut h = crate::heap::markcompact::MarkCompactHeap::new(
-        Arc::new(SegmentPool::new(None)),
-        Default::default(),
-    );
-    let built = (|| -> Result<Value, crate::value::AllocError> {
-        let k1 = crate::value::string::new_str(&mut h, b"down")?;
-        let k2 = crate::value::string::new_str(&mut h, b"reason")?;
-        let r = crate::value::string::new_str(&mut h, reason.as_bytes())?;
-        crate::value::map::new_map(&mut h, &[(k1, Value::Pid(pid)), (k2, r)])
-    })();
-    built.ok().and_then(|m| Message::capture(&h, m).ok())
+    use crate::heap::{Heap, WithHeap};
+    use crate::value::{AllocError, Value, map::new_map, string::new_str};
+    struct Down<'a>(Pid, &'a str);
+    impl WithHeap for Down<'_> {
+        type Output = Option<Message>;
+        fn run<H: Heap>(self) -> Option<Message> {
+            let mut h = H::new(Arc::new(SegmentPool::new(None)), Default::default());
+            let built = (|| -> Result<Value, AllocError> {
+                let k1 = new_str(&mut h, b"down")?;
+                let k2 = new_str(&mut h, b"reason")?;
+                let r = new_str(&mut h, self.1.as_bytes())?;
+                new_map(&mut h, &[(k1, Value::Pid(self.0)), (k2, r)])
+            })();
+            built.ok().and_then(|m| Message::capture(&h, m).ok())
+        }
+    }
+    Backend::DEFAULT.with(Down(pid, reason))
 }

@@ -12,6 +12,7 @@
 mod access;
 pub mod builtins;
 pub mod error;
+pub mod host;
 mod interp;
 mod slow;
 
@@ -107,8 +108,8 @@ pub struct Vm<H: Heap> {
     pub(crate) budget: i32,
     /// The deadline of the `recv(ms)` or `sleep(ms)` being waited in.
     pub(crate) wait_until: Option<Instant>,
-    /// This process in the runtime (pid, mailbox), for the process builtins.
-    pub(crate) ctx: Option<crate::process::ProcCtx>,
+    /// The runtime this process runs in, for the process builtins.
+    pub(crate) host: Option<Box<dyn host::Host>>,
     /// Which of the runtime's program versions `program` is.
     pub(crate) program_version: u64,
     /// The heap's allocation counter when reductions were last charged for it.
@@ -144,7 +145,7 @@ impl<H: Heap> Vm<H> {
             fault_pc: 0,
             budget: i32::MAX,
             wait_until: None,
-            ctx: None,
+            host: None,
             program_version: 0,
             alloc_mark: 0,
             waits_in_recv: false,
@@ -155,18 +156,18 @@ impl<H: Heap> Vm<H> {
 
     /// When the program started (`clock()` counts from here).
     pub(crate) fn program_start(&self) -> Instant {
-        self.ctx.as_ref().map_or(self.start, |c| c.rt.start)
+        self.host.as_ref().map_or(self.start, |h| h.started())
     }
 
     /// Gives the VM its place in the runtime (its pid and mailbox).
-    pub fn set_ctx(&mut self, ctx: crate::process::ProcCtx) {
-        self.program_version = ctx.rt.program_version();
-        self.ctx = Some(ctx);
+    pub fn set_host(&mut self, host: Box<dyn host::Host>) {
+        self.program_version = host.program_version();
+        self.host = Some(host);
     }
 
     /// The process's pid (0 for a VM outside the runtime).
-    pub fn pid(&self) -> u64 {
-        self.ctx.as_ref().map_or(0, |c| c.pid)
+    pub fn pid(&self) -> host::Pid {
+        self.host.as_ref().map_or(0, |h| h.pid())
     }
 
     /// Prepares to call `f` (a function of no parameters) as the process's
@@ -245,8 +246,8 @@ impl<H: Heap> Vm<H> {
             return;
         }
         let argc = bytecode::opcode::a(ins) as usize;
-        let Some(c) = &self.ctx else { return };
-        let Some(msg) = c.rt.take_message(&c.entry) else {
+        let Some(host) = &self.host else { return };
+        let Some(msg) = host.receive() else {
             return;
         };
         match msg.build(&mut self.heap) {
@@ -263,7 +264,7 @@ impl<H: Heap> Vm<H> {
                 self.refresh_program();
                 self.safepoint();
             }
-            Err(_) => c.rt.unget_message(&c.entry, msg),
+            Err(_) => host.unreceive(msg),
         }
     }
 
@@ -533,11 +534,11 @@ impl<H: Heap> Vm<H> {
     /// (the REPL grows it): take the newest, and end the slice so the dispatch
     /// loop picks it up.
     pub(crate) fn refresh_program(&mut self) {
-        if let Some(c) = &self.ctx
-            && c.rt.program_version() != self.program_version
+        if let Some(h) = &self.host
+            && h.program_version() != self.program_version
         {
-            self.program = c.rt.program();
-            self.program_version = c.rt.program_version();
+            self.program = h.program();
+            self.program_version = h.program_version();
             self.budget = 0;
         }
     }

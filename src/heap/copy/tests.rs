@@ -6,7 +6,7 @@ use crate::heap::manual::ManualHeap;
 use crate::heap::markcompact::MarkCompactHeap;
 use crate::heap::rc::RcHeap;
 use crate::heap::statics::StaticSegment;
-use crate::heap::{HeapConfig, SegmentPool};
+use crate::heap::{Backend, HeapConfig, SegmentPool, WithHeap};
 use crate::value::func::{new_cell, new_closure};
 use crate::value::list::new_list;
 use crate::value::map::new_map;
@@ -321,7 +321,7 @@ fn build_after_alloc_error<H: Heap>() {
     for _ in 0..2 {
         assert_eq!(msg.build(&mut small).err(), Some(AllocError::HeapLimit));
         assert!(small.stats().allocated_bytes > 0, "it failed part way");
-        if H::BACKEND != crate::heap::Backend::MarkCompact {
+        if H::LIVE_IS_EXACT {
             assert_eq!(
                 small.stats().live_bytes,
                 0,
@@ -336,46 +336,58 @@ fn build_after_alloc_error<H: Heap>() {
     assert_eq!(show(&big, copy), show(&f, root));
 }
 
-fn from_other_senders<H: Heap>() {
-    fn case<S: Heap>() -> (S, Value) {
-        let mut f = heap::<S>(None);
-        let k = s(&mut f, "k");
-        let inner = l(&mut f, &[k, Value::Float(0.5)]);
-        let map = m(&mut f, &[(k, inner)]);
-        let root = l(&mut f, &[map, inner, inner]);
-        (f, root)
+/// A message from a heap of every backend into `H`.
+fn from_every_sender<H: Heap>() {
+    struct From<H>(std::marker::PhantomData<H>);
+    impl<H: Heap> WithHeap for From<H> {
+        type Output = ();
+        fn run<S: Heap>(self) {
+            let mut f = heap::<S>(None);
+            let k = s(&mut f, "k");
+            let inner = l(&mut f, &[k, Value::Float(0.5)]);
+            let map = m(&mut f, &[(k, inner)]);
+            let root = l(&mut f, &[map, inner, inner]);
+            let (h, copy) = send::<H>(&f, root);
+            assert_eq!(
+                show(&h, copy),
+                r#"[{"k": ["k", 0.5]}, ["k", 0.5], ["k", 0.5]]"#,
+                "from {} into {}",
+                S::BACKEND,
+                H::BACKEND
+            );
+            assert_eq!(show(&h, copy), show(&f, root));
+            assert_eq!(obj(item(copy, 1)), obj(item(copy, 2)), "sharing is kept");
+        }
     }
-    let (f, root) = case::<ManualHeap>();
-    let (h, copy) = send::<H>(&f, root);
-    assert_eq!(show(&h, copy), show(&f, root));
-    assert_eq!(obj(item(copy, 1)), obj(item(copy, 2)));
-    let (f, root) = case::<RcHeap>();
-    let (h, copy) = send::<H>(&f, root);
-    assert_eq!(
-        show(&h, copy),
-        r#"[{"k": ["k", 0.5]}, ["k", 0.5], ["k", 0.5]]"#
-    );
-    assert_eq!(show(&h, copy), show(&f, root));
+    for sender in Backend::ALL {
+        sender.with(From::<H>(std::marker::PhantomData));
+    }
 }
 
+/// One test per case, which runs it with every backend of the registry as
+/// the receiving heap (the name of the backend that fails is in the output).
 macro_rules! on_every_backend {
-    ($($case:ident),* $(,)?) => {$(
-        mod $case {
+    ($($case:ident),* $(,)?) => {
+        mod every_backend {
             use super::*;
-            #[test]
-            fn manual() {
-                super::$case::<ManualHeap>()
-            }
-            #[test]
-            fn rc() {
-                super::$case::<RcHeap>()
-            }
-            #[test]
-            fn mark_compact() {
-                super::$case::<MarkCompactHeap>()
-            }
+            $(
+                #[test]
+                fn $case() {
+                    struct Case;
+                    impl WithHeap for Case {
+                        type Output = ();
+                        fn run<H: Heap>(self) {
+                            eprintln!("{} into {}", stringify!($case), H::BACKEND);
+                            super::$case::<H>()
+                        }
+                    }
+                    for b in Backend::ALL {
+                        b.with(Case);
+                    }
+                }
+            )*
         }
-    )*};
+    };
 }
 
 on_every_backend!(
@@ -387,7 +399,7 @@ on_every_backend!(
     closures_share_cells,
     deep_chain,
     build_after_alloc_error,
-    from_other_senders,
+    from_every_sender,
 );
 
 #[test]

@@ -90,6 +90,7 @@ impl Alloc for ManualHeap {
 impl Heap for ManualHeap {
     const BACKEND: Backend = Backend::Manual;
     const CHECKS_USE: bool = true;
+    const LIVE_IS_EXACT: bool = true;
     const TRACKS_SITES: bool = true;
 
     #[inline]

@@ -175,6 +175,7 @@ impl Alloc for MarkCompactHeap {
 
 impl Heap for MarkCompactHeap {
     const BACKEND: Backend = Backend::MarkCompact;
+    const TRACES: bool = true;
 
     fn new(pool: Arc<SegmentPool>, config: HeapConfig) -> Self {
         MarkCompactHeap {

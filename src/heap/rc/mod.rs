@@ -195,6 +195,7 @@ impl Alloc for RcHeap {
 impl Heap for RcHeap {
     const BACKEND: Backend = Backend::Rc;
     const COUNTS_REFS: bool = true;
+    const LIVE_IS_EXACT: bool = true;
     const TRACKS_SITES: bool = true;
 
     #[inline]

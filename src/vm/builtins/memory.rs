@@ -1,7 +1,8 @@
-//! Memory builtins (section 8): free, gc, heap_stats, inspect.
+//! Memory builtins (section 8): free, gc, heap_stats, inspect, backends.
 
 use super::arity;
-use crate::heap::Heap;
+use crate::heap::{Backend, Heap};
+use crate::value::list::new_list;
 use crate::value::map::new_map;
 use crate::value::string::new_str;
 use crate::value::{Kind, Value};
@@ -71,11 +72,7 @@ pub fn heap_stats<H: Heap>(vm: &mut Vm<H>, args: &[Value]) -> Result<Value, Trap
     let backend = new_str(&mut vm.heap, H::BACKEND.name().as_bytes())?;
     let int = |n: u64| Value::Int(n.min(i64::MAX as u64) as i64);
     // The shared pool, for the whole program (every process's heap together).
-    let pool = vm
-        .ctx
-        .as_ref()
-        .map(|c| c.rt.pool.stats())
-        .unwrap_or_default();
+    let pool = vm.host.as_ref().map(|h| h.pool_stats()).unwrap_or_default();
     record(
         vm,
         &[
@@ -119,4 +116,18 @@ pub fn inspect<H: Heap>(vm: &mut Vm<H>, args: &[Value]) -> Result<Value, Trap> {
     }
     debug_assert!(r.kind() != Kind::Cell);
     record(vm, &fields)
+}
+
+/// `backends()`: the backends' names, in registry order (section 6).
+pub fn backends<H: Heap>(vm: &mut Vm<H>, args: &[Value]) -> Result<Value, Trap> {
+    arity("backends", args, 0, 0)?;
+    let mut names = Vec::with_capacity(Backend::ALL.len());
+    for n in Backend::names() {
+        names.push(new_str(&mut vm.heap, n.as_bytes())?);
+    }
+    let l = new_list(&mut vm.heap, &names)?;
+    for n in &names {
+        vm.retain(n);
+    }
+    Ok(vm.own(l))
 }

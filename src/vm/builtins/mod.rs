@@ -56,6 +56,7 @@ pub(crate) fn call<H: Heap>(vm: &mut Vm<H>, id: u16, args: &[Value]) -> Result<V
         B::Gc => memory::gc(vm, args),
         B::HeapStats => memory::heap_stats(vm, args),
         B::Inspect => memory::inspect(vm, args),
+        B::Backends => memory::backends(vm, args),
         B::Spawn => process::spawn(vm, args),
         B::Send => process::send(vm, args),
         B::Recv => process::recv(vm, args),

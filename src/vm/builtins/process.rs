@@ -9,7 +9,6 @@
 use super::{arity, bad_arg};
 use crate::heap::copy::Message;
 use crate::heap::{Backend, Heap, HeapConfig};
-use crate::process::new_process;
 use crate::value::Value;
 use crate::vm::error::{Trap, err};
 use crate::vm::{Block, Vm};
@@ -26,8 +25,8 @@ pub fn self_pid<H: Heap>(vm: &mut Vm<H>, args: &[Value]) -> Result<Value, Trap> 
 
 /// The options map of `spawn(f, opts)`: a backend and a heap bound.
 fn spawn_options<H: Heap>(vm: &Vm<H>, opts: Option<&Value>) -> Result<(Backend, HeapConfig), Trap> {
-    let cfg = vm.ctx.as_ref().map(|c| (c.rt.cfg.backend, c.rt.cfg.heap));
-    let (mut backend, mut heap) = cfg.unwrap_or((H::BACKEND, HeapConfig::default()));
+    let defaults = vm.host.as_ref().map(|h| h.spawn_defaults());
+    let (mut backend, mut heap) = defaults.unwrap_or((H::BACKEND, HeapConfig::default()));
     let Some(opts) = opts else {
         return Ok((backend, heap));
     };
@@ -49,7 +48,10 @@ fn spawn_options<H: Heap>(vm: &Vm<H>, opts: Option<&Value>) -> Result<(Backend, 
                     .map(|s| s.as_str().into_owned())
                     .unwrap_or_default();
                 backend = Backend::parse(&name).ok_or_else(|| {
-                    Trap::Error(format!("invalid spawn option: \"gc\" must be \"manual\", \"rc\" or \"mark-compact\", not {name:?}"))
+                    Trap::Error(format!(
+                        "invalid spawn option: \"gc\" must be {}, not {name:?}",
+                        Backend::choices()
+                    ))
                 })?;
             }
             "max_heap" => match v {
@@ -84,15 +86,11 @@ pub fn spawn<H: Heap>(vm: &mut Vm<H>, args: &[Value]) -> Result<Value, Trap> {
         return bad_arg("spawn", "a function of no arguments", &f);
     }
     let (backend, heap) = spawn_options(vm, args.get(1))?;
-    let Some(c) = &vm.ctx else {
+    let Some(host) = &vm.host else {
         return no_runtime("spawn");
     };
     let msg = Message::capture(&vm.heap, f)?;
-    let rt = &c.rt;
-    let pid = rt.spawn(backend, |pid, entry| {
-        new_process(rt, backend, heap, pid, entry, msg)
-    });
-    Ok(Value::Pid(pid))
+    Ok(Value::Pid(host.spawn(backend, heap, msg)))
 }
 
 pub fn send<H: Heap>(vm: &mut Vm<H>, args: &[Value]) -> Result<Value, Trap> {
@@ -106,10 +104,10 @@ pub fn send<H: Heap>(vm: &mut Vm<H>, args: &[Value]) -> Result<Value, Trap> {
     };
     // What this process printed comes out before anything the receiver prints.
     vm.flush();
-    let Some(c) = &vm.ctx else {
+    let Some(host) = &vm.host else {
         return no_runtime("send");
     };
-    c.rt.send(to, msg);
+    host.send(to, msg);
     Ok(Value::Nil)
 }
 
@@ -130,10 +128,10 @@ fn deadline<H: Heap>(vm: &mut Vm<H>, wait: Duration) -> Instant {
 pub fn recv<H: Heap>(vm: &mut Vm<H>, args: &[Value]) -> Result<Value, Trap> {
     arity("recv", args, 0, 1)?;
     let wait = args.first().map(|v| millis("recv", v)).transpose()?;
-    let Some(c) = &vm.ctx else {
+    let Some(host) = &vm.host else {
         return no_runtime("recv");
     };
-    if let Some(msg) = c.rt.take_message(&c.entry) {
+    if let Some(msg) = host.receive() {
         return match msg.build(&mut vm.heap) {
             Ok(v) => {
                 vm.wait_until = None;
@@ -142,7 +140,7 @@ pub fn recv<H: Heap>(vm: &mut Vm<H>, args: &[Value]) -> Result<Value, Trap> {
             }
             Err(e) => {
                 // Back in the mailbox: the VM collects and runs recv again.
-                c.rt.unget_message(&c.entry, msg);
+                host.unreceive(msg);
                 Err(e.into())
             }
         };
@@ -177,9 +175,9 @@ pub fn monitor<H: Heap>(vm: &mut Vm<H>, args: &[Value]) -> Result<Value, Trap> {
     let Value::Pid(p) = args[0] else {
         return bad_arg("monitor", "a pid", &args[0]);
     };
-    let Some(c) = &vm.ctx else {
+    let Some(host) = &vm.host else {
         return no_runtime("monitor");
     };
-    c.rt.monitor(p, c.pid);
+    host.monitor(p);
     Ok(Value::Nil)
 }
