@@ -387,13 +387,15 @@ impl<H: Heap> Vm<H> {
                         sync!();
                         site!(pc!());
                         let r = self.call_value(&program, callee_at, argc);
+                        // A builtin may end the slice (it took a newer program);
+                        // take that before the safepoint writes the budget back.
+                        budget = budget.min(self.budget);
                         let r = tryv!(pc!(), r);
                         self.drop_slots(callee_at, sp);
                         restack!();
                         sp = callee_at;
                         push!(r);
                         safepoint!();
-                        budget = budget.min(self.budget);
                         if budget <= 0 {
                             sync!();
                             return Ok(Exit::Yielded);
@@ -597,14 +599,15 @@ impl<H: Heap> Vm<H> {
                     self.fault_pc = pc!();
                     site!(pc!());
                     let r = self.call_native(b(ins), at, argc);
+                    // A builtin may end the slice (it took a newer program);
+                    // take that before the safepoint writes the budget back.
+                    budget = budget.min(self.budget);
                     let r = tryv!(pc!(), r);
                     self.drop_slots(at, sp);
                     restack!();
                     sp = at;
                     push!(r);
                     safepoint!();
-                    // A builtin may end the slice (it took a newer program).
-                    budget = budget.min(self.budget);
                     if budget <= 0 {
                         sync!();
                         return Ok(Exit::Yielded);
