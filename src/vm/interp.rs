@@ -385,6 +385,7 @@ impl<H: Heap> Vm<H> {
                     let Some((c, target)) = target else {
                         // A builtin called as a value, or an error.
                         sync!();
+                        self.fault_pc = pc!();
                         site!(pc!());
                         let r = self.call_value(&program, callee_at, argc);
                         // A builtin may end the slice (it took a newer program);
