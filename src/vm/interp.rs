@@ -84,6 +84,17 @@ impl<H: Heap> Vm<H> {
                 }
             }};
         }
+        // Releases the stack slots `$from..$to` (they are being discarded).
+        macro_rules! release {
+            ($from:expr, $to:expr) => {
+                if H::COUNTS_REFS {
+                    for i in $from..$to {
+                        let v = std::mem::replace(&mut stack[i], Value::Nil);
+                        self.heap.release(v);
+                    }
+                }
+            };
+        }
         macro_rules! chk {
             ($pc:expr, $v:expr) => {
                 if H::CHECKS_USE {
@@ -238,12 +249,7 @@ impl<H: Heap> Vm<H> {
             ($r:expr) => {{
                 let r = $r;
                 self.frames.pop();
-                if H::COUNTS_REFS {
-                    for i in base - 1..sp {
-                        let v = std::mem::replace(&mut stack[i], Value::Nil);
-                        self.heap.release(v);
-                    }
-                }
+                release!(base - 1, sp);
                 sp = base - 1;
                 push!(r);
                 match self.frames.last() {
@@ -392,8 +398,8 @@ impl<H: Heap> Vm<H> {
                         // take that before the safepoint writes the budget back.
                         budget = budget.min(self.budget);
                         let r = tryv!(pc!(), r);
-                        self.drop_slots(callee_at, sp);
                         restack!();
+                        release!(callee_at, sp);
                         sp = callee_at;
                         push!(r);
                         safepoint!();
@@ -604,8 +610,8 @@ impl<H: Heap> Vm<H> {
                     // take that before the safepoint writes the budget back.
                     budget = budget.min(self.budget);
                     let r = tryv!(pc!(), r);
-                    self.drop_slots(at, sp);
                     restack!();
+                    release!(at, sp);
                     sp = at;
                     push!(r);
                     safepoint!();
