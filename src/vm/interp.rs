@@ -4,7 +4,8 @@
 //! returns, a REPL entry halts, or an instruction traps. The running frame's
 //! code, base, instruction pointer and the stack top live in locals; they are
 //! written back (`sync!`) before anything else may look at them: a call into
-//! a builtin, a collection, an error.
+//! a builtin, a collection, an error. `protect!` wraps such a call: it saves
+//! them, runs the call, and reloads what the call may have moved.
 //!
 //! The stack is a vector kept at full length; `sp` counts the live values.
 //! On every call the VM makes room for the callee's `max_stack` (computed by
@@ -84,6 +85,17 @@ impl<H: Heap> Vm<H> {
                 }
             }};
         }
+        // Releases the stack slots `$from..$to` (they are being discarded).
+        macro_rules! release {
+            ($from:expr, $to:expr) => {
+                if H::COUNTS_REFS {
+                    for i in $from..$to {
+                        let v = std::mem::replace(&mut stack[i], Value::Nil);
+                        self.heap.release(v);
+                    }
+                }
+            };
+        }
         macro_rules! chk {
             ($pc:expr, $v:expr) => {
                 if H::CHECKS_USE {
@@ -109,15 +121,21 @@ impl<H: Heap> Vm<H> {
                 }
             };
         }
+        // Ends the slice here, between instructions, if its budget is spent.
+        macro_rules! yield_if_spent {
+            () => {
+                if budget <= 0 {
+                    sync!();
+                    return Ok(Exit::Yielded);
+                }
+            };
+        }
         // One reduction (a call or a backward jump); a spent slice yields here,
         // between instructions.
         macro_rules! tick {
             () => {
                 budget -= 1;
-                if budget <= 0 {
-                    sync!();
-                    return Ok(Exit::Yielded);
-                }
+                yield_if_spent!();
             };
         }
         // Ends the instruction at `pc` with a trap.
@@ -159,13 +177,38 @@ impl<H: Heap> Vm<H> {
                 stack[base + $i as usize]
             };
         }
-        // After an instruction that allocated: collect if due (all values are on the stack).
+        // Protect code that may touch the VM as a whole (after Lua's `Protect`
+        // in lvm.c): a builtin, a slow instruction, a collection may read this
+        // frame's ip, the stack top and the budget, grow or reallocate the
+        // stack, and end the slice. So save them first (`sync!`), run `$e`,
+        // and reload what it may have moved: the stack slice, and the budget
+        // (never upwards). `sp, ip:` also reloads the stack top and the ip
+        // from the VM, for a callee that pushes, pops and jumps itself
+        // (`slow`); a builtin leaves both where they were. Evaluates to `$e`;
+        // a spent budget is the caller's to act on (`yield_if_spent!`), after
+        // it has finished the instruction.
+        macro_rules! protect {
+            ($e:expr) => {{
+                sync!();
+                let r = $e;
+                restack!();
+                budget = budget.min(self.budget);
+                r
+            }};
+            (sp, ip: $e:expr) => {{
+                let r = protect!($e);
+                sp = self.sp;
+                if let Some(fr) = self.frames.last() {
+                    ip = code.as_ptr().wrapping_add(fr.ip);
+                }
+                r
+            }};
+        }
+        // After an instruction that allocated: collect if due (all values are
+        // on the stack). Lua's `checkGC`: the collector, protected.
         macro_rules! safepoint {
             () => {
-                sync!();
-                self.safepoint();
-                restack!();
-                budget = self.budget;
+                protect!(self.safepoint())
             };
         }
         macro_rules! jump {
@@ -238,12 +281,7 @@ impl<H: Heap> Vm<H> {
             ($r:expr) => {{
                 let r = $r;
                 self.frames.pop();
-                if H::COUNTS_REFS {
-                    for i in base - 1..sp {
-                        let v = std::mem::replace(&mut stack[i], Value::Nil);
-                        self.heap.release(v);
-                    }
-                }
+                release!(base - 1, sp);
                 sp = base - 1;
                 push!(r);
                 match self.frames.last() {
@@ -384,20 +422,18 @@ impl<H: Heap> Vm<H> {
                     };
                     let Some((c, target)) = target else {
                         // A builtin called as a value, or an error.
-                        sync!();
-                        site!(pc!());
-                        let r = self.call_value(&program, callee_at, argc);
+                        let r = protect!({
+                            self.fault_pc = pc!();
+                            site!(pc!());
+                            self.call_value(&program, callee_at, argc)
+                        });
                         let r = tryv!(pc!(), r);
-                        self.drop_slots(callee_at, sp);
-                        restack!();
+                        release!(callee_at, sp);
                         sp = callee_at;
                         push!(r);
                         safepoint!();
-                        budget = budget.min(self.budget);
-                        if budget <= 0 {
-                            sync!();
-                            return Ok(Exit::Yielded);
-                        }
+                        // A builtin may end the slice (it took a newer program).
+                        yield_if_spent!();
                         continue;
                     };
                     if self.frames.len() >= MAX_FRAMES {
@@ -593,22 +629,18 @@ impl<H: Heap> Vm<H> {
                 op::CallNative => {
                     let argc = a(ins) as usize;
                     let at = sp - argc;
-                    sync!();
-                    self.fault_pc = pc!();
-                    site!(pc!());
-                    let r = self.call_native(b(ins), at, argc);
+                    let r = protect!({
+                        self.fault_pc = pc!();
+                        site!(pc!());
+                        self.call_native(b(ins), at, argc)
+                    });
                     let r = tryv!(pc!(), r);
-                    self.drop_slots(at, sp);
-                    restack!();
+                    release!(at, sp);
                     sp = at;
                     push!(r);
                     safepoint!();
                     // A builtin may end the slice (it took a newer program).
-                    budget = budget.min(self.budget);
-                    if budget <= 0 {
-                        sync!();
-                        return Ok(Exit::Yielded);
-                    }
+                    yield_if_spent!();
                 }
                 op::GetCell | op::GetUp => {
                     let holder = if ins as u8 == op::GetCell {
@@ -647,21 +679,13 @@ impl<H: Heap> Vm<H> {
                     return Ok(Exit::Halted);
                 }
                 _ => {
-                    sync!();
-                    self.fault_pc = pc!();
-                    let r = self.slow(&program, proto, ins, base);
-                    restack!();
-                    sp = self.sp;
-                    if let Some(fr) = self.frames.last() {
-                        ip = code.as_ptr().wrapping_add(fr.ip);
-                    }
+                    let r = protect!(sp, ip: {
+                        self.fault_pc = pc!();
+                        self.slow(&program, proto, ins, base)
+                    });
                     tryv!(pc!(), r);
-                    // A builtin may end the slice (it took a newer program).
-                    budget = budget.min(self.budget);
-                    if budget <= 0 {
-                        sync!();
-                        return Ok(Exit::Yielded);
-                    }
+                    // Its safepoint may have charged for what it allocated.
+                    yield_if_spent!();
                 }
             }
         }
