@@ -217,3 +217,20 @@ fn processes_work_from_the_repl() {
     let (out, _) = s.feed(&["1 + 1"]);
     assert_eq!(out, "2\n");
 }
+
+#[test]
+fn a_process_that_receives_a_newer_function_runs_it() {
+    // The process was spawned before `triple` existed; its recv finds the
+    // message already there, takes the newer program and must end the slice
+    // so that the call below runs in it.
+    let mut s = session();
+    let (out, err) = s.feed(&[
+        "let me = self();",
+        "let p = spawn(fn() { sleep(300); let f = recv(); send(me, f(5)); });",
+        "fn triple(x) { return 3 * x; }",
+        "send(p, triple);",
+        // (With a timeout: if the process crashed, the test fails, not hangs.)
+        "recv(10000)",
+    ]);
+    assert_eq!(out, "15\n", "stderr: {err}");
+}
