@@ -24,7 +24,7 @@ fn compile(text: &str) -> (Arc<Program>, u32) {
 }
 
 fn run(program: &Arc<Program>, main: u32, args: &[&str]) {
-    let mut cfg = RunConfig::default_for(Backend::MarkCompact);
+    let mut cfg = RunConfig::default_for(Backend::DEFAULT);
     cfg.vm = VmOptions {
         args: args.iter().map(|s| s.to_string()).collect(),
         ..VmOptions::default()
