@@ -64,10 +64,9 @@ impl Gen<'_> {
         } else {
             1 + self.below(6) as u64
         };
-        if !self.afford(k + 1) {
+        if !self.spend_loop(k) {
             return false;
         }
-        self.charge(k);
         let i = self.fresh("i");
         let header = match (self.below(3), self.var_of(Ty::Int)) {
             (0, Some(v)) => format!("for {i} in {v}..({v} + {k})"),
@@ -86,10 +85,9 @@ impl Gen<'_> {
 
     pub(super) fn for_list(&mut self) -> bool {
         let k = 1 + self.below(5) as u64;
-        if !self.afford(k + 1) {
+        if !self.spend_loop(k) {
             return false;
         }
-        self.charge(k);
         let e = self.fresh("e");
         let var = Var {
             name: e.clone(),
@@ -121,10 +119,9 @@ impl Gen<'_> {
             return false;
         };
         let k = 1 + self.below(5) as u64;
-        if !self.afford(k + 2) {
+        if !self.spend_loop(k + 1) {
             return false;
         }
-        self.charge(k + 1);
         let (n, key) = (self.fresh("n"), self.fresh("k"));
         self.line(&format!("let {n} = 0;"));
         let first = [
@@ -145,10 +142,9 @@ impl Gen<'_> {
 
     pub(super) fn while_stmt(&mut self) -> bool {
         let k = 1 + self.below(5) as u64;
-        if !self.afford(k + 2) {
+        if !self.spend_loop(k + 1) {
             return false;
         }
-        self.charge(k + 1);
         let w = self.fresh("w");
         self.line(&format!("let {w} = 0;"));
         let saved = self.no_calls;

@@ -113,6 +113,25 @@ impl Gen<'_> {
         f.cost = f.cost.saturating_add(f.mult.saturating_mul(n));
     }
 
+    /// Charges `n` if the frame can afford it; false (nothing charged) if not.
+    pub(super) fn spend(&mut self, n: u64) -> bool {
+        if !self.afford(n) {
+            return false;
+        }
+        self.charge(n);
+        true
+    }
+
+    /// Charges a loop's `n` (its trips and any setup) if the frame can also
+    /// afford one statement of its body; false (nothing charged) if not.
+    pub(super) fn spend_loop(&mut self, n: u64) -> bool {
+        if !self.afford(n + 1) {
+            return false;
+        }
+        self.charge(n);
+        true
+    }
+
     /// Runs `body` with the statement multiplier times `k` inside one more loop.
     pub(super) fn in_loop(&mut self, k: u64, body: impl FnOnce(&mut Self)) {
         let (mult, loops) = {

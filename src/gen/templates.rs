@@ -20,10 +20,9 @@ impl Gen<'_> {
             0 => {
                 let d = self.below(6);
                 let cost = 4u64 << d;
-                if !self.afford(cost) {
+                if !self.spend(cost) {
                     return false;
                 }
-                self.charge(cost);
                 let (f, v) = (self.fresh("f"), self.fresh("v"));
                 self.line(&format!("fn {f}(d) {{"));
                 self.line("  if d <= 0 { return [d, \"leaf\"]; }");
@@ -41,10 +40,9 @@ impl Gen<'_> {
                 } else {
                     1 + self.below(200)
                 };
-                if !self.afford(n as u64 + 2) {
+                if !self.spend(n as u64 + 2) {
                     return false;
                 }
-                self.charge(n as u64 + 2);
                 let (f, v) = (self.fresh("f"), self.fresh("v"));
                 self.line(&format!("fn {f}(n, acc) {{"));
                 self.line("  if n <= 0 { return acc; }");
@@ -58,10 +56,9 @@ impl Gen<'_> {
             }
             2 => {
                 let n = 1 + self.below(150);
-                if !self.afford(n as u64 * 2) {
+                if !self.spend(n as u64 * 2) {
                     return false;
                 }
-                self.charge(n as u64 * 2);
                 let f = self.fresh("f");
                 self.line(&format!("fn {f}(n) {{"));
                 self.line("  if n <= 0 { gc(); return 0; }");
@@ -73,10 +70,9 @@ impl Gen<'_> {
             }
             3 => {
                 let k = 1 + self.below(6) as u64;
-                if !self.afford(k * 4 + 2) {
+                if !self.spend(k * 4 + 2) {
                     return false;
                 }
-                self.charge(k * 4 + 2);
                 let (v, i, c, a, f) = (
                     self.fresh("v"),
                     self.fresh("i"),
@@ -102,10 +98,9 @@ impl Gen<'_> {
             }
             4 => {
                 let k = self.below(8) as u64;
-                if !self.afford(k * 3 + 6) {
+                if !self.spend(k * 3 + 6) {
                     return false;
                 }
-                self.charge(k * 3 + 6);
                 let (f, v, i) = (self.fresh("f"), self.fresh("v"), self.fresh("i"));
                 let x = self.simple_int();
                 self.line(&format!("fn {f}(start) {{"));
@@ -124,10 +119,9 @@ impl Gen<'_> {
             }
             5 => {
                 let k = 1 + self.below(150) as u64;
-                if !self.afford(k * 2) {
+                if !self.spend(k * 2) {
                     return false;
                 }
-                self.charge(k * 2);
                 let (v, i, x) = (self.fresh("v"), self.fresh("i"), self.fresh("x"));
                 let m = 1 + self.below(12);
                 self.line(&format!("let {v} = [];"));
@@ -140,10 +134,9 @@ impl Gen<'_> {
             }
             6 => {
                 let k = 1 + self.below(60) as u64;
-                if !self.afford(k * 3) {
+                if !self.spend(k * 3) {
                     return false;
                 }
-                self.charge(k * 3);
                 let (v, i) = (self.fresh("v"), self.fresh("i"));
                 let (a, b) = (2 + self.below(6), 1 + self.below(7));
                 self.line(&format!("let {v} = {{}};"));
@@ -158,10 +151,9 @@ impl Gen<'_> {
             }
             7 => {
                 let k = self.below(30) as u64;
-                if !self.afford(k + 2) {
+                if !self.spend(k + 2) {
                     return false;
                 }
-                self.charge(k + 2);
                 let (s, i) = (self.fresh("s"), self.fresh("i"));
                 self.line(&format!("let {s} = \"\";"));
                 self.line(&format!(
@@ -172,10 +164,9 @@ impl Gen<'_> {
             9 => {
                 // A large object (its own span in mark-compact), grown and copied.
                 let k = 4000 + self.below(8000);
-                if !self.afford(200) {
+                if !self.spend(200) {
                     return false;
                 }
-                self.charge(200);
                 let (v, w) = (self.fresh("v"), self.fresh("w"));
                 let x = self.any_expr(0);
                 self.line(&format!("let {v} = fill({k}, {x});"));
@@ -199,10 +190,9 @@ impl Gen<'_> {
             10 => {
                 // Enough garbage to start collections without --gc-stress.
                 let k = 500 + self.below(1500) as u64;
-                if !self.afford(k) {
+                if !self.spend(k) {
                     return false;
                 }
-                self.charge(k);
                 let (v, i, x) = (self.fresh("v"), self.fresh("i"), self.fresh("x"));
                 let m = 50 + self.below(200);
                 self.line(&format!("let {v} = [];"));
@@ -217,10 +207,9 @@ impl Gen<'_> {
             11 => {
                 // A map that grows past its first tables, with string keys made at run time.
                 let k = 1 + self.below(120) as u64;
-                if !self.afford(k * 4) {
+                if !self.spend(k * 4) {
                     return false;
                 }
-                self.charge(k * 4);
                 let (v, i, a, key) = (
                     self.fresh("v"),
                     self.fresh("i"),
@@ -251,10 +240,9 @@ impl Gen<'_> {
                     return false;
                 };
                 let k = 1 + self.below(40) as u64;
-                if !self.afford(k * 2) {
+                if !self.spend(k * 2) {
                     return false;
                 }
-                self.charge(k * 2);
                 let (n, e) = (self.fresh("n"), self.fresh("e"));
                 self.line(&format!("let {n} = 0;"));
                 self.line(&format!("for {e} in {l} {{"));
@@ -268,10 +256,9 @@ impl Gen<'_> {
             13 => {
                 // Keys built at run time, found again through equal strings.
                 let k = 1 + self.below(30) as u64;
-                if !self.afford(k + 2) {
+                if !self.spend(k + 2) {
                     return false;
                 }
-                self.charge(k + 2);
                 let (v, i) = (self.fresh("v"), self.fresh("i"));
                 self.line(&format!("let {v} = {{}};"));
                 self.line(&format!(
