@@ -9,7 +9,8 @@ use super::prelude::{FIELDS, KEYS, SEPS};
 use super::scope::{Ty, Var};
 
 impl Gen<'_> {
-    /// Emits `body` (made with no calls) under `v != nil` when v is nullable.
+    /// Emits `body` under `v != nil` when v is nullable and under `extra` if
+    /// given; a guarded body is made with no calls.
     pub(super) fn guarded(
         &mut self,
         v: &Var,
@@ -21,12 +22,11 @@ impl Gen<'_> {
             conds.push(format!("{} != nil", v.name));
         }
         conds.extend(extra);
-        let saved = self.no_calls;
-        if !conds.is_empty() {
-            self.no_calls = true;
-        }
-        let b = body(self);
-        self.no_calls = saved;
+        let b = if conds.is_empty() {
+            body(self)
+        } else {
+            self.without_calls(body)
+        };
         if conds.is_empty() {
             self.line(&b);
         } else {
@@ -142,34 +142,33 @@ impl Gen<'_> {
             return false;
         };
         let n = v.name.clone();
-        let saved = self.no_calls;
-        self.no_calls = true;
-        let read = match v.ty {
-            Ty::List => {
-                let i = self.int_expr();
-                let g = if v.nullable {
-                    format!("{n} != nil and len({n}) > 0")
-                } else {
-                    format!("len({n}) > 0")
-                };
-                Some((g, format!("{n}[({i}) % len({n})]")))
-            }
-            Ty::Map => {
-                let k = self.key();
-                let g = if v.nullable {
-                    format!("{n} != nil")
-                } else {
-                    "true".into()
-                };
-                Some((g, format!("{n}[{k}]")))
-            }
-            _ => None,
-        };
-        let (guard, expr) = read.unwrap_or_else(|| ("true".into(), n.clone()));
-        let push = self.any_expr(1);
-        let k = self.key();
-        let put = self.any_expr(1);
-        self.no_calls = saved;
+        let (guard, expr, push, k, put) = self.without_calls(|g| {
+            let (guard, expr) = match v.ty {
+                Ty::List => {
+                    let i = g.int_expr();
+                    let guard = if v.nullable {
+                        format!("{n} != nil and len({n}) > 0")
+                    } else {
+                        format!("len({n}) > 0")
+                    };
+                    (guard, format!("{n}[({i}) % len({n})]"))
+                }
+                Ty::Map => {
+                    let k = g.key();
+                    let guard = if v.nullable {
+                        format!("{n} != nil")
+                    } else {
+                        "true".into()
+                    };
+                    (guard, format!("{n}[{k}]"))
+                }
+                _ => ("true".into(), n.clone()),
+            };
+            let push = g.any_expr(1);
+            let k = g.key();
+            let put = g.any_expr(1);
+            (guard, expr, push, k, put)
+        });
         self.line(&format!("if {guard} {{"));
         self.indent += 1;
         self.line(&format!("let {t} = {expr};"));

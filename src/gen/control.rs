@@ -147,14 +147,13 @@ impl Gen<'_> {
         }
         let w = self.fresh("w");
         self.line(&format!("let {w} = 0;"));
-        let saved = self.no_calls;
-        self.no_calls = true;
-        let c = if self.chance(1, 3) {
-            format!(" and {}", self.bool_expr(1))
-        } else {
-            String::new()
-        };
-        self.no_calls = saved;
+        let c = self.without_calls(|g| {
+            if g.chance(1, 3) {
+                format!(" and {}", g.bool_expr(1))
+            } else {
+                String::new()
+            }
+        });
         let header = format!("while {w} < {k}{c}");
         let first = [format!("{w} = {w} + 1;")];
         self.in_loop(k, |g| g.braced(&header, &first, &[], 5));

@@ -143,6 +143,16 @@ impl Gen<'_> {
         true
     }
 
+    /// Runs `f` with no call of a generated function allowed in what it makes
+    /// (inside a guard: a call could undo what the guard checked).
+    pub(super) fn without_calls<T>(&mut self, f: impl FnOnce(&mut Self) -> T) -> T {
+        let saved = self.no_calls;
+        self.no_calls = true;
+        let r = f(self);
+        self.no_calls = saved;
+        r
+    }
+
     /// A callable variable whose signature satisfies `want` and whose call
     /// the current frame can afford; charges for it.
     fn callee(&mut self, want: impl Fn(&Sig) -> bool) -> Option<(String, usize)> {
