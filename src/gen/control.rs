@@ -12,16 +12,22 @@ impl Gen<'_> {
         self.scopes.push(Vec::new());
         self.depth += 1;
         self.indent += 1;
+        self.stmts_up_to(max, 0);
+        self.indent -= 1;
+        self.depth -= 1;
+        self.scopes.pop();
+    }
+
+    /// Up to `max` statements, until `stmt` can make no more: the first `min`
+    /// always tried, each later one only on a draw (4 in 5; a miss ends it).
+    pub(super) fn stmts_up_to(&mut self, max: usize, min: usize) {
         let mut n = 0;
-        while n < max && self.below(5) != 0 {
+        while n < max && (n < min || self.below(5) != 0) {
             if !self.stmt() {
                 break;
             }
             n += 1;
         }
-        self.indent -= 1;
-        self.depth -= 1;
-        self.scopes.pop();
     }
 
     /// `header {`, a block with `first` lines at its start (and `vars`
@@ -73,12 +79,7 @@ impl Gen<'_> {
             (1, Some(v)) => format!("for {i} in ({v} - {k})..{v}"),
             _ => format!("for {i} in 0..{k}"),
         };
-        let var = Var {
-            name: i,
-            ty: Ty::Int,
-            mutable: false,
-            nullable: false,
-        };
+        let var = Var::bound(i, Ty::Int);
         self.in_loop(k, |g| g.braced(&header, &[], &[var], 5));
         true
     }
@@ -89,12 +90,7 @@ impl Gen<'_> {
             return false;
         }
         let e = self.fresh("e");
-        let var = Var {
-            name: e.clone(),
-            ty: Ty::Any,
-            mutable: false,
-            nullable: false,
-        };
+        let var = Var::bound(e.clone(), Ty::Any);
         match self.var_of(Ty::List) {
             Some(l) if self.chance(2, 3) => {
                 let i = self.fresh("i");
@@ -129,12 +125,7 @@ impl Gen<'_> {
             format!("if {n} > {k} {{ break; }}"),
             format!("print(\"{key}\", check({key}), check({m}[{key}]));"),
         ];
-        let var = Var {
-            name: key.clone(),
-            ty: Ty::Any,
-            mutable: false,
-            nullable: false,
-        };
+        let var = Var::bound(key.clone(), Ty::Any);
         let header = format!("for {key} in {m}");
         self.in_loop(k, |g| g.braced(&header, &first, &[var], 4));
         true

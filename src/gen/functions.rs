@@ -65,13 +65,7 @@ impl Gen<'_> {
         self.indent += 1;
         self.depth += 1;
         self.scopes.push(vars);
-        let mut n = 0;
-        while n < max && (n == 0 || self.below(5) != 0) {
-            if !self.stmt() {
-                break;
-            }
-            n += 1;
-        }
+        self.stmts_up_to(max, 1);
         let ret_ty = match ret {
             Ret::Nil => None,
             Ret::Val(t) => {

@@ -26,6 +26,18 @@ pub(super) struct Var {
     pub(super) nullable: bool,
 }
 
+impl Var {
+    /// A variable a loop binds: never assigned, never nil.
+    pub(super) fn bound(name: String, ty: Ty) -> Var {
+        Var {
+            name,
+            ty,
+            mutable: false,
+            nullable: false,
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub(super) struct Sig {
     pub(super) params: Vec<Ty>,

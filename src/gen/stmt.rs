@@ -116,13 +116,11 @@ impl Gen<'_> {
 
     pub(super) fn let_of(&mut self, ty: Ty) {
         let name = self.fresh("v");
-        let (init, nullable) = match ty {
-            Ty::Int => (self.int_reduced(), false),
-            Ty::Str => (self.str_bounded(), false),
-            Ty::List => (self.list_expr(2), self.chance(1, 3)),
-            Ty::Map => (self.map_expr(2), self.chance(1, 3)),
-            _ => (self.any_expr(2), false),
+        let init = match self.value_of(ty) {
+            Some(e) => e,
+            None => self.any_expr(2),
         };
+        let nullable = matches!(ty, Ty::List | Ty::Map) && self.chance(1, 3);
         self.line(&format!("let {name} = {init};"));
         self.declare(&name, ty, true, nullable);
     }
