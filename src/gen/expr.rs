@@ -44,13 +44,10 @@ impl Gen<'_> {
     pub(super) fn int_atom(&mut self) -> String {
         match self.weighted(&[4, 6, 3, 3, 2, 1, 2, 1, 1, 1]) {
             1 => self.simple_int(),
-            2 => {
-                match self.pick_var(|v| matches!(v.ty, Ty::List | Ty::Map | Ty::Str) && !v.nullable)
-                {
-                    Some(v) => format!("len({})", v.name),
-                    None => self.int_literal(),
-                }
-            }
+            2 => match self.sized_var() {
+                Some(v) => format!("len({v})"),
+                None => self.int_literal(),
+            },
             3 => match self.call_returning(Ty::Int) {
                 Some(c) => c,
                 None => self.simple_int(),
@@ -178,12 +175,10 @@ impl Gen<'_> {
                 Some(m) => format!("has({m}, {})", self.key()),
                 None => "true".into(),
             },
-            4 => match self
-                .pick_var(|v| matches!(v.ty, Ty::List | Ty::Map | Ty::Str) && !v.nullable)
-            {
+            4 => match self.sized_var() {
                 Some(v) => {
                     let k = self.below(5);
-                    format!("(len({}) > {k})", v.name)
+                    format!("(len({v}) > {k})")
                 }
                 None => "false".into(),
             },

@@ -104,6 +104,12 @@ impl Gen<'_> {
         self.pick_var(|v| v.ty == ty && !v.nullable).map(|v| v.name)
     }
 
+    /// A variable with a length (a list, map or string) that is never nil.
+    pub(super) fn sized_var(&mut self) -> Option<String> {
+        self.pick_var(|v| matches!(v.ty, Ty::List | Ty::Map | Ty::Str) && !v.nullable)
+            .map(|v| v.name)
+    }
+
     pub(super) fn cur(&self) -> &Frame {
         self.frames.last().unwrap_or(&self.top)
     }

@@ -9,7 +9,8 @@ use super::prelude::{FLOATS, SEPS};
 use super::scope::{Ret, Ty};
 
 impl Gen<'_> {
-    /// One statement; false when the frame's budget is spent.
+    /// One statement; false when the frame's budget or the program's
+    /// statement count is spent.
     pub(super) fn stmt(&mut self) -> bool {
         if !self.afford(1) || self.stmts >= self.cfg.max_statements {
             return false;
@@ -114,6 +115,8 @@ impl Gen<'_> {
         true
     }
 
+    /// `let` of a fresh variable of `ty` (not a function); a list or a map
+    /// may be declared nullable.
     pub(super) fn let_of(&mut self, ty: Ty) {
         let name = self.fresh("v");
         let init = match self.value_of(ty) {
