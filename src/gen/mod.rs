@@ -30,89 +30,19 @@
 //! so every backend must report the same error.
 
 mod build;
+mod collections;
+mod control;
+mod expr;
+mod functions;
+mod prelude;
+mod scope;
+mod source;
+mod stmt;
+mod templates;
 #[cfg(test)]
 mod tests;
 
-/// A stream of choices. `next_byte` returns 0 once the source is exhausted.
-pub trait ByteSource {
-    fn next_byte(&mut self) -> u8;
-}
-
-impl<T: ByteSource + ?Sized> ByteSource for &mut T {
-    fn next_byte(&mut self) -> u8 {
-        (**self).next_byte()
-    }
-}
-
-/// Choices read from a byte slice (fuzzer input), then zeros.
-#[derive(Clone, Debug)]
-pub struct Choices<'a> {
-    data: &'a [u8],
-    pos: usize,
-}
-
-impl<'a> Choices<'a> {
-    pub fn new(data: &'a [u8]) -> Choices<'a> {
-        Choices { data, pos: 0 }
-    }
-
-    /// How many bytes of the input have been used.
-    pub fn consumed(&self) -> usize {
-        self.pos.min(self.data.len())
-    }
-
-    /// Whether every byte of the input has been used.
-    pub fn is_exhausted(&self) -> bool {
-        self.pos >= self.data.len()
-    }
-}
-
-impl ByteSource for Choices<'_> {
-    fn next_byte(&mut self) -> u8 {
-        let b = self.data.get(self.pos).copied().unwrap_or(0);
-        self.pos = self.pos.saturating_add(1);
-        b
-    }
-}
-
-/// An endless stream of choices from a seed (splitmix64).
-#[derive(Clone, Debug)]
-pub struct Seeded {
-    state: u64,
-    word: u64,
-    left: u32,
-}
-
-impl Seeded {
-    pub fn new(seed: u64) -> Seeded {
-        Seeded {
-            state: seed,
-            word: 0,
-            left: 0,
-        }
-    }
-
-    fn next_u64(&mut self) -> u64 {
-        self.state = self.state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-}
-
-impl ByteSource for Seeded {
-    fn next_byte(&mut self) -> u8 {
-        if self.left == 0 {
-            self.word = self.next_u64();
-            self.left = 8;
-        }
-        let b = self.word as u8;
-        self.word >>= 8;
-        self.left -= 1;
-        b
-    }
-}
+pub use source::{ByteSource, Choices, Seeded};
 
 /// Bounds of a generated program.
 #[derive(Clone, Debug)]
