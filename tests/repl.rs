@@ -234,3 +234,14 @@ fn a_process_that_receives_a_newer_function_runs_it() {
     ]);
     assert_eq!(out, "15\n", "stderr: {err}");
 }
+
+#[test]
+fn the_banner_names_the_backend_and_the_others() {
+    for b in Backend::ALL {
+        let line = loam::repl::banner(b);
+        assert!(line.contains(&format!("({} backend", b.name())), "{line}");
+        for other in Backend::names() {
+            assert!(line.contains(other), "{line} lacks {other}");
+        }
+    }
+}
