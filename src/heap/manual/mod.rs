@@ -9,14 +9,14 @@
 //! generation differs, or the slot is free, or its segment is no longer held.
 //! Stamp 0 marks references this heap did not make (static data). How
 //! `check` and `free` decide, without ever reading memory the heap does not
-//! hold, is in `collect.rs`.
+//! hold, is in `collect.rs`; `--verify-heap` is in `verify.rs`.
 
 mod collect;
 #[cfg(test)]
 mod tests;
+mod verify;
 
 use super::slab::Slab;
-use super::verify::Refs;
 use super::{
     Backend, GcEvent, GcReason, Heap, HeapConfig, HeapStats, Leak, Location, MemError, RootSet,
     SegmentPool,
@@ -150,11 +150,8 @@ impl Heap for ManualHeap {
     }
 
     /// The slab's invariants, object shapes and internal storage; references
-    /// may dangle (that is the script's business until it uses them), but
-    /// never into internal storage.
+    /// may dangle (`verify.rs`).
     fn verify(&mut self, roots: &mut dyn RootSet) -> Result<(), String> {
-        self.slab
-            .verify_graph(roots, Refs::MayDangle, &mut |_| {})
-            .map(|_| ())
+        self.verify_heap(roots)
     }
 }

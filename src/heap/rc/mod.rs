@@ -34,15 +34,14 @@
 mod collect;
 #[cfg(test)]
 mod tests;
+mod verify;
 
 use super::slab::Slab;
-use super::verify::{Refs, describe};
 use super::{
     Backend, GcEvent, GcReason, Heap, HeapConfig, HeapStats, Leak, Location, RootSet, SegmentPool,
 };
 use crate::value::object::{FLAG_BACKEND, FLAG_STATIC, Header, init_header};
 use crate::value::{Alloc, AllocError, Kind, ObjRef, Value};
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -288,68 +287,10 @@ impl Heap for RcHeap {
         self.slab.leaks_by_site(site)
     }
 
-    /// Recounts every reference from the roots (which must visit exactly the
-    /// counted stack slots) and from every live object's value slots, and
-    /// compares with the stored counts; checks colours and the candidate
-    /// buffer; and that every reference points to a live object or static data.
+    /// The slab's and the graph's checks, then the counts, colours and the
+    /// candidate buffer (`verify.rs`). The roots must visit exactly the
+    /// counted stack slots.
     fn verify(&mut self, roots: &mut dyn RootSet) -> Result<(), String> {
-        let mut problems = Vec::new();
-        let mut overflowed = 0usize;
-        let mut actual: HashMap<usize, u64> = HashMap::new();
-        let objects = self.slab.verify_graph(roots, Refs::Strict, &mut |r| {
-            *actual.entry(r.addr()).or_default() += 1
-        })?;
-        for &r in &objects {
-            let h = r.header();
-            if matches!(h.kind, Kind::Array | Kind::Bytes) {
-                continue;
-            }
-            let (stored, real) = (count(h), actual.get(&r.addr()).copied().unwrap_or(0));
-            if stored as u64 != real && !(stored == STUCK && real >= STUCK as u64) {
-                problems.push(format!(
-                    "{}: stored count {stored}, actual references {real}",
-                    describe(r)
-                ));
-            }
-            let (c, index) = (colour(h), (h.aux >> INDEX_SHIFT) as usize);
-            if c != BLACK && c != PURPLE {
-                problems.push(format!("{}: left {} by a collection", describe(r), c));
-            }
-            if buffered(h)
-                && (c != PURPLE || self.candidates.get(index.wrapping_sub(1)) != Some(&Some(r)))
-            {
-                problems.push(format!(
-                    "{}: buffered but not purple at its position {}",
-                    describe(r),
-                    index.wrapping_sub(1) as isize
-                ));
-            }
-            if !buffered(h) && index != 0 {
-                problems.push(format!("{}: a position but not buffered", describe(r)));
-            }
-            if c == PURPLE && !buffered(h) {
-                overflowed += 1;
-            }
-        }
-        if overflowed != self.overflowed {
-            problems.push(format!(
-                "{overflowed} purple objects outside the buffer, counted {}",
-                self.overflowed
-            ));
-        }
-        for r in self.candidates.iter().flatten() {
-            if !self.slab.is_allocated(r.addr()) || !buffered(r.header()) {
-                problems.push(format!(
-                    "candidate {:#x} is freed or not buffered",
-                    r.addr()
-                ));
-            }
-        }
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            problems.truncate(20);
-            Err(problems.join("\n"))
-        }
+        self.verify_heap(roots)
     }
 }
