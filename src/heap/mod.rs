@@ -14,6 +14,7 @@
 
 pub mod copy;
 pub mod keys;
+mod kit;
 pub mod manual;
 pub mod markcompact;
 pub mod rc;

@@ -9,6 +9,8 @@ use crate::value::map::new_map;
 use crate::value::object::{FLAG_FREED, list_layout};
 use crate::value::string::new_str;
 
+crate::heap::kit::heap_kit!(ManualHeap);
+
 fn heap() -> (Arc<SegmentPool>, ManualHeap) {
     let pool = Arc::new(SegmentPool::new(None));
     let h = ManualHeap::new(pool.clone(), HeapConfig::default());

@@ -11,6 +11,8 @@ use crate::value::map::new_map;
 use crate::value::string::new_str;
 use crate::value::{ListRef, Value};
 
+crate::heap::kit::heap_kit!(MarkCompactHeap);
+
 fn heap() -> (Arc<SegmentPool>, MarkCompactHeap) {
     let pool = Arc::new(SegmentPool::new(None));
     let h = MarkCompactHeap::new(pool.clone(), HeapConfig::default());

@@ -14,6 +14,8 @@ use crate::value::list::new_list;
 use crate::value::map::new_map;
 use crate::value::string::new_str;
 
+crate::heap::kit::heap_kit!(RcHeap);
+
 /// The VM's stack: every value on it is counted.
 struct Stack(Vec<Value>);
 
