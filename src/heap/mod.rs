@@ -20,6 +20,8 @@
 
 pub mod copy;
 pub mod keys;
+#[cfg(test)]
+mod kit;
 pub mod segment;
 pub mod slab;
 pub mod statics;

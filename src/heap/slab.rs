@@ -28,10 +28,10 @@
 //! - `registry` holds the base of every segment and span held, nothing else.
 
 use super::segment::{Segment, SegmentPool};
-use super::{Location, SegmentUse};
+use super::{HeapStats, Leak, Location, SegmentUse};
 use crate::value::object::{FLAG_FREED, HEADER_BYTES, Header, list_layout, map_layout};
 use crate::value::{AllocError, Kind, ObjRef};
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::ptr::NonNull;
 use std::sync::Arc;
@@ -500,6 +500,53 @@ impl Slab {
                 off += step;
             }
         }
+    }
+
+    /// `Alloc::retire` of the slab backends: frees `r` if it is an allocated
+    /// object of this slab (replaced internal storage), else nothing.
+    pub fn retire(&mut self, r: ObjRef) {
+        if self.is_allocated(r.addr()) {
+            // SAFETY: r is an allocated object of this slab (checked just above).
+            unsafe { self.free(r) };
+        }
+    }
+
+    /// The slab's counters as `heap_stats()` reports them. Collections and
+    /// pauses are none of the slab's business: a backend that collects
+    /// fills them in.
+    pub fn stats(&self) -> HeapStats {
+        HeapStats {
+            allocated_bytes: self.allocated_bytes,
+            live_bytes: self.live_bytes,
+            heap_bytes: self.held,
+            segments: self.segs.len(),
+            freed_objects: self.freed_objects,
+            ..HeapStats::default()
+        }
+    }
+
+    /// What is still allocated, grouped by allocation site (`site_of` reads
+    /// it from a header, as the backend keeps it), in site order. Lists and
+    /// maps count with the bytes of their internal storage, which is not
+    /// listed on its own (it is never freed on its own either).
+    pub fn leaks_by_site(&self, site_of: impl Fn(&Header) -> u32) -> Vec<Leak> {
+        let mut by_site: BTreeMap<u32, (u64, u64)> = BTreeMap::new();
+        self.for_each_object(|r| {
+            let h = r.header();
+            if !matches!(h.kind, Kind::Array | Kind::Bytes) {
+                let e = by_site.entry(site_of(h)).or_default();
+                e.0 += 1;
+                e.1 += bytes_with_storage(r) as u64;
+            }
+        });
+        by_site
+            .into_iter()
+            .map(|(site, (objects, bytes))| Leak {
+                site,
+                objects,
+                bytes,
+            })
+            .collect()
     }
 
     /// Every segment and span held, in `locate`'s order, with its bytes in use.

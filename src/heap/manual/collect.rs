@@ -1,4 +1,6 @@
-//! Manual memory management: checking a reference before use, and `free`.
+//! What stands in for a collection under `manual`, which never collects
+//! (`Heap::collect` does nothing): the script's `free`, and the check of a
+//! reference before each use that catches what a wrong `free` left behind.
 //!
 //! `check_obj` decides in three steps and reads only memory the heap holds:
 //! 1. is the address a slot start in a segment held now (the slab's registry

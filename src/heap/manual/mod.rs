@@ -9,14 +9,14 @@
 //! generation differs, or the slot is free, or its segment is no longer held.
 //! Stamp 0 marks references this heap did not make (static data). How
 //! `check` and `free` decide, without ever reading memory the heap does not
-//! hold, is in `collect.rs`.
+//! hold, is in `collect.rs`; `--verify-heap` is in `verify.rs`.
 
 mod collect;
 #[cfg(test)]
 mod tests;
+mod verify;
 
-use super::slab::{Slab, bytes_with_storage};
-use super::verify::{Refs, verify_graph};
+use super::slab::Slab;
 use super::{
     Backend, GcEvent, GcReason, Heap, HeapConfig, HeapStats, Leak, Location, MemError, RootSet,
     SegmentPool,
@@ -24,7 +24,6 @@ use super::{
 use crate::value::object::{Header, init_header};
 use crate::value::{Alloc, AllocError, Kind, ObjRef, Value};
 use collect::FreedSites;
-use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 pub struct ManualHeap {
@@ -80,10 +79,7 @@ impl Alloc for ManualHeap {
     }
 
     fn retire(&mut self, r: ObjRef) {
-        if self.slab.is_allocated(r.addr()) {
-            // SAFETY: r is an allocated object of this slab (checked just above).
-            unsafe { self.slab.free(r) };
-        }
+        self.slab.retire(r);
     }
 }
 
@@ -137,15 +133,7 @@ impl Heap for ManualHeap {
     }
 
     fn stats(&self) -> HeapStats {
-        HeapStats {
-            allocated_bytes: self.slab.allocated_bytes(),
-            live_bytes: self.slab.live_bytes(),
-            heap_bytes: self.slab.held_bytes(),
-            segments: self.slab.segment_count(),
-            collections: 0,
-            freed_objects: self.slab.freed_objects(),
-            ..HeapStats::default()
-        }
+        self.slab.stats()
     }
 
     fn locate(&self, r: ObjRef) -> Option<Location> {
@@ -159,40 +147,12 @@ impl Heap for ManualHeap {
     /// Objects never freed, by allocation site: lists and maps count with the
     /// bytes of their internal storage (which is never freed on its own).
     fn leaks(&self) -> Vec<Leak> {
-        let mut by_site: BTreeMap<u32, (u64, u64)> = BTreeMap::new();
-        self.slab.for_each_object(|r| {
-            if !matches!(r.kind(), Kind::Array | Kind::Bytes) {
-                let e = by_site.entry(site(r.header())).or_default();
-                e.0 += 1;
-                e.1 += bytes_with_storage(r) as u64;
-            }
-        });
-        by_site
-            .into_iter()
-            .map(|(site, (objects, bytes))| Leak {
-                site,
-                objects,
-                bytes,
-            })
-            .collect()
+        self.slab.leaks_by_site(site)
     }
 
     /// The slab's invariants, object shapes and internal storage; references
-    /// may dangle (that is the script's business until it uses them), but
-    /// never into internal storage.
+    /// may dangle (`verify.rs`).
     fn verify(&mut self, roots: &mut dyn RootSet) -> Result<(), String> {
-        self.slab.verify()?;
-        let mut objects = Vec::with_capacity(self.slab.live_objects());
-        self.slab.for_each_object(|r| objects.push(r));
-        let live: HashSet<usize> = objects.iter().map(|r| r.addr()).collect();
-        let slab = &self.slab;
-        verify_graph(
-            &objects,
-            &live,
-            &|a| slab.holds(a),
-            roots,
-            Refs::MayDangle,
-            &mut |_| {},
-        )
+        self.verify_heap(roots)
     }
 }

@@ -34,15 +34,14 @@
 mod collect;
 #[cfg(test)]
 mod tests;
+mod verify;
 
-use super::slab::{Slab, bytes_with_storage};
-use super::verify::{Refs, describe, verify_graph};
+use super::slab::Slab;
 use super::{
     Backend, GcEvent, GcReason, Heap, HeapConfig, HeapStats, Leak, Location, RootSet, SegmentPool,
 };
 use crate::value::object::{FLAG_BACKEND, FLAG_STATIC, Header, init_header};
 use crate::value::{Alloc, AllocError, Kind, ObjRef, Value};
-use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -85,6 +84,12 @@ const BUFFER_CAPACITY: usize = if cfg!(miri) {
 #[inline]
 fn count(h: &Header) -> u32 {
     h.word as u32
+}
+
+/// The allocation site kept in a header's high half.
+#[inline]
+fn site(h: &Header) -> u32 {
+    (h.word >> 32) as u32
 }
 
 #[inline]
@@ -185,10 +190,7 @@ impl Alloc for RcHeap {
     }
 
     fn retire(&mut self, r: ObjRef) {
-        if self.slab.is_allocated(r.addr()) {
-            // SAFETY: r is an allocated object of this slab (checked just above).
-            unsafe { self.slab.free(r) };
-        }
+        self.slab.retire(r);
     }
 }
 
@@ -259,14 +261,10 @@ impl Heap for RcHeap {
 
     fn stats(&self) -> HeapStats {
         HeapStats {
-            allocated_bytes: self.slab.allocated_bytes(),
-            live_bytes: self.slab.live_bytes(),
-            heap_bytes: self.slab.held_bytes(),
-            segments: self.slab.segment_count(),
             collections: self.collections,
-            freed_objects: self.slab.freed_objects(),
             pause_total: self.pause_total,
             pause_max: self.pause_max,
+            ..self.slab.stats()
         }
     }
 
@@ -287,97 +285,13 @@ impl Heap for RcHeap {
     /// collection has reclaimed yet), by allocation site; lists and maps count
     /// with the bytes of their internal storage.
     fn leaks(&self) -> Vec<Leak> {
-        let mut by_site: BTreeMap<u32, (u64, u64)> = BTreeMap::new();
-        self.slab.for_each_object(|r| {
-            let h = r.header();
-            if !matches!(h.kind, Kind::Array | Kind::Bytes) {
-                let e = by_site.entry((h.word >> 32) as u32).or_default();
-                e.0 += 1;
-                e.1 += bytes_with_storage(r) as u64;
-            }
-        });
-        by_site
-            .into_iter()
-            .map(|(site, (objects, bytes))| Leak {
-                site,
-                objects,
-                bytes,
-            })
-            .collect()
+        self.slab.leaks_by_site(site)
     }
 
-    /// Recounts every reference from the roots (which must visit exactly the
-    /// counted stack slots) and from every live object's value slots, and
-    /// compares with the stored counts; checks colours and the candidate
-    /// buffer; and that every reference points to a live object or static data.
+    /// The slab's and the graph's checks, then the counts, colours and the
+    /// candidate buffer (`verify.rs`). The roots must visit exactly the
+    /// counted stack slots.
     fn verify(&mut self, roots: &mut dyn RootSet) -> Result<(), String> {
-        self.slab.verify()?;
-        let mut objects = Vec::with_capacity(self.slab.live_objects());
-        let mut problems = Vec::new();
-        let mut overflowed = 0usize;
-        self.slab.for_each_object(|r| objects.push(r));
-        let live: HashSet<usize> = objects.iter().map(|r| r.addr()).collect();
-        let mut actual: HashMap<usize, u64> = HashMap::new();
-        let slab = &self.slab;
-        verify_graph(
-            &objects,
-            &live,
-            &|a| slab.holds(a),
-            roots,
-            Refs::Strict,
-            &mut |r| *actual.entry(r.addr()).or_default() += 1,
-        )?;
-        for &r in &objects {
-            let h = r.header();
-            if matches!(h.kind, Kind::Array | Kind::Bytes) {
-                continue;
-            }
-            let (stored, real) = (count(h), actual.get(&r.addr()).copied().unwrap_or(0));
-            if stored as u64 != real && !(stored == STUCK && real >= STUCK as u64) {
-                problems.push(format!(
-                    "{}: stored count {stored}, actual references {real}",
-                    describe(r)
-                ));
-            }
-            let (c, index) = (colour(h), (h.aux >> INDEX_SHIFT) as usize);
-            if c != BLACK && c != PURPLE {
-                problems.push(format!("{}: left {} by a collection", describe(r), c));
-            }
-            if buffered(h)
-                && (c != PURPLE || self.candidates.get(index.wrapping_sub(1)) != Some(&Some(r)))
-            {
-                problems.push(format!(
-                    "{}: buffered but not purple at its position {}",
-                    describe(r),
-                    index.wrapping_sub(1) as isize
-                ));
-            }
-            if !buffered(h) && index != 0 {
-                problems.push(format!("{}: a position but not buffered", describe(r)));
-            }
-            if c == PURPLE && !buffered(h) {
-                overflowed += 1;
-            }
-        }
-        if overflowed != self.overflowed {
-            problems.push(format!(
-                "{overflowed} purple objects outside the buffer, counted {}",
-                self.overflowed
-            ));
-        }
-        for r in self.candidates.iter().flatten() {
-            if !self.slab.is_allocated(r.addr()) || !buffered(r.header()) {
-                problems.push(format!(
-                    "candidate {:#x} is freed or not buffered",
-                    r.addr()
-                ));
-            }
-        }
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            problems.truncate(20);
-            Err(problems.join("\n"))
-        }
+        self.verify_heap(roots)
     }
 }

@@ -1,13 +1,37 @@
 //! The slab's check of its own invariants (`--verify-heap`): segment
 //! headers, slots and free lists, partial lists, the registry and the
-//! counters, as the module comment of `slab.rs` states them.
+//! counters, as the module comment of `slab.rs` states them; and the first
+//! half of both slab backends' `verify`, the object graph over the slab's
+//! allocated objects.
 
 use super::{
     CLASS_SIZES, FREE_LINK, LARGE, NUM_CLASSES, SEG_HEADER_BYTES, SLAB_SEGMENT_BYTES, SegHdr, Slab,
 };
+use crate::heap::RootSet;
+use crate::heap::verify::{Refs, verify_graph};
+use crate::value::ObjRef;
 use crate::value::object::{FLAG_FREED, HEADER_BYTES, Header};
+use std::collections::HashSet;
 
 impl Slab {
+    /// The slab's own invariants ([`Slab::verify`]), then the object graph
+    /// over every allocated object (`heap::verify::verify_graph`, judging
+    /// references by `refs` and passing each one to a live object to
+    /// `on_ref`). Returns the allocated objects, for the backend's own checks.
+    pub(crate) fn verify_graph(
+        &self,
+        roots: &mut dyn RootSet,
+        refs: Refs,
+        on_ref: &mut dyn FnMut(ObjRef),
+    ) -> Result<Vec<ObjRef>, String> {
+        self.verify()?;
+        let mut objects = Vec::with_capacity(self.live_objects);
+        self.for_each_object(|r| objects.push(r));
+        let live: HashSet<usize> = objects.iter().map(|r| r.addr()).collect();
+        verify_graph(&objects, &live, &|a| self.holds(a), roots, refs, on_ref)?;
+        Ok(objects)
+    }
+
     /// Checks the slab's own invariants (segment headers, free lists, partial
     /// lists, the registry and the counters); says what is broken.
     pub fn verify(&self) -> Result<(), String> {
