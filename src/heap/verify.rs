@@ -308,7 +308,7 @@ pub(crate) fn verify_graph(
         let fields = storage_fields(o.kind());
         let from = || describe(o);
         trace(o, &mut |slot| {
-            let at = (slot as *mut ObjRef as usize).wrapping_sub(o.addr());
+            let at = (slot as *mut ObjRef).addr().wrapping_sub(o.addr());
             if !fields.iter().any(|&(off, _)| off == at) {
                 check(*slot, &from, &mut report);
             }
