@@ -11,7 +11,7 @@ use crate::heap::RootSet;
 use crate::heap::verify::{Refs, verify_graph};
 use crate::value::ObjRef;
 use crate::value::object::{FLAG_FREED, HEADER_BYTES, Header};
-use std::collections::HashSet;
+use rustc_hash::FxHashSet;
 
 impl Slab {
     /// The slab's own invariants ([`Slab::verify`]), then the object graph
@@ -27,7 +27,7 @@ impl Slab {
         self.verify()?;
         let mut objects = Vec::with_capacity(self.live_objects);
         self.for_each_object(|r| objects.push(r));
-        let live: HashSet<usize> = objects.iter().map(|r| r.addr()).collect();
+        let live: FxHashSet<usize> = objects.iter().map(|r| r.addr()).collect();
         verify_graph(&objects, &live, &|a| self.holds(a), roots, refs, on_ref)?;
         Ok(objects)
     }
