@@ -79,6 +79,16 @@ impl<H: Heap> Mutator<H> {
         self.drop_roots_from(from);
     }
 
+    /// Empties the root slots `slots` and drops what they held, as one (a
+    /// single walk where uses are checked).
+    pub fn drop_roots(&mut self, slots: &[usize]) {
+        let dropped: Vec<Value> = slots
+            .iter()
+            .map(|&i| std::mem::replace(&mut self.roots[i], Value::Nil))
+            .collect();
+        self.discard(&dropped);
+    }
+
     /// Empties every root slot from `from` on (they go as one: what they
     /// share is freed once) and drops what they held.
     pub fn drop_roots_from(&mut self, from: usize) {
@@ -124,14 +134,21 @@ impl<H: Heap> Mutator<H> {
     }
 
     /// `n` small lists that are garbage at once: holes between live objects,
-    /// for a moving collector to close.
+    /// for a moving collector to close. Each is held by its own root slot
+    /// alone, so it is dropped without looking for what else might hold it.
     pub fn churn(&mut self, n: usize) {
         let from = self.roots.len();
         for i in 0..n {
             let v = self.list(&[Value::Int(i as i64)]).expect("room for churn");
             self.keep(v);
         }
-        self.drop_roots_from(from);
+        for v in self.roots.drain(from..).collect::<Vec<_>>() {
+            if H::COUNTS_REFS {
+                self.heap.release(v);
+            } else if H::CHECKS_USE {
+                self.heap.free(&v, FREE_SITE).expect("churn is live");
+            }
+        }
     }
 
     /// A collection from the roots, then `verify`: what a broken collection
