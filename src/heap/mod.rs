@@ -22,9 +22,11 @@ pub mod copy;
 pub mod keys;
 #[cfg(test)]
 mod kit;
+mod mark;
 pub mod segment;
 pub mod slab;
 pub mod statics;
+pub mod trigger;
 mod verify;
 
 use crate::value::{Alloc, ObjRef, Value};
