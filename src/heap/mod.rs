@@ -68,12 +68,14 @@ macro_rules! backends {
 
 pub mod manual;
 pub mod markcompact;
+pub mod marksweep;
 pub mod rc;
 
 backends! {
     Manual = "manual" => manual::ManualHeap,
     Rc = "rc" => rc::RcHeap,
     MarkCompact = "mark-compact" => markcompact::MarkCompactHeap,
+    MarkSweep = "mark-sweep" => marksweep::MarkSweepHeap,
 }
 
 impl std::fmt::Display for Backend {
