@@ -3,14 +3,17 @@
 //! 1. `mark`: from the roots, with an explicit mark stack, set `FLAG_MARK` on
 //!    every reachable heap object (`heap::mark`, shared with mark-compact).
 //!    A live list's or map's internal storage is marked through its owner.
-//! 2. `sweep`: walk every allocated object of the slab; clear the mark of
-//!    a marked one, and free an unmarked one onto its segment's free list.
-//!    The frees wait until the walk is over (a segment emptied by them goes
-//!    back to the pool at once, and the walk must not lose its place).
+//! 2. `sweep`: walk every allocated object of the slab (`Slab::sweep`, one
+//!    pass over the segments); clear the mark of a marked one, and free an
+//!    unmarked one onto its segment's free list. A segment left with no live
+//!    object goes back to the pool, a dead large object's span with it; a
+//!    segment with a hole joins its class's partial list, to be filled.
 //!
 //! Each object is freed once: the walk visits each allocated object once,
 //! and a dead list's or map's storage is an object of its own that the walk
-//! finds unmarked, never freed through its owner. Between the phases every
+//! finds unmarked, never freed through its owner. No list of the garbage is
+//! made: it would take up to a third of the heap (an 8-byte entry per dead
+//! object of 24 bytes or more), or page faults at every sweep if given back. Between the phases every
 //! live object is marked; after the sweep no object is, and every object
 //! still allocated is one the mark reached — so every reference held by an
 //! allocated object points at an allocated object (or static data).
@@ -23,11 +26,6 @@ use crate::heap::mark::mark_from;
 use crate::heap::{GcEvent, GcReason, RootSet};
 use crate::value::object::FLAG_MARK;
 use std::time::Instant;
-
-/// The sweep's list of garbage keeps at most this many entries of capacity
-/// between collections (8 bytes each): enough for a typical sweep, without
-/// holding on to the memory of one sweep of a huge heap.
-const GARBAGE_KEPT: usize = 16 * 1024;
 
 impl MarkSweepHeap {
     pub(super) fn full_collection(&mut self, roots: &mut dyn RootSet, reason: GcReason) -> GcEvent {
@@ -68,24 +66,11 @@ impl MarkSweepHeap {
 
     /// Phase 2. Returns the number of objects freed.
     pub(super) fn sweep(&mut self) -> u64 {
-        let mut garbage = std::mem::take(&mut self.garbage);
-        self.slab.for_each_object(|r| {
+        self.slab.sweep(|r| {
             let h = r.header_mut();
-            if h.flags & FLAG_MARK != 0 {
-                h.flags &= !FLAG_MARK;
-            } else {
-                garbage.push(r);
-            }
-        });
-        let freed = garbage.len() as u64;
-        for r in garbage.drain(..) {
-            // SAFETY: r was allocated when the walk found it, and each object
-            // is listed once; freeing one object frees nothing else (a dead
-            // object's storage is listed on its own), so r is still allocated.
-            unsafe { self.slab.free(r) };
-        }
-        garbage.shrink_to(GARBAGE_KEPT);
-        self.garbage = garbage;
-        freed
+            let dead = h.flags & FLAG_MARK == 0;
+            h.flags &= !FLAG_MARK;
+            dead
+        })
     }
 }

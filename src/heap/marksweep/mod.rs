@@ -47,9 +47,6 @@ pub struct MarkSweepHeap {
     mark_stack: Vec<ObjRef>,
     /// Most entries the mark stack may hold (`usize::MAX`; tests lower it).
     mark_stack_cap: usize,
-    /// Scratch for the sweep: the unmarked objects, freed once the walk that
-    /// found them is over.
-    garbage: Vec<ObjRef>,
 }
 
 impl Alloc for MarkSweepHeap {
@@ -81,7 +78,6 @@ impl Heap for MarkSweepHeap {
             pause_max: Duration::ZERO,
             mark_stack: Vec::new(),
             mark_stack_cap: usize::MAX,
-            garbage: Vec::new(),
         }
     }
 
