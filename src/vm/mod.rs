@@ -97,9 +97,12 @@ pub struct Vm<H: Heap> {
     pub(crate) buf: Vec<u8>,
     /// `gc()` was called: collect at the next safepoint.
     pub(crate) gc_requested: bool,
-    /// An allocation at this instruction failed and a collection ran; failing
-    /// again there is `heap limit exceeded`.
-    pub(crate) retry_pc: Option<usize>,
+    /// An allocation at this instruction failed and a collection ran, with
+    /// this much of the slice's budget left: failing again there with the
+    /// budget unchanged (the same run of it: reaching it again takes a call
+    /// or a backward jump, which spend budget) is `heap limit exceeded`.
+    /// Cleared at safepoints and slice starts.
+    pub(crate) retry: Option<(usize, i32)>,
     pub(crate) start: Instant,
     pub(crate) opts: Arc<VmOptions>,
     /// Where the failing instruction is (set when dispatch stops with an error).
@@ -139,7 +142,7 @@ impl<H: Heap> Vm<H> {
             out,
             buf: Vec::new(),
             gc_requested: false,
-            retry_pc: None,
+            retry: None,
             start: Instant::now(),
             opts,
             fault_pc: 0,
@@ -199,6 +202,7 @@ impl<H: Heap> Vm<H> {
             budget = budget.min(left.min(i32::MAX as u64) as i32);
         }
         self.budget = budget;
+        self.retry = None;
         if std::mem::take(&mut self.waits_in_recv) {
             self.finish_recv();
         }
@@ -354,10 +358,10 @@ impl<H: Heap> Vm<H> {
                     return Ok(Exit::Blocked(b));
                 }
                 Err(Trap::Alloc(AllocError::HeapLimit | AllocError::OutOfMemory))
-                    if self.retry_pc != Some(self.fault_pc) =>
+                    if self.retry != Some((self.fault_pc, self.budget)) =>
                 {
                     // Run the failed instruction again, after a collection.
-                    self.retry_pc = Some(self.fault_pc);
+                    self.retry = Some((self.fault_pc, self.budget));
                     if let Some(f) = self.frames.last_mut() {
                         f.ip = self.fault_pc;
                     }
@@ -470,7 +474,7 @@ impl<H: Heap> Vm<H> {
     /// Collects if the heap asks for it or the script called `gc()`.
     #[inline]
     pub(crate) fn safepoint(&mut self) {
-        self.retry_pc = None;
+        self.retry = None;
         // Allocation costs reductions too, so a process that allocates much per
         // instruction is preempted as often as one that loops.
         let allocated = self.heap.allocated_bytes();
