@@ -22,9 +22,11 @@ pub mod copy;
 pub mod keys;
 #[cfg(test)]
 mod kit;
+mod mark;
 pub mod segment;
 pub mod slab;
 pub mod statics;
+pub mod trigger;
 mod verify;
 
 use crate::value::{Alloc, ObjRef, Value};
@@ -66,12 +68,14 @@ macro_rules! backends {
 
 pub mod manual;
 pub mod markcompact;
+pub mod marksweep;
 pub mod rc;
 
 backends! {
     Manual = "manual" => manual::ManualHeap,
     Rc = "rc" => rc::RcHeap,
     MarkCompact = "mark-compact" => markcompact::MarkCompactHeap,
+    MarkSweep = "mark-sweep" => marksweep::MarkSweepHeap,
 }
 
 impl std::fmt::Display for Backend {

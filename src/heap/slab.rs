@@ -646,6 +646,79 @@ impl Slab {
     pub fn freed_objects(&self) -> u64 {
         self.freed_objects
     }
+
+    /// The sweep of a tracing backend (mark-sweep): one walk over every
+    /// segment and span that frees each allocated object `dead` says is
+    /// dead, as `free` would, without a list of them in between. `dead`
+    /// sees every allocated object once (and may change its header's
+    /// flags); it must not call the slab. Segments are walked from the last
+    /// held, so that one given back (its place taken by the last, already
+    /// walked) never makes the walk skip one. Returns how many were freed.
+    pub fn sweep(&mut self, mut dead: impl FnMut(ObjRef) -> bool) -> u64 {
+        let mut freed = 0u64;
+        for i in (0..self.segs.len()).rev() {
+            let s = self.segs[i].base().as_ptr().cast::<SegHdr>();
+            // SAFETY: every held segment starts with its header; only this
+            // loop reads it until the partial list or `give_back` below do.
+            let (slot, bump) = unsafe { ((*s).slot as usize, (*s).bump as usize) };
+            if slot == 0 {
+                // SAFETY: a span holds its one (allocated) object after the header.
+                let r = unsafe {
+                    ObjRef::from_ptr(NonNull::new_unchecked(s.cast::<u8>().add(SEG_HEADER_BYTES)))
+                };
+                if dead(r) {
+                    self.live_bytes -= r.size();
+                    self.live_objects -= 1;
+                    freed += 1;
+                    self.give_back(s);
+                }
+                continue;
+            }
+            let mut off = SEG_HEADER_BYTES;
+            while off < bump {
+                // SAFETY: slots below bump hold initialised headers (module invariant).
+                let r =
+                    unsafe { ObjRef::from_ptr(NonNull::new_unchecked(s.cast::<u8>().add(off))) };
+                off += slot;
+                if r.header().flags & FLAG_FREED != 0 || !dead(r) {
+                    continue;
+                }
+                self.live_bytes -= r.size();
+                self.live_objects -= 1;
+                freed += 1;
+                r.header_mut().flags |= FLAG_FREED;
+                // SAFETY: every slot has room for the header and the link after
+                // it; s heads the segment holding r.
+                unsafe {
+                    r.as_ptr().add(FREE_LINK).cast::<*mut u8>().write((*s).free);
+                    (*s).free = r.as_ptr();
+                    (*s).live -= 1;
+                }
+            }
+            // SAFETY: as above; s is still held (nothing was given back yet).
+            let (c, live, in_partial, has_free) = unsafe {
+                (
+                    (*s).class as usize,
+                    (*s).live,
+                    (*s).in_partial,
+                    !(*s).free.is_null(),
+                )
+            };
+            if s == self.classes[c].cur {
+                continue;
+            }
+            if live == 0 {
+                if in_partial {
+                    self.unlink_partial(s);
+                }
+                self.give_back(s);
+            } else if has_free && !in_partial {
+                self.push_partial(s);
+            }
+        }
+        self.freed_objects += freed;
+        freed
+    }
 }
 
 impl Drop for Slab {

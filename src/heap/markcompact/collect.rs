@@ -1,7 +1,7 @@
 //! A mark-compact collection, in four phases (Lisp-2 sliding compaction):
 //!
 //! 1. `mark`: from the roots, with an explicit mark stack, set `FLAG_MARK` on
-//!    every reachable heap object (static objects are skipped).
+//!    every reachable heap object (static objects are skipped; `heap::mark`).
 //! 2. `compute_forwarding`: walk the segments in order with a "to" cursor
 //!    that never passes the object being walked; store each marked object's
 //!    new address in its header word. Dead large spans go back to the pool.
@@ -25,9 +25,10 @@
 //! code is the same as storing the address.
 
 use super::{MarkCompactHeap, Seg};
+use crate::heap::mark::{is_marked, mark_from};
 use crate::heap::{GcEvent, GcReason, RootSet};
 use crate::value::ObjRef;
-use crate::value::object::{FLAG_MARK, FLAG_STATIC, Header, trace};
+use crate::value::object::{FLAG_MARK, Header, trace};
 use std::time::Instant;
 
 /// Offset of the header word, where phases 2 to 4 keep a pointer.
@@ -90,11 +91,6 @@ fn live_objects(seg: &Seg) -> impl Iterator<Item = ObjRef> {
     })
 }
 
-#[inline]
-fn is_marked(r: ObjRef) -> bool {
-    r.header().flags & FLAG_MARK != 0
-}
-
 impl MarkCompactHeap {
     pub(super) fn full_collection(&mut self, roots: &mut dyn RootSet, reason: GcReason) -> GcEvent {
         let start = Instant::now();
@@ -106,8 +102,7 @@ impl MarkCompactHeap {
         self.slide();
         self.live_after_gc = live;
         self.freed_objects += freed;
-        self.trigger = (live * super::GROWTH_FACTOR).max(super::MIN_TRIGGER_BYTES);
-        self.since_gc = 0;
+        self.trigger.reset(live);
         let pause = start.elapsed();
         self.record_pause(pause);
         GcEvent {
@@ -122,43 +117,17 @@ impl MarkCompactHeap {
         }
     }
 
-    /// Phase 1. Returns the bytes of marked objects.
-    ///
-    /// The mark stack grows as needed; if it cannot (the system is out of
-    /// memory, or it reached `mark_stack_cap`), an object is marked without
-    /// being pushed and the mark *overflows*: once the stack is empty, every
-    /// marked object is scanned again (children already marked are skipped),
-    /// until a pass ends without overflow. Slow, but never a crash.
+    /// Phase 1 (`heap::mark`). Returns the bytes of marked objects.
     pub(super) fn mark(&mut self, roots: &mut dyn RootSet) -> usize {
-        let mut m = Marker {
-            stack: std::mem::take(&mut self.mark_stack),
-            cap: self.mark_stack_cap,
-            live: 0,
-            overflowed: false,
-        };
-        roots.visit(&mut |r| m.mark_one(*r));
-        m.drain();
-        while m.overflowed {
-            m.overflowed = false;
+        mark_from(roots, &mut self.mark_stack, self.mark_stack_cap, |f| {
             for seg in &self.segs {
-                for obj in objects(seg) {
-                    if is_marked(obj) {
-                        trace(obj, &mut |c| m.mark_one(*c));
-                        m.drain();
-                    }
-                }
+                objects(seg).for_each(&mut *f);
             }
             for span in &self.large {
                 // SAFETY: a large span holds one object at its base.
-                let obj = unsafe { ObjRef::from_ptr(span.base()) };
-                if is_marked(obj) {
-                    trace(obj, &mut |c| m.mark_one(*c));
-                    m.drain();
-                }
+                f(unsafe { ObjRef::from_ptr(span.base()) });
             }
-        }
-        self.mark_stack = m.stack;
-        m.live
+        })
     }
 
     /// Phase 2. Returns the number of dead objects. Leaves in `new_used` how
@@ -270,41 +239,6 @@ impl MarkCompactHeap {
             s.used = u;
         }
         self.open();
-    }
-}
-
-/// The state of phase 1.
-struct Marker {
-    stack: Vec<ObjRef>,
-    /// Most entries the stack may hold (tests set it low to force overflow).
-    cap: usize,
-    live: usize,
-    overflowed: bool,
-}
-
-impl Marker {
-    /// Marks one reference's target (if it is an unmarked heap object) and queues it.
-    #[inline]
-    fn mark_one(&mut self, r: ObjRef) {
-        let h = r.header_mut();
-        if h.flags & (FLAG_MARK | FLAG_STATIC) == 0 {
-            h.flags |= FLAG_MARK;
-            self.live += h.size as usize;
-            let room = self.stack.len() < self.stack.capacity()
-                || (self.stack.len() < self.cap
-                    && self.stack.try_reserve(self.stack.len().max(64)).is_ok());
-            if room {
-                self.stack.push(r);
-            } else {
-                self.overflowed = true;
-            }
-        }
-    }
-
-    fn drain(&mut self) {
-        while let Some(obj) = self.stack.pop() {
-            trace(obj, &mut |c| self.mark_one(*c));
-        }
     }
 }
 

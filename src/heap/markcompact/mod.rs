@@ -14,6 +14,7 @@ mod tests;
 mod verify;
 
 use super::segment::{MAX_SEGMENT_BYTES, MIN_SEGMENT_BYTES, Segment, SegmentPool};
+use super::trigger::Trigger;
 use super::{
     Backend, GcEvent, GcReason, Heap, HeapConfig, HeapStats, Location, RootSet, SegmentUse,
 };
@@ -24,12 +25,6 @@ use std::time::Duration;
 
 /// Objects larger than this get their own span rather than a place in a segment.
 pub const LARGE_OBJECT_BYTES: usize = MAX_SEGMENT_BYTES / 4;
-/// Never collect before this many bytes were allocated since the last collection:
-/// tiny heaps would otherwise collect all the time for nothing.
-pub const MIN_TRIGGER_BYTES: usize = 256 * 1024;
-/// After a collection, the next one comes when the process has allocated
-/// this many times the bytes that survived (the heap peaks near (1 + this) × live).
-pub const GROWTH_FACTOR: usize = 2;
 /// Large spans are rounded up to this (page) size.
 const SPAN_ROUND: usize = 4096;
 
@@ -56,8 +51,8 @@ pub struct MarkCompactHeap {
     /// Bytes of segments and spans held.
     held: usize,
     allocated_total: u64,
-    since_gc: usize,
-    trigger: usize,
+    /// When the next collection is due (`heap::trigger`).
+    trigger: Trigger,
     live_after_gc: usize,
     collections: u64,
     freed_objects: u64,
@@ -168,7 +163,7 @@ impl Alloc for MarkCompactHeap {
             None => self.alloc_slow(kind, size)?,
         };
         self.allocated_total += size as u64;
-        self.since_gc += size;
+        self.trigger.charge(size);
         Ok(r)
     }
 }
@@ -187,8 +182,7 @@ impl Heap for MarkCompactHeap {
             large: Vec::new(),
             held: 0,
             allocated_total: 0,
-            since_gc: 0,
-            trigger: MIN_TRIGGER_BYTES,
+            trigger: Trigger::new(config.stress),
             live_after_gc: 0,
             collections: 0,
             freed_objects: 0,
@@ -202,11 +196,7 @@ impl Heap for MarkCompactHeap {
 
     #[inline]
     fn gc_due(&self) -> bool {
-        if self.config.stress {
-            self.since_gc > 0
-        } else {
-            self.since_gc >= self.trigger
-        }
+        self.trigger.due()
     }
 
     fn collect(&mut self, roots: &mut dyn RootSet, reason: GcReason) -> Option<GcEvent> {

@@ -8,6 +8,7 @@
 
 use super::*;
 use crate::heap::statics::StaticSegment;
+use crate::heap::trigger::{GROWTH_FACTOR, MIN_TRIGGER_BYTES};
 use crate::value::list::{new_list, new_list_filled};
 use crate::value::map::new_map;
 use crate::value::string::new_str;
@@ -246,7 +247,7 @@ fn trigger_grows_with_live_size_and_stress_collects_always() {
     }
     h.collect(&mut roots, GcReason::Budget);
     assert!(h.live_after_gc * GROWTH_FACTOR > MIN_TRIGGER_BYTES);
-    assert!(h.trigger >= h.live_after_gc * GROWTH_FACTOR);
+    assert!(h.trigger.budget() >= h.live_after_gc * GROWTH_FACTOR);
     let pool = Arc::new(SegmentPool::new(None));
     let mut s = MarkCompactHeap::new(
         pool,

@@ -1,0 +1,106 @@
+//! Marking in place, shared by the tracing backends that keep a mark in the
+//! object's header (mark-compact, mark-sweep): from the roots, set
+//! `FLAG_MARK` on every reachable heap object, with an explicit mark stack
+//! (a million-deep list must not overflow the Rust stack). Static objects
+//! are never marked: they are nobody's to collect.
+//!
+//! The mark stack grows as needed; if it cannot (the system is out of
+//! memory, or it reached the cap tests set), an object is marked without
+//! being pushed and the mark *overflows*: once the stack is empty, every
+//! marked object of the heap is scanned again (children already marked are
+//! skipped), until a pass ends without overflow. Slow, but never a crash.
+//!
+//! Invariant while marking: every object on the stack is marked; an object
+//! that is marked but whose children may not be is on the stack, or the
+//! mark has overflowed.
+
+use super::RootSet;
+use crate::value::object::{FLAG_MARK, FLAG_STATIC, trace};
+use crate::value::{Kind, ObjRef};
+
+/// Entries a mark stack grows by at least, when it must grow.
+const STACK_GROWTH: usize = 64;
+
+/// Whether `r` carries the mark of the collection under way.
+#[inline]
+pub(crate) fn is_marked(r: ObjRef) -> bool {
+    r.header().flags & FLAG_MARK != 0
+}
+
+/// Marks everything reachable from `roots` and returns the bytes marked.
+///
+/// `stack` is the mark stack, kept by the heap between collections (empty
+/// when it is handed in and again when this returns), and `cap` the most
+/// entries it may hold (`usize::MAX` but in tests). `each_object` calls its
+/// argument on every object of the heap: the rescan after an overflow.
+pub(crate) fn mark_from(
+    roots: &mut dyn RootSet,
+    stack: &mut Vec<ObjRef>,
+    cap: usize,
+    mut each_object: impl FnMut(&mut dyn FnMut(ObjRef)),
+) -> usize {
+    let mut m = Marker {
+        stack: std::mem::take(stack),
+        cap,
+        live: 0,
+        overflowed: false,
+    };
+    roots.visit(&mut |r| m.mark_one(*r));
+    m.drain();
+    while m.overflowed {
+        m.overflowed = false;
+        each_object(&mut |obj| {
+            if is_marked(obj) {
+                trace(obj, &mut |c| m.mark_one(*c));
+                m.drain();
+            }
+        });
+    }
+    *stack = m.stack;
+    m.live
+}
+
+/// The state of a mark.
+struct Marker {
+    stack: Vec<ObjRef>,
+    /// Most entries the stack may hold.
+    cap: usize,
+    /// Bytes marked so far.
+    live: usize,
+    overflowed: bool,
+}
+
+impl Marker {
+    /// Marks one reference's target, if it is an unmarked heap object, and
+    /// queues it when it refers to anything (strings and internal storage
+    /// do not: a list's or map's items are traced through their owner).
+    #[inline]
+    fn mark_one(&mut self, r: ObjRef) {
+        let h = r.header_mut();
+        if h.flags & (FLAG_MARK | FLAG_STATIC) != 0 {
+            return;
+        }
+        h.flags |= FLAG_MARK;
+        self.live += h.size as usize;
+        if matches!(h.kind, Kind::Str | Kind::Array | Kind::Bytes) {
+            return;
+        }
+        let room = self.stack.len() < self.stack.capacity()
+            || (self.stack.len() < self.cap
+                && self
+                    .stack
+                    .try_reserve(self.stack.len().max(STACK_GROWTH))
+                    .is_ok());
+        if room {
+            self.stack.push(r);
+        } else {
+            self.overflowed = true;
+        }
+    }
+
+    fn drain(&mut self) {
+        while let Some(obj) = self.stack.pop() {
+            trace(obj, &mut |c| self.mark_one(*c));
+        }
+    }
+}
