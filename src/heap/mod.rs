@@ -67,11 +67,13 @@ macro_rules! backends {
 pub mod manual;
 pub mod markcompact;
 pub mod rc;
+pub mod semispace;
 
 backends! {
     Manual = "manual" => manual::ManualHeap,
     Rc = "rc" => rc::RcHeap,
     MarkCompact = "mark-compact" => markcompact::MarkCompactHeap,
+    Semispace = "semispace" => semispace::SemispaceHeap,
 }
 
 impl std::fmt::Display for Backend {

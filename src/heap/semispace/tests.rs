@@ -1,0 +1,808 @@
+//! Unit tests for each phase of the semispace collector, for its reserve
+//! under `max_heap`, and for what verify checks of its layout. What every
+//! backend must do is the heap test kit's (`heap_kit!` below).
+//!
+//! Under Miri (`cfg(miri)`, thousands of times slower) the counts and sizes
+//! shrink to the least that still takes the same paths: several segments, a
+//! large object, a to-space of more than one segment.
+
+crate::heap::kit::heap_kit!(SemispaceHeap);
+
+use super::collect::forwardee;
+use super::*;
+use crate::heap::statics::StaticSegment;
+use crate::value::list::{new_list, new_list_filled};
+use crate::value::map::new_map;
+use crate::value::object::{FLAG_MARK, HEADER_BYTES, str_layout};
+use crate::value::string::new_str;
+use crate::value::{ListRef, Value};
+
+fn heap_with(
+    max_heap: Option<usize>,
+    max_memory: Option<usize>,
+) -> (Arc<SegmentPool>, SemispaceHeap) {
+    let pool = Arc::new(SegmentPool::new(max_memory));
+    let config = HeapConfig {
+        max_heap,
+        stress: false,
+    };
+    (pool.clone(), SemispaceHeap::new(pool, config))
+}
+
+fn heap() -> (Arc<SegmentPool>, SemispaceHeap) {
+    heap_with(None, None)
+}
+
+/// Items of a list just past [`LARGE_OBJECT_BYTES`] (under Miri) or `native`.
+const fn large_items(native: usize) -> usize {
+    if cfg!(miri) {
+        LARGE_OBJECT_BYTES / 16 + 1
+    } else {
+        native
+    }
+}
+
+fn obj(v: &Value) -> ObjRef {
+    v.as_obj().unwrap()
+}
+
+fn int_at(v: &Value, i: usize) -> Option<i64> {
+    match v.as_list()?.get(i)? {
+        Value::Int(n) => Some(n),
+        _ => None,
+    }
+}
+
+/// Whether `r` lies in one of the to-space segments of `cp`.
+fn in_to_space(cp: &collect::Copier, r: ObjRef) -> bool {
+    cp.to.segs.iter().any(|s| s.seg.contains(r.addr()))
+}
+
+/// Runs the phases after `scan` to the end, as `full_collection` does.
+fn finish(h: &mut SemispaceHeap, cp: collect::Copier) {
+    h.sweep_large();
+    h.release_from_space();
+    h.install(cp);
+}
+
+#[test]
+fn allocation_bumps_and_large_objects_always_get_spans() {
+    let (pool, mut h) = heap();
+    let a = new_list(&mut h, &[Value::Int(1)]).unwrap();
+    let b = new_list(&mut h, &[Value::Int(2)]).unwrap();
+    assert_eq!(
+        obj(&b).addr(),
+        obj(&a).addr() + obj(&a).size(),
+        "bump allocation is contiguous"
+    );
+    // Grow the segments until the bump window has room for two large
+    // objects: one just past the bound still gets a span.
+    let mut n = 0;
+    while h.limit.addr() - h.top.addr() < 2 * LARGE_OBJECT_BYTES + 8 {
+        new_list(&mut h, &[Value::Nil; 4]).unwrap();
+        n += 1;
+    }
+    let at_bound = new_str(&mut h, &vec![b'a'; LARGE_OBJECT_BYTES - str_layout::BYTES]).unwrap();
+    assert_eq!(obj(&at_bound).size(), LARGE_OBJECT_BYTES);
+    let past = new_str(
+        &mut h,
+        &vec![b'b'; LARGE_OBJECT_BYTES + 1 - str_layout::BYTES],
+    )
+    .unwrap();
+    assert!(h.segs.iter().any(|s| s.seg.contains(obj(&at_bound).addr())));
+    assert_eq!(h.large.len(), 1);
+    assert_eq!(h.large[0].base(), obj(&past).as_ptr());
+    let s = h.stats();
+    assert!(s.segments > 2);
+    assert_eq!(s.heap_bytes, pool.stats().in_use_bytes);
+    assert_eq!(h.small_objects, n + 3);
+    h.verify(&mut Vec::new()).unwrap();
+}
+
+/// Packs objects of `sizes` into the segments of `plan` in order, as the
+/// copy does: bump, and move on to the next segment when the object does not
+/// fit in what is left. False where the plan runs out.
+fn packs(plan: Plan, sizes: &[usize]) -> bool {
+    let mut caps = std::iter::repeat_n(MAX_SEGMENT_BYTES, plan.full).chain(Some(plan.last));
+    let mut room = 0;
+    for &size in sizes {
+        if room < size {
+            match caps.next() {
+                Some(cap) if cap >= size => room = cap,
+                _ => return false,
+            }
+        }
+        room -= size;
+    }
+    true
+}
+
+#[test]
+fn the_plan_covers_the_worst_copy_and_copy_room_grows_with_it() {
+    assert_eq!(to_space_plan(0).bytes(), 0);
+    assert_eq!(
+        to_space_plan(8),
+        Plan {
+            full: 0,
+            last: MIN_SEGMENT_BYTES
+        }
+    );
+    assert_eq!(to_space_plan(MAX_SEGMENT_BYTES).segments(), 1);
+    let mut last = 0;
+    for bytes in (0..40 * MAX_SEGMENT_BYTES).step_by(1031 * 8) {
+        let room = copy_room(bytes);
+        assert!(room >= bytes && room >= last, "copy_room({bytes}) = {room}");
+        assert!(
+            room <= bytes + bytes / 15 + MIN_SEGMENT_BYTES,
+            "copy_room({bytes}) = {room}"
+        );
+        last = room;
+    }
+    // Sequences of sizes a copy may meet; each fits its plan.
+    // The worst: a big object, then small ones up to TO_SPACE_FILL + 8
+    // bytes, so the next big one does not fit; every segment alike.
+    let worst: Vec<usize> = (0..30)
+        .flat_map(|_| {
+            let smalls = (TO_SPACE_FILL + 8 - LARGE_OBJECT_BYTES - 24) / 16;
+            std::iter::once(LARGE_OBJECT_BYTES)
+                .chain(std::iter::repeat_n(16, smalls))
+                .chain([24])
+        })
+        .collect();
+    let behind: Vec<usize> = (0..30)
+        .flat_map(|_| std::iter::once(32).chain(std::iter::repeat_n(LARGE_OBJECT_BYTES, 15)))
+        .collect();
+    let mut seed = 0x2545_f491_u64;
+    let mut random = |n: usize| -> Vec<usize> {
+        (0..n)
+            .map(|_| {
+                seed = seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                let r = (seed >> 33) as usize;
+                // Mostly small, now and then up to the bound.
+                let most = if r.is_multiple_of(7) {
+                    LARGE_OBJECT_BYTES
+                } else {
+                    512
+                };
+                (16 + r % most) / 8 * 8
+            })
+            .collect()
+    };
+    let mut cases = vec![worst, behind];
+    let runs = if cfg!(miri) { 5 } else { 300 };
+    cases.extend((0..runs).map(|i| random(1 + i * 37)));
+    for sizes in &cases {
+        for cut in [sizes.len(), sizes.len() / 2, sizes.len() / 3 + 1] {
+            let sizes = &sizes[..cut];
+            let total: usize = sizes.iter().sum();
+            assert!(
+                packs(to_space_plan(total), sizes),
+                "{} objects, {total} bytes",
+                sizes.len()
+            );
+        }
+    }
+    // With one segment fewer than planned, the worst sequence does not fit:
+    // the plan is not loose.
+    let total: usize = cases[0].iter().sum();
+    let mut short = to_space_plan(total);
+    short.full -= 1;
+    assert!(!packs(short, &cases[0]));
+}
+
+#[test]
+fn reserve_acquires_to_space_before_anything_moves() {
+    let (pool, mut h) = heap();
+    let mut roots = Vec::new();
+    let n = if cfg!(miri) { 200 } else { 10_000 };
+    for i in 0..n {
+        let v = new_list(&mut h, &[Value::Int(i)]).unwrap();
+        if i % 10 == 0 {
+            roots.push(v);
+        }
+    }
+    h.seal();
+    let used: usize = h.segs.iter().map(|s| s.used).sum();
+    let (held, in_use) = (h.held, pool.stats().in_use_bytes);
+    let first = obj(&roots[0]);
+    let mut cp = h.reserve().unwrap();
+    let plan = to_space_plan(used);
+    let sizes: Vec<usize> = cp.to.segs.iter().map(|s| s.size()).collect();
+    let planned: Vec<usize> = std::iter::repeat_n(MAX_SEGMENT_BYTES, plan.full)
+        .chain(Some(plan.last).filter(|&l| l > 0))
+        .collect();
+    assert_eq!(sizes, planned);
+    assert!(plan.full > 0 || cfg!(miri), "more than one segment");
+    assert_eq!(h.held, held + plan.bytes());
+    assert_eq!(pool.stats().in_use_bytes, in_use + plan.bytes());
+    assert_eq!(obj(&roots[0]), first, "nothing moved");
+    assert_eq!(first.header().flags & FLAG_MARK, 0);
+    cp.copy_roots(&mut roots);
+    cp.scan();
+    finish(&mut h, cp);
+    h.verify(&mut roots).unwrap();
+}
+
+#[test]
+fn copy_roots_copies_the_roots_targets_in_order_and_forwards_them() {
+    let (_pool, mut h) = heap();
+    let mut statics = StaticSegment::new();
+    let st = new_str(&mut statics, b"static").unwrap();
+    let child = new_list(&mut h, &[Value::Int(7)]).unwrap();
+    let a = new_list(&mut h, &[child]).unwrap();
+    new_list(&mut h, &[Value::Int(0)]).unwrap(); // garbage between
+    let b = new_list(&mut h, &[Value::Int(2)]).unwrap();
+    let big = new_list_filled(&mut h, large_items(2_000), Value::Int(3)).unwrap();
+    // b before a, a twice, static data and a large object among them.
+    let mut roots = vec![b, a, st, a, big];
+    let (old_a, old_b) = (obj(&a), obj(&b));
+    h.seal();
+    let mut cp = h.reserve().unwrap();
+    cp.copy_roots(&mut roots);
+    let (new_b, new_a) = (obj(&roots[0]), obj(&roots[1]));
+    assert!(in_to_space(&cp, new_a) && in_to_space(&cp, new_b));
+    assert_eq!(
+        new_a.addr(),
+        new_b.addr() + new_b.size(),
+        "copied in root order"
+    );
+    assert_eq!(obj(&roots[3]), new_a, "a second reference finds the copy");
+    assert_eq!(forwardee(old_a), new_a);
+    assert_eq!(forwardee(old_b), new_b);
+    assert!(old_a.header().flags & FLAG_MARK != 0);
+    assert_eq!(new_a.header().flags & FLAG_MARK, 0, "copies are not marked");
+    assert_eq!(obj(&roots[2]), obj(&st), "static data stays");
+    assert_eq!(obj(&roots[4]), obj(&big), "a large object stays");
+    assert!(obj(&big).header().flags & FLAG_MARK != 0, "and is marked");
+    // Not scanned yet: the copy of `a` still refers to the old `child`.
+    let inner = ListRef(new_a).get(0).unwrap();
+    assert_eq!(obj(&inner), obj(&child));
+    assert_eq!(
+        (cp.copied_objects, cp.copied_bytes),
+        (2, old_a.size() + old_b.size())
+    );
+    cp.scan();
+    finish(&mut h, cp);
+    h.verify(&mut roots).unwrap();
+    assert_eq!(int_at(&ListRef(obj(&roots[1])).get(0).unwrap(), 0), Some(7));
+}
+
+#[test]
+fn scan_copies_breadth_first() {
+    let (_pool, mut h) = heap();
+    // root -> [x, y]; x -> [p, q]; y -> [r]. Built leaves first, with
+    // garbage between, so allocation order is not breadth-first order.
+    let leaf = |h: &mut SemispaceHeap, i: i64| {
+        new_list(h, &[Value::Int(-1)]).unwrap();
+        new_list(h, &[Value::Int(i)]).unwrap()
+    };
+    let (r, q, p) = (leaf(&mut h, 3), leaf(&mut h, 2), leaf(&mut h, 1));
+    let y = new_list(&mut h, &[r]).unwrap();
+    let x = new_list(&mut h, &[p, q]).unwrap();
+    let root = new_list(&mut h, &[x, y]).unwrap();
+    let mut roots = vec![root];
+    h.seal();
+    let mut cp = h.reserve().unwrap();
+    cp.copy_roots(&mut roots);
+    cp.scan();
+    let root = obj(&roots[0]);
+    let item = |l: ObjRef, i: usize| obj(&ListRef(l).get(i).unwrap());
+    let (x, y) = (item(root, 0), item(root, 1));
+    let order = [root, x, y, item(x, 0), item(x, 1), item(y, 0)];
+    for w in order.windows(2) {
+        assert_eq!(
+            w[1].addr(),
+            w[0].addr() + w[0].size(),
+            "breadth-first, packed"
+        );
+    }
+    assert!(order.iter().all(|&o| in_to_space(&cp, o)));
+    assert_eq!(cp.copied_objects, 6);
+    finish(&mut h, cp);
+    assert_eq!(h.small_objects, 6);
+    h.verify(&mut roots).unwrap();
+}
+
+#[test]
+fn forwarding_keeps_sharing_and_cycles() {
+    let (_pool, mut h) = heap();
+    let shared = new_list(&mut h, &[Value::Int(5)]).unwrap();
+    let holder = new_list(&mut h, &[shared, shared]).unwrap();
+    let a = new_list(&mut h, &[Value::Nil]).unwrap();
+    let b = new_list(&mut h, &[a]).unwrap();
+    a.as_list().unwrap().set(0, b);
+    let me = new_list(&mut h, &[Value::Nil]).unwrap();
+    me.as_list().unwrap().set(0, me);
+    let m = new_map(&mut h, &[(Value::Int(1), shared)]).unwrap();
+    m.as_map()
+        .unwrap()
+        .insert(&mut h, Value::Int(2), m)
+        .unwrap();
+    let mut roots = vec![holder, a, me, m, shared];
+    for _ in 0..2 {
+        h.collect(&mut roots, GcReason::Explicit).unwrap();
+        h.verify(&mut roots).unwrap();
+        let item = |v: &Value, i| obj(&v.as_list().unwrap().get(i).unwrap());
+        let shared = obj(&roots[4]);
+        assert_eq!((item(&roots[0], 0), item(&roots[0], 1)), (shared, shared));
+        let b = roots[1].as_list().unwrap().get(0).unwrap();
+        assert_eq!(item(&b, 0), obj(&roots[1]), "a cycle of two");
+        assert_eq!(item(&roots[2], 0), obj(&roots[2]), "a self-loop");
+        let map = roots[3].as_map().unwrap();
+        assert_eq!(obj(&map.get(&Value::Int(2)).unwrap()), obj(&roots[3]));
+        assert_eq!(obj(&map.get(&Value::Int(1)).unwrap()), shared);
+        assert_eq!(int_at(&roots[4], 0), Some(5));
+    }
+}
+
+#[test]
+fn a_million_deep_chain_copies_without_recursion() {
+    // Miri does not model the native stack's limit: there the chain only
+    // checks that the copy keeps every link.
+    const DEPTH: usize = if cfg!(miri) { 2_000 } else { 1_000_000 };
+    let (_pool, mut h) = heap();
+    let mut v = Value::Nil;
+    for i in 0..DEPTH {
+        v = new_list(&mut h, &[v, Value::Int(i as i64)]).unwrap();
+    }
+    let mut roots = vec![v];
+    let ev = h.collect(&mut roots, GcReason::Explicit).unwrap();
+    assert_eq!(ev.freed_objects, 0);
+    let (mut n, mut cur) = (0, roots[0]);
+    while let Some(l) = cur.as_list() {
+        assert_eq!(int_at(&cur, 1), Some((DEPTH - 1 - n) as i64));
+        cur = l.get(0).unwrap();
+        n += 1;
+    }
+    assert_eq!(n, DEPTH);
+}
+
+#[test]
+fn large_objects_are_not_moved_and_dead_ones_go_back() {
+    let (pool, mut h) = heap();
+    let n = large_items(5_000);
+    let small = new_list(&mut h, &[Value::Int(9)]).unwrap();
+    let big = new_list_filled(&mut h, n, small).unwrap();
+    let dead = new_list_filled(&mut h, n, Value::Int(4)).unwrap();
+    let (big_at, dead_size) = (obj(&big).addr(), h.large[1].size());
+    let mut roots = vec![big];
+    let in_use = pool.stats().in_use_bytes;
+    h.seal();
+    let mut cp = h.reserve().unwrap();
+    cp.copy_roots(&mut roots);
+    cp.scan();
+    assert_eq!(cp.large_live, obj(&big).size());
+    let dead_count = h.sweep_large();
+    assert_eq!(dead_count, 1);
+    assert_eq!(h.large.len(), 1);
+    assert_eq!(obj(&roots[0]).header().flags & FLAG_MARK, 0, "unmarked");
+    assert!(h.released.iter().any(|r| r.contains(&obj(&dead).addr())));
+    h.release_from_space();
+    h.install(cp);
+    assert_eq!(obj(&roots[0]).addr(), big_at, "large objects do not move");
+    // Its items now point at the copy of `small`.
+    let copy = obj(&roots[0].as_list().unwrap().get(n - 1).unwrap());
+    assert_ne!(copy, obj(&small));
+    assert!(h.segs[0].seg.contains(copy.addr()));
+    assert_eq!(int_at(&Value::Obj(0, copy), 0), Some(9));
+    assert!(pool.stats().in_use_bytes <= in_use - dead_size);
+    h.verify(&mut roots).unwrap();
+}
+
+#[test]
+fn from_space_goes_back_to_the_pool_and_unused_to_space_too() {
+    let (pool, mut h) = heap();
+    let mut roots = Vec::new();
+    let n = if cfg!(miri) { 2_000 } else { 50_000 };
+    for i in 0..n {
+        let v = new_list(&mut h, &[Value::Int(i), Value::Int(i)]).unwrap();
+        if i % 100 == 0 {
+            roots.push(v);
+        }
+    }
+    h.seal();
+    let from: Vec<(usize, usize)> = h.segs.iter().map(|s| (s.base().addr(), s.size())).collect();
+    let from_bytes: usize = from.iter().map(|s| s.1).sum();
+    let mut cp = h.reserve().unwrap();
+    cp.copy_roots(&mut roots);
+    cp.scan();
+    let (before, segments) = (pool.stats().in_use_bytes, pool.stats().segments_in_use);
+    h.release_from_space();
+    let after = pool.stats();
+    assert_eq!(after.in_use_bytes, before - from_bytes);
+    assert_eq!(after.segments_in_use, segments - from.len());
+    assert_eq!(h.small_held, 0);
+    for (base, size) in &from {
+        assert!(h.released.contains(&(*base..base + size)));
+    }
+    let reserved = cp.to.segs.len();
+    let used = cp.to.opened;
+    h.install(cp);
+    assert_eq!(h.segs.len(), used);
+    assert!(
+        used < reserved || reserved == 1,
+        "the plan was for everything"
+    );
+    let s = h.stats();
+    assert_eq!(
+        (s.heap_bytes, s.segments),
+        (pool.stats().in_use_bytes, pool.stats().segments_in_use)
+    );
+    h.verify(&mut roots).unwrap();
+    drop(h);
+    assert_eq!(
+        pool.stats().in_use_bytes,
+        0,
+        "dropping the heap gives everything back"
+    );
+}
+
+#[test]
+fn a_fragmented_copy_fits_its_plan() {
+    // In allocation order the big strings pack full-size segments exactly;
+    // in the roots' order a small string comes before every 15 big ones, so
+    // each to-space segment is left with most of a big string's size unused.
+    let groups = if cfg!(miri) { 3 } else { 24 };
+    let (_pool, mut h) = heap();
+    let bigs: Vec<Value> = (0..groups * 15)
+        .map(|i| {
+            new_str(
+                &mut h,
+                &objects_pattern(LARGE_OBJECT_BYTES - str_layout::BYTES, i),
+            )
+            .unwrap()
+        })
+        .collect();
+    let smalls: Vec<Value> = (0..groups)
+        .map(|i| new_str(&mut h, &[b'0' + i as u8 % 10]).unwrap())
+        .collect();
+    let mut roots = Vec::new();
+    for g in 0..groups {
+        roots.push(smalls[g]);
+        roots.extend_from_slice(&bigs[g * 15..g * 15 + 15]);
+    }
+    h.seal();
+    let used: usize = h.segs.iter().map(|s| s.used).sum();
+    let mut cp = h.reserve().unwrap();
+    cp.copy_roots(&mut roots);
+    cp.scan();
+    let (planned, opened) = (cp.to.segs.len(), cp.to.opened);
+    assert!(opened <= planned);
+    assert!(
+        opened > used.div_ceil(MAX_SEGMENT_BYTES),
+        "the copy needed the plan's slack: {opened} segments for {used} bytes"
+    );
+    finish(&mut h, cp);
+    h.verify(&mut roots).unwrap();
+    for (i, v) in roots.iter().enumerate() {
+        let (g, k) = (i / 16, i % 16);
+        let expect = if k == 0 {
+            vec![b'0' + g as u8 % 10]
+        } else {
+            objects_pattern(LARGE_OBJECT_BYTES - str_layout::BYTES, g * 15 + k - 1)
+        };
+        assert!(v.as_str().unwrap().bytes() == expect, "root {i}");
+    }
+}
+
+/// `len` bytes of text that differ with `seed`.
+fn objects_pattern(len: usize, seed: usize) -> Vec<u8> {
+    let mut text = vec![b'a' + (seed % 23) as u8; len];
+    text[0] = b'0' + (seed % 10) as u8;
+    text
+}
+
+#[test]
+fn max_heap_keeps_room_for_a_copy_and_half_the_bound_can_live() {
+    const BOUND: usize = if cfg!(miri) {
+        128 * 1024
+    } else {
+        4 * 1024 * 1024
+    };
+    const LARGES: usize = if cfg!(miri) { 1 } else { 4 };
+    let (pool, mut h) = heap_with(Some(BOUND), None);
+    // A few large objects (never copied: no room is kept for them), then
+    // small lists, all live, until the bound.
+    let mut roots = Vec::new();
+    for _ in 0..LARGES {
+        roots.push(new_list_filled(&mut h, large_items(2_000), Value::Nil).unwrap());
+    }
+    let spans = h.held;
+    let err = loop {
+        match new_list(&mut h, &[Value::Int(roots.len() as i64); 3]) {
+            Ok(v) => roots.push(v),
+            Err(e) => break e,
+        }
+        assert!(
+            h.held + copy_room(h.small_held) <= BOUND,
+            "the reserve held"
+        );
+    };
+    assert_eq!(err, AllocError::HeapLimit);
+    let size = |vs: &[Value]| vs.iter().map(|v| obj(v).size()).sum::<usize>();
+    let (large, small) = (size(&roots[..LARGES]), size(&roots[LARGES..]));
+    let room = BOUND - spans;
+    assert!(
+        small > room / 3 && small <= room / 2,
+        "{small} live of {room}"
+    );
+    // The collection copies it all, within the bound.
+    let ev = h
+        .collect(&mut roots, GcReason::Limit)
+        .expect("room for the copy was kept");
+    assert_eq!(ev.live_bytes, large + small);
+    assert!(
+        pool.stats().peak_bytes <= BOUND,
+        "{} at the peak",
+        pool.stats().peak_bytes
+    );
+    h.verify(&mut roots).unwrap();
+    // Still no room for much more: the limit stands, cleanly, and the heap is whole.
+    let mut more = None;
+    for _ in 0..room / 80 {
+        if let Err(e) = new_list(&mut h, &[Value::Nil; 3]) {
+            more = Some(e);
+            break;
+        }
+    }
+    assert_eq!(more, Some(AllocError::HeapLimit));
+    h.verify(&mut roots).unwrap();
+    for (i, v) in roots.iter().enumerate().skip(LARGES) {
+        assert_eq!(int_at(v, 2), Some(i as i64));
+    }
+}
+
+#[test]
+fn a_pool_that_refuses_to_space_skips_the_collection_cleanly() {
+    const MEMORY: usize = if cfg!(miri) { 64 * 1024 } else { 1024 * 1024 };
+    let pool = Arc::new(SegmentPool::new(Some(MEMORY)));
+    // Another process's heap holds three quarters of the pool (once it lets
+    // go, the room is more than any copy of the rest could need).
+    let mut other = SemispaceHeap::new(pool.clone(), HeapConfig::default());
+    let hog = new_list_filled(&mut other, MEMORY / 4 * 3 / 16, Value::Nil).unwrap();
+    let mut h = SemispaceHeap::new(pool.clone(), HeapConfig::default());
+    let mut roots = Vec::new();
+    let mut i = 0;
+    while let Ok(v) = new_list(&mut h, &[Value::Int(i)]) {
+        if i % 2 == 0 {
+            roots.push(v);
+        }
+        i += 1;
+    }
+    let (stats, in_use) = (h.stats(), pool.stats().in_use_bytes);
+    let first = obj(&roots[0]);
+    assert!(h.collect(&mut roots, GcReason::Limit).is_none(), "skipped");
+    assert_eq!(obj(&roots[0]), first, "nothing moved");
+    assert_eq!(
+        (h.stats().collections, h.stats().heap_bytes),
+        (stats.collections, stats.heap_bytes)
+    );
+    assert_eq!(
+        pool.stats().in_use_bytes,
+        in_use,
+        "the to-space it got went back"
+    );
+    h.verify(&mut roots).unwrap();
+    assert!(
+        roots
+            .iter()
+            .enumerate()
+            .all(|(k, v)| int_at(v, 0) == Some(2 * k as i64))
+    );
+    // Once the other heap lets go, the same collection runs.
+    let mut other_roots = vec![hog];
+    other_roots.clear();
+    other.collect(&mut other_roots, GcReason::Explicit).unwrap();
+    let ev = h.collect(&mut roots, GcReason::Limit).expect("room now");
+    assert_eq!(
+        ev.freed_objects,
+        stats.allocated_bytes / obj(&roots[0]).size() as u64 / 2
+    );
+    h.verify(&mut roots).unwrap();
+    assert!(
+        roots
+            .iter()
+            .enumerate()
+            .all(|(k, v)| int_at(v, 0) == Some(2 * k as i64))
+    );
+}
+
+#[test]
+fn trigger_grows_with_live_size_and_stress_collects_always() {
+    let (_pool, mut h) = heap();
+    assert!(!h.gc_due());
+    let mut roots = Vec::new();
+    // Live past MIN_TRIGGER_BYTES / GROWTH_FACTOR, so live size sets the trigger.
+    let lists = if cfg!(miri) { 10 } else { 100 };
+    for _ in 0..lists {
+        roots.push(new_list_filled(&mut h, 1000, Value::Nil).unwrap());
+    }
+    h.collect(&mut roots, GcReason::Budget);
+    assert!(h.live_after_gc * GROWTH_FACTOR > MIN_TRIGGER_BYTES);
+    assert_eq!(h.trigger, h.live_after_gc * GROWTH_FACTOR);
+    while !h.gc_due() {
+        new_list(&mut h, &[]).unwrap();
+    }
+    assert!(h.since_gc >= h.trigger);
+    let pool = Arc::new(SegmentPool::new(None));
+    let config = HeapConfig {
+        max_heap: None,
+        stress: true,
+    };
+    let mut s = SemispaceHeap::new(pool, config);
+    assert!(!s.gc_due());
+    new_list(&mut s, &[]).unwrap();
+    assert!(s.gc_due());
+}
+
+#[test]
+fn stats_count_what_was_not_copied_and_locate_follows_the_copy() {
+    let (_pool, mut h) = heap();
+    let mut roots = Vec::new();
+    for i in 0..100 {
+        let v = new_list(&mut h, &[Value::Int(i)]).unwrap();
+        if i % 4 == 0 {
+            roots.push(v);
+        }
+    }
+    let big = new_list_filled(&mut h, large_items(2_000), Value::Nil).unwrap();
+    new_list_filled(&mut h, large_items(2_000), Value::Nil).unwrap(); // dead, large
+    roots.push(big);
+    let size = obj(&roots[0]).size();
+    let before = h.locate(obj(&roots[10])).unwrap();
+    let big_at = h.locate(obj(&big)).unwrap();
+    let taken = h.numbered;
+    let ev = h.collect(&mut roots, GcReason::Explicit).unwrap();
+    assert_eq!(ev.freed_objects, 75 + 1);
+    assert_eq!(ev.live_bytes, 25 * size + obj(&big).size());
+    let after = h.locate(obj(&roots[10])).unwrap();
+    assert_eq!(
+        after,
+        Location {
+            segment: taken,
+            offset: 10 * size
+        },
+        "a new segment"
+    );
+    assert_ne!(before, after);
+    assert_eq!(
+        h.locate(obj(&big)),
+        Some(big_at),
+        "a large object stays put"
+    );
+    let s = h.stats();
+    assert_eq!(
+        (s.collections, s.freed_objects, s.live_bytes),
+        (1, 76, ev.live_bytes)
+    );
+    // The same survivors again land at the same offset, in another segment:
+    // the move still shows.
+    h.collect(&mut roots, GcReason::Explicit).unwrap();
+    let again = h.locate(obj(&roots[10])).unwrap();
+    assert_eq!(again.offset, after.offset);
+    assert!(again.segment > after.segment);
+    // The map lists the span (taken first) before the to-space segment.
+    let map = h.segment_map();
+    assert_eq!(map.len(), 2);
+    assert!(map[0].large && !map[1].large);
+    assert_eq!(map[1].used, 25 * size);
+    assert_eq!(h.stats().heap_bytes, map[0].bytes + map[1].bytes);
+}
+
+/// A heap with lists, maps with storage and an index, strings, closures,
+/// cells, static references and a large object, some garbage, after
+/// collections, with objects made since.
+fn busy_heap() -> (Arc<SegmentPool>, SemispaceHeap, Vec<Value>, StaticSegment) {
+    let (pool, mut h) = heap();
+    let mut statics = StaticSegment::new();
+    let s = new_str(&mut statics, b"static").unwrap();
+    let mut roots = Vec::new();
+    let n = if cfg!(miri) { 200 } else { 3_000 };
+    for i in 0..n {
+        let l = new_list(&mut h, &[Value::Int(i), s]).unwrap();
+        let cell = crate::value::func::new_cell(&mut h, l).unwrap();
+        let f = crate::value::func::new_closure(&mut h, 0, &[cell, s]).unwrap();
+        if i % 10 == 0 {
+            roots.push(f);
+        }
+    }
+    let m = new_map(&mut h, &[]).unwrap();
+    roots.push(m);
+    for i in 0..n / 4 {
+        let k = new_str(&mut h, format!("key{i}").as_bytes()).unwrap();
+        let at = roots.len() - 1;
+        roots[at]
+            .as_map()
+            .unwrap()
+            .insert(&mut h, k, Value::Int(i))
+            .unwrap();
+    }
+    let big = new_list_filled(&mut h, large_items(3_000), s).unwrap();
+    roots.push(big);
+    h.collect(&mut roots, GcReason::Explicit);
+    for i in 0..n / 10 {
+        roots.push(new_list(&mut h, &[Value::Int(i)]).unwrap());
+    }
+    h.collect(&mut roots, GcReason::Explicit);
+    roots.push(new_list(&mut h, &[Value::Int(-1)]).unwrap());
+    h.verify(&mut roots).unwrap();
+    (pool, h, roots, statics)
+}
+
+#[test]
+fn verify_catches_a_reference_into_from_space() {
+    let (_pool, mut h, mut roots, _statics) = busy_heap();
+    let moved = roots[1];
+    let old = obj(&moved);
+    h.collect(&mut roots, GcReason::Explicit).unwrap();
+    assert_ne!(obj(&roots[1]), old, "it moved");
+    assert_eq!(
+        h.locate(old),
+        None,
+        "its old place is not the heap's any more"
+    );
+    // A list item left pointing at the old place (as a copy that missed a
+    // slot would leave it); then a root.
+    let holder = roots.last().unwrap().as_list().unwrap();
+    let item = holder.set(0, moved).unwrap();
+    let e = h.verify(&mut roots).unwrap_err();
+    assert!(e.contains("gave back"), "{e}");
+    holder.set(0, item);
+    h.verify(&mut roots).unwrap();
+    roots.push(moved);
+    let e = h.verify(&mut roots).unwrap_err();
+    assert!(
+        e.contains("a root refers to") && e.contains("gave back"),
+        "{e}"
+    );
+    roots.pop();
+    h.verify(&mut roots).unwrap();
+}
+
+#[test]
+fn verify_catches_a_reference_into_the_middle_of_an_object() {
+    let (_pool, mut h, mut roots, _statics) = busy_heap();
+    let holder = roots.last().unwrap().as_list().unwrap();
+    let big = *roots
+        .iter()
+        .find(|v| obj(v).size() > LARGE_OBJECT_BYTES)
+        .unwrap();
+    for target in [obj(&roots[2]), obj(&big)] {
+        // SAFETY: 16 bytes in is inside the object (bigger than a header);
+        // the reference is only planted, never read through.
+        let inside =
+            unsafe { ObjRef::from_ptr(NonNull::new_unchecked(target.as_ptr().add(HEADER_BYTES))) };
+        let item = holder.set(0, Value::Obj(0, inside)).unwrap();
+        let e = h.verify(&mut roots).unwrap_err();
+        assert!(e.contains("not a live object"), "{e}");
+        holder.set(0, item);
+        h.verify(&mut roots).unwrap();
+    }
+}
+
+#[test]
+fn verify_catches_a_mark_or_forwarding_word_left_behind() {
+    let (_pool, mut h, mut roots, _statics) = busy_heap();
+    let big = *roots
+        .iter()
+        .find(|v| obj(v).size() > LARGE_OBJECT_BYTES)
+        .unwrap();
+    for r in [obj(&roots[3]), obj(&big)] {
+        r.header_mut().flags |= FLAG_MARK;
+        let e = h.verify(&mut roots).unwrap_err();
+        assert!(e.contains("still marked"), "{e}");
+        r.header_mut().flags &= !FLAG_MARK;
+        r.header_mut().word = 0x1000;
+        let e = h.verify(&mut roots).unwrap_err();
+        assert!(e.contains("header word 0x1000"), "{e}");
+        r.header_mut().word = 0;
+        h.verify(&mut roots).unwrap();
+    }
+    h.small_objects += 1;
+    let e = h.verify(&mut roots).unwrap_err();
+    assert!(e.contains("objects in segments"), "{e}");
+    h.small_objects -= 1;
+    h.verify(&mut roots).unwrap();
+}
