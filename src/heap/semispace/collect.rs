@@ -25,8 +25,7 @@
 //! only to to-space, large objects and static data; those ahead of it may
 //! still refer to from-space.
 
-use super::{LARGE_OBJECT_BYTES, Seg, SemispaceHeap, to_space_plan};
-use crate::heap::segment::MAX_SEGMENT_BYTES;
+use super::{LARGE_OBJECT_BYTES, Seg, SemispaceHeap, copy_room, to_space_plan};
 use crate::heap::{GcEvent, GcReason, RootSet};
 use crate::value::ObjRef;
 use crate::value::object::{FLAG_MARK, FLAG_STATIC, Header, trace};
@@ -254,8 +253,7 @@ impl SemispaceHeap {
     /// (and nothing changed) when any of it cannot be had. Call sealed.
     pub(super) fn reserve(&mut self) -> Option<Copier> {
         let used: usize = self.segs.iter().map(|s| s.used).sum();
-        let plan = to_space_plan(used);
-        let bytes = plan.bytes();
+        let bytes = copy_room(used);
         // `alloc` keeps this room free under max_heap; a copy that came out
         // more fragmented than the one before can leave less.
         if self.config.max_heap.is_some_and(|m| self.held + bytes > m) {
@@ -265,7 +263,7 @@ impl SemispaceHeap {
             self.large_queue.is_empty() && self.large_queue.capacity() >= self.large.len()
         );
         let mut segs = std::mem::take(&mut self.spare);
-        let room = segs.try_reserve(plan.segments()).and_then(|_| {
+        let room = segs.try_reserve(to_space_plan(used).count()).and_then(|_| {
             self.released
                 .try_reserve(self.segs.len() + self.large.len())
         });
@@ -273,8 +271,7 @@ impl SemispaceHeap {
             self.spare = segs;
             return None;
         }
-        let sizes = std::iter::repeat_n(MAX_SEGMENT_BYTES, plan.full)
-            .chain(Some(plan.last).filter(|&l| l > 0));
+        let sizes = to_space_plan(used);
         for size in sizes {
             match self.pool.acquire(size) {
                 Ok(seg) => segs.push(self.number(seg, 0)),

@@ -24,8 +24,8 @@
 //! and `segment_map` report them. A copy puts every survivor in a segment
 //! with a new number, so `inspect` shows the move even when the copy lands
 //! at the same offset as the last one (as breadth-first order makes likely
-//! under `--gc-stress`). The collection phases are in `collect.rs`; `--verify-heap`'s checks in
-//! `verify.rs`.
+//! under `--gc-stress`). The collection phases are in `collect.rs`;
+//! `--verify-heap`'s checks in `verify.rs`.
 
 mod collect;
 #[cfg(test)]
@@ -57,61 +57,57 @@ pub const MIN_TRIGGER_BYTES: usize = 256 * 1024;
 pub const GROWTH_FACTOR: usize = 2;
 /// Large spans are rounded up to this (page) size, in bytes.
 const SPAN_ROUND: usize = 4096;
-/// A full-size to-space segment that the copy moves on from holds more than
-/// this many bytes: it moves on only for an object (at most
-/// [`LARGE_OBJECT_BYTES`]) that does not fit in what is left.
-const TO_SPACE_FILL: usize = MAX_SEGMENT_BYTES - LARGE_OBJECT_BYTES;
 /// Under `max_heap`, allocation segments are at most this fraction of the
 /// bound, so that the last one taken (and the room kept for its copy) does
 /// not decide much of what fits.
 const SEGMENTS_PER_BOUND: usize = 16;
 
-/// The to-space a copy of some bytes of small objects may need: `full`
-/// segments of `MAX_SEGMENT_BYTES`, then one of `last` bytes (none if 0).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) struct Plan {
-    pub full: usize,
-    pub last: usize,
-}
+/// The first to-space segment when there are several, in bytes: the
+/// smallest that is sure to be left at least half full (by a copy that moves
+/// on only for an object that does not fit), so that a heap keeping little
+/// of a big from-space holds little after the copy. Sizes double from it.
+const FIRST_TO_SPACE_BYTES: usize = 2 * LARGE_OBJECT_BYTES;
 
-impl Plan {
-    pub fn bytes(self) -> usize {
-        self.full
-            .saturating_mul(MAX_SEGMENT_BYTES)
-            .saturating_add(self.last)
-    }
-
-    pub fn segments(self) -> usize {
-        self.full + usize::from(self.last > 0)
-    }
-}
-
-/// The plan for a copy of `bytes` bytes of small objects. Up to a standard
-/// segment's worth, one segment (rounded up to the smallest segment): a copy
-/// never needs more than the bytes it copies when nothing is wasted between
-/// segments. Past that, full-size segments, as many as `bytes` has
-/// `TO_SPACE_FILL`s, and a last one for the rest. Proof that it is enough:
-/// the copy leaves a full-size segment only when it holds more than
-/// `TO_SPACE_FILL` bytes, so once it reaches the last segment, less than the
-/// rest is left to copy, and it all fits there (or, with no rest, the copy
-/// never leaves the last full-size one).
-pub(super) fn to_space_plan(bytes: usize) -> Plan {
-    let full = if bytes <= MAX_SEGMENT_BYTES {
-        0
+/// The to-space segments a copy of `bytes` bytes of small objects may need,
+/// in the order the copy fills them. Up to a standard segment's worth, one
+/// segment (rounded up to the smallest segment): nothing is wasted between
+/// segments, so a copy never needs more than the bytes it copies. Past
+/// that, segments doubling from `FIRST_TO_SPACE_BYTES` to the largest, each
+/// counted for its size less `LARGE_OBJECT_BYTES`, until one segment can
+/// take all that is left: the last, of just that size. Proof that it is
+/// enough: the copy leaves a segment only for an object (at most
+/// `LARGE_OBJECT_BYTES`, so it fits a fresh one) that does not fit in what
+/// is left, so every segment it leaves holds more than it was counted for;
+/// when it reaches the last, less than the last's size remains to copy.
+pub(super) fn to_space_plan(bytes: usize) -> impl Iterator<Item = usize> {
+    // Bytes the segments still to come must be able to take.
+    let mut need = bytes;
+    let mut next = if bytes <= MAX_SEGMENT_BYTES {
+        MAX_SEGMENT_BYTES
     } else {
-        bytes / TO_SPACE_FILL
+        FIRST_TO_SPACE_BYTES
     };
-    let rest = bytes - full * TO_SPACE_FILL;
-    Plan {
-        full,
-        last: rest.next_multiple_of(MIN_SEGMENT_BYTES),
-    }
+    std::iter::from_fn(move || {
+        if need == 0 {
+            return None;
+        }
+        if need <= next {
+            let last = need.next_multiple_of(MIN_SEGMENT_BYTES);
+            need = 0;
+            return Some(last);
+        }
+        let size = next;
+        need -= size - LARGE_OBJECT_BYTES;
+        next = (next * 2).min(MAX_SEGMENT_BYTES);
+        Some(size)
+    })
 }
 
 /// Bytes of to-space a copy of `bytes` bytes of small objects may need:
-/// about 1/15 more than `bytes` in big heaps, at most 4 KiB more in small ones.
+/// at most 4 KiB more than `bytes` in small heaps, about 1/15 more (and 48
+/// KiB) in big ones.
 pub(super) fn copy_room(bytes: usize) -> usize {
-    to_space_plan(bytes).bytes()
+    to_space_plan(bytes).fold(0, usize::saturating_add)
 }
 
 /// One segment or span the heap holds, how far it is filled (a span: its

@@ -99,16 +99,16 @@ fn allocation_bumps_and_large_objects_always_get_spans() {
     h.verify(&mut Vec::new()).unwrap();
 }
 
-/// Packs objects of `sizes` into the segments of `plan` in order, as the
-/// copy does: bump, and move on to the next segment when the object does not
-/// fit in what is left. False where the plan runs out.
-fn packs(plan: Plan, sizes: &[usize]) -> bool {
-    let mut caps = std::iter::repeat_n(MAX_SEGMENT_BYTES, plan.full).chain(Some(plan.last));
+/// Packs objects of `sizes` into segments of `caps` in order, as the copy
+/// does: bump, and move on to the next segment when the object does not fit
+/// in what is left. False where the segments run out.
+fn packs(caps: &[usize], sizes: &[usize]) -> bool {
+    let mut caps = caps.iter();
     let mut room = 0;
     for &size in sizes {
         if room < size {
             match caps.next() {
-                Some(cap) if cap >= size => room = cap,
+                Some(&cap) if cap >= size => room = cap,
                 _ => return false,
             }
         }
@@ -117,39 +117,44 @@ fn packs(plan: Plan, sizes: &[usize]) -> bool {
     true
 }
 
+fn plan(bytes: usize) -> Vec<usize> {
+    to_space_plan(bytes).collect()
+}
+
 #[test]
 fn the_plan_covers_the_worst_copy_and_copy_room_grows_with_it() {
-    assert_eq!(to_space_plan(0).bytes(), 0);
+    assert_eq!(plan(0), Vec::<usize>::new());
+    assert_eq!(plan(8), vec![MIN_SEGMENT_BYTES]);
+    assert_eq!(plan(MAX_SEGMENT_BYTES), vec![MAX_SEGMENT_BYTES]);
+    let big = plan(10 * MAX_SEGMENT_BYTES);
     assert_eq!(
-        to_space_plan(8),
-        Plan {
-            full: 0,
-            last: MIN_SEGMENT_BYTES
-        }
+        big[..4],
+        [32 * 1024, 64 * 1024, 128 * 1024, MAX_SEGMENT_BYTES]
     );
-    assert_eq!(to_space_plan(MAX_SEGMENT_BYTES).segments(), 1);
     let mut last = 0;
-    for bytes in (0..40 * MAX_SEGMENT_BYTES).step_by(1031 * 8) {
+    let step = if cfg!(miri) { 40_009 * 8 } else { 1031 * 8 };
+    for bytes in (0..40 * MAX_SEGMENT_BYTES).step_by(step) {
         let room = copy_room(bytes);
         assert!(room >= bytes && room >= last, "copy_room({bytes}) = {room}");
-        assert!(
-            room <= bytes + bytes / 15 + MIN_SEGMENT_BYTES,
-            "copy_room({bytes}) = {room}"
-        );
+        let most = bytes + bytes / 15 + 3 * LARGE_OBJECT_BYTES + MIN_SEGMENT_BYTES;
+        assert!(room <= most, "copy_room({bytes}) = {room}");
         last = room;
     }
-    // Sequences of sizes a copy may meet; each fits its plan.
-    // The worst: a big object, then small ones up to TO_SPACE_FILL + 8
-    // bytes, so the next big one does not fit; every segment alike.
-    let worst: Vec<usize> = (0..30)
+    // Sequences of sizes a copy may meet; each fits its plan. The worst: a
+    // big object, then small ones up to 8 bytes more than a full-size
+    // segment less a big object, so the next big one does not fit; every
+    // full-size segment alike.
+    let groups = if cfg!(miri) { 3 } else { 30 };
+    let worst: Vec<usize> = (0..groups)
         .flat_map(|_| {
-            let smalls = (TO_SPACE_FILL + 8 - LARGE_OBJECT_BYTES - 24) / 16;
+            let fill = MAX_SEGMENT_BYTES - LARGE_OBJECT_BYTES + 8;
+            let smalls = (fill - LARGE_OBJECT_BYTES - 24) / 16;
             std::iter::once(LARGE_OBJECT_BYTES)
                 .chain(std::iter::repeat_n(16, smalls))
                 .chain([24])
         })
         .collect();
-    let behind: Vec<usize> = (0..30)
+    let behind: Vec<usize> = (0..groups)
         .flat_map(|_| std::iter::once(32).chain(std::iter::repeat_n(LARGE_OBJECT_BYTES, 15)))
         .collect();
     let mut seed = 0x2545_f491_u64;
@@ -171,25 +176,26 @@ fn the_plan_covers_the_worst_copy_and_copy_room_grows_with_it() {
             .collect()
     };
     let mut cases = vec![worst, behind];
-    let runs = if cfg!(miri) { 5 } else { 300 };
+    let runs = if cfg!(miri) { 3 } else { 300 };
     cases.extend((0..runs).map(|i| random(1 + i * 37)));
     for sizes in &cases {
         for cut in [sizes.len(), sizes.len() / 2, sizes.len() / 3 + 1] {
             let sizes = &sizes[..cut];
             let total: usize = sizes.iter().sum();
             assert!(
-                packs(to_space_plan(total), sizes),
+                packs(&plan(total), sizes),
                 "{} objects, {total} bytes",
                 sizes.len()
             );
         }
     }
-    // With one segment fewer than planned, the worst sequence does not fit:
+    // With one full-size segment fewer, the worst sequence does not fit:
     // the plan is not loose.
     let total: usize = cases[0].iter().sum();
-    let mut short = to_space_plan(total);
-    short.full -= 1;
-    assert!(!packs(short, &cases[0]));
+    let mut short = plan(total);
+    let at = short.iter().position(|&s| s == MAX_SEGMENT_BYTES).unwrap();
+    short.remove(at);
+    assert!(!packs(&short, &cases[0]));
 }
 
 #[test]
@@ -208,15 +214,12 @@ fn reserve_acquires_to_space_before_anything_moves() {
     let (held, in_use) = (h.held, pool.stats().in_use_bytes);
     let first = obj(&roots[0]);
     let mut cp = h.reserve().unwrap();
-    let plan = to_space_plan(used);
+    let planned = plan(used);
     let sizes: Vec<usize> = cp.to.segs.iter().map(|s| s.size()).collect();
-    let planned: Vec<usize> = std::iter::repeat_n(MAX_SEGMENT_BYTES, plan.full)
-        .chain(Some(plan.last).filter(|&l| l > 0))
-        .collect();
     assert_eq!(sizes, planned);
-    assert!(plan.full > 0 || cfg!(miri), "more than one segment");
-    assert_eq!(h.held, held + plan.bytes());
-    assert_eq!(pool.stats().in_use_bytes, in_use + plan.bytes());
+    assert!(sizes.len() > 1 || cfg!(miri), "more than one segment");
+    assert_eq!(h.held, held + copy_room(used));
+    assert_eq!(pool.stats().in_use_bytes, in_use + copy_room(used));
     assert_eq!(obj(&roots[0]), first, "nothing moved");
     assert_eq!(first.header().flags & FLAG_MARK, 0);
     cp.copy_roots(&mut roots);
@@ -442,8 +445,9 @@ fn from_space_goes_back_to_the_pool_and_unused_to_space_too() {
 #[test]
 fn a_fragmented_copy_fits_its_plan() {
     // In allocation order the big strings pack full-size segments exactly;
-    // in the roots' order a small string comes before every 15 big ones, so
-    // each to-space segment is left with most of a big string's size unused.
+    // in the roots' order (the copy's) a small string comes before every 15
+    // big ones, so each to-space segment is left with most of a big
+    // string's size unused.
     let groups = if cfg!(miri) { 3 } else { 24 };
     let (_pool, mut h) = heap();
     let bigs: Vec<Value> = (0..groups * 15)
@@ -470,10 +474,22 @@ fn a_fragmented_copy_fits_its_plan() {
     cp.scan();
     let (planned, opened) = (cp.to.segs.len(), cp.to.opened);
     assert!(opened <= planned);
-    assert!(
-        opened > used.div_ceil(MAX_SEGMENT_BYTES),
-        "the copy needed the plan's slack: {opened} segments for {used} bytes"
-    );
+    // Every full-size segment the copy left was left far from full...
+    let left: Vec<usize> = cp.to.segs[..opened - 1]
+        .iter()
+        .filter(|s| s.size() == MAX_SEGMENT_BYTES)
+        .map(|s| s.size() - s.used)
+        .collect();
+    assert!(!left.is_empty());
+    assert!(left.iter().all(|&l| l > LARGE_OBJECT_BYTES / 2), "{left:?}");
+    // ...so, given enough of them, it needed more segments than a perfect
+    // packing would: the plan's slack (too many to copy under Miri).
+    if !cfg!(miri) {
+        assert!(
+            opened > used.div_ceil(MAX_SEGMENT_BYTES),
+            "{opened} segments for {used} bytes"
+        );
+    }
     finish(&mut h, cp);
     h.verify(&mut roots).unwrap();
     for (i, v) in roots.iter().enumerate() {
