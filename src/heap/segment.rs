@@ -64,7 +64,7 @@ impl Segment {
 
     #[inline]
     pub fn contains(&self, addr: usize) -> bool {
-        let b = self.ptr.as_ptr() as usize;
+        let b = self.ptr.as_ptr().addr();
         addr >= b && addr < b + self.size
     }
 }
@@ -332,12 +332,12 @@ mod tests {
     fn aligned_segments_are_aligned_cached_apart_and_released() {
         let pool = SegmentPool::new(None);
         let a = pool.acquire_aligned(16 * 1024, 16 * 1024).unwrap();
-        assert_eq!(a.base().as_ptr() as usize % (16 * 1024), 0);
+        assert_eq!(a.base().as_ptr().addr() % (16 * 1024), 0);
         assert_eq!(a.align(), 16 * 1024);
         let plain = pool.acquire(16 * 1024).unwrap();
         assert_eq!(plain.align(), SEGMENT_ALIGN);
         let big = pool.acquire_aligned(40 * 1024, 16 * 1024).unwrap();
-        assert_eq!(big.base().as_ptr() as usize % (16 * 1024), 0);
+        assert_eq!(big.base().as_ptr().addr() % (16 * 1024), 0);
         let a_addr = a.base();
         pool.release(plain);
         pool.release(a);
@@ -352,10 +352,10 @@ mod tests {
         // aligned one back.
         let b = pool.acquire_aligned(16 * 1024, 16 * 1024).unwrap();
         assert_eq!(b.base(), a_addr);
-        assert_eq!(b.base().as_ptr() as usize % (16 * 1024), 0);
+        assert_eq!(b.base().as_ptr().addr() % (16 * 1024), 0);
         // With only the plain one cached, an aligned request allocates afresh.
         let c = pool.acquire_aligned(16 * 1024, 16 * 1024).unwrap();
-        assert_eq!(c.base().as_ptr() as usize % (16 * 1024), 0);
+        assert_eq!(c.base().as_ptr().addr() % (16 * 1024), 0);
         assert_eq!(pool.stats().cached_bytes, 16 * 1024);
         // A plain request may take an aligned segment when no plain one is left.
         let d = pool.acquire(16 * 1024).unwrap();

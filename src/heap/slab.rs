@@ -25,13 +25,21 @@
 //!   an allocated object, or a freed slot (`FLAG_FREED`) on the free list;
 //! - a class segment that is not current is on its class's partial list
 //!   exactly when it has a free slot (otherwise it is full);
-//! - `registry` holds the base of every segment and span held, nothing else.
+//! - `registry` maps the base of every segment and span held, and nothing
+//!   else, to its header.
+//!
+//! Addresses and provenance: an address masked to its segment's base is
+//! looked up in `registry`, and the header pointer found there (the
+//! segment's own, from the pool) is what is read through; an object's own
+//! pointer is masked (`map_addr`) only where the object is known to be
+//! allocated here, so that its provenance is its segment's. No integer is
+//! ever turned back into a pointer.
 
 use super::segment::{Segment, SegmentPool};
 use super::{HeapStats, Leak, Location, SegmentUse};
 use crate::value::object::{FLAG_FREED, HEADER_BYTES, Header, list_layout, map_layout};
 use crate::value::{AllocError, Kind, ObjRef};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::ptr::NonNull;
 use std::sync::Arc;
@@ -145,8 +153,8 @@ impl Hasher for SegmentHasher {
     }
 }
 
-/// A set of segment bases.
-pub(crate) type SegmentSet = HashSet<usize, BuildHasherDefault<SegmentHasher>>;
+/// Segment bases, and the header at each (a pointer with the segment's provenance).
+type Registry = HashMap<usize, *mut SegHdr, BuildHasherDefault<SegmentHasher>>;
 
 /// The size-class allocator of one heap.
 pub struct Slab {
@@ -155,9 +163,9 @@ pub struct Slab {
     classes: [ClassList; NUM_CLASSES],
     /// Every segment and span held, in no particular order (`SegHdr::index`).
     segs: Vec<Segment>,
-    /// The bases of `segs`, to tell whether an address is in this heap
-    /// without reading it.
-    registry: SegmentSet,
+    /// The bases of `segs` and their headers, to tell whether an address is
+    /// in this heap without reading it.
+    registry: Registry,
     held: usize,
     live_bytes: usize,
     live_objects: usize,
@@ -198,10 +206,19 @@ pub(crate) fn bytes_with_storage(obj: ObjRef) -> usize {
             .sum::<usize>()
 }
 
-/// The segment header of the segment (or span) holding `addr`.
+/// The base of the segment-aligned block holding `addr`: where a segment's
+/// header is, if the slab holds a segment there.
 #[inline]
-fn seg_of(addr: usize) -> *mut SegHdr {
-    (addr & !(SLAB_SEGMENT_BYTES - 1)) as *mut SegHdr
+fn block_of(addr: usize) -> usize {
+    addr & !(SLAB_SEGMENT_BYTES - 1)
+}
+
+/// The header of the segment (or span) holding the object at `p`, with
+/// `p`'s provenance: only for objects allocated here (an allocated object's
+/// pointer carries its segment's provenance; a stale one may not).
+#[inline]
+fn seg_of(p: *mut u8) -> *mut SegHdr {
+    p.map_addr(block_of).cast()
 }
 
 impl Slab {
@@ -215,7 +232,7 @@ impl Slab {
             max_heap,
             classes: [empty; NUM_CLASSES],
             segs: Vec::new(),
-            registry: SegmentSet::default(),
+            registry: Registry::default(),
             held: 0,
             live_bytes: 0,
             live_objects: 0,
@@ -350,7 +367,7 @@ impl Slab {
         // SAFETY: the segment is ours, aligned to its size (so to SegHdr) and
         // longer than a header.
         unsafe { s.write(hdr) };
-        self.registry.insert(s as usize);
+        self.registry.insert(s.addr(), s);
         self.segs.push(seg);
         s
     }
@@ -365,7 +382,7 @@ impl Slab {
         self.live_bytes -= size;
         self.live_objects -= 1;
         self.freed_objects += 1;
-        let s = seg_of(r.addr());
+        let s = seg_of(r.as_ptr());
         // SAFETY: r is allocated here, so its segment is held and starts with a header.
         let h = unsafe { &mut *s };
         if h.slot == 0 {
@@ -428,7 +445,7 @@ impl Slab {
     fn give_back(&mut self, s: *mut SegHdr) {
         // SAFETY: s heads a held segment.
         let i = unsafe { (*s).index } as usize;
-        self.registry.remove(&(s as usize));
+        self.registry.remove(&s.addr());
         let seg = self.segs.swap_remove(i);
         if let Some(moved) = self.segs.get(i) {
             // SAFETY: every held segment starts with its header.
@@ -438,27 +455,46 @@ impl Slab {
         self.pool.release(seg);
     }
 
-    /// Whether `addr` is where an object (allocated or freed) starts in a
-    /// segment this slab holds now: then, and only then, its header may be
-    /// read. Reads nothing at `addr` itself.
+    /// The header of the held segment (or span) whose aligned block holds
+    /// `addr`, with the segment's own provenance; None when the slab holds no
+    /// segment starting there. Reads nothing.
     #[inline]
-    pub fn owns_slot(&self, addr: usize) -> bool {
-        let s = seg_of(addr);
-        if !self.registry.contains(&(s as usize)) {
-            return false;
-        }
+    fn held_seg(&self, addr: usize) -> Option<*mut SegHdr> {
+        self.registry.get(&block_of(addr)).copied()
+    }
+
+    /// The object (allocated or freed) that starts at `addr` in a segment
+    /// this slab holds now, as a reference with its segment's provenance:
+    /// then, and only then, its header may be read. Reads nothing at `addr`
+    /// itself, so a stale or foreign address is answered safely.
+    #[inline]
+    pub fn slot(&self, addr: usize) -> Option<ObjRef> {
+        let s = self.held_seg(addr)?;
         // SAFETY: s is a held segment's base, where its header is.
         let h = unsafe { &*s };
-        let off = addr - s as usize;
-        if h.slot == 0 {
-            return off == SEG_HEADER_BYTES;
+        let off = addr - s.addr();
+        let starts = if h.slot == 0 {
+            off == SEG_HEADER_BYTES
+        } else if off < SEG_HEADER_BYTES || off >= h.bump as usize {
+            false
+        } else {
+            let rel = (off - SEG_HEADER_BYTES) as u64;
+            let idx = (rel * h.magic as u64) >> 32;
+            idx * h.slot as u64 == rel
+        };
+        if !starts {
+            return None;
         }
-        if off < SEG_HEADER_BYTES || off >= h.bump as usize {
-            return false;
-        }
-        let rel = (off - SEG_HEADER_BYTES) as u64;
-        let idx = (rel * h.magic as u64) >> 32;
-        idx * h.slot as u64 == rel
+        // SAFETY: a slot start inside a held segment: non-null, and below the
+        // bump offset, where every slot holds an initialised header.
+        Some(unsafe { ObjRef::from_ptr(NonNull::new_unchecked(s.cast::<u8>().with_addr(addr))) })
+    }
+
+    /// Whether `addr` is where an object (allocated or freed) starts in a
+    /// segment this slab holds now (see [`Slab::slot`]).
+    #[inline]
+    pub fn owns_slot(&self, addr: usize) -> bool {
+        self.slot(addr).is_some()
     }
 
     /// Whether `addr` lies anywhere inside memory this slab holds.
@@ -467,9 +503,11 @@ impl Slab {
         // A span can be longer than a segment, or shorter: what follows a
         // short span in its aligned block is not the slab's (it may be
         // anything, static data included), so spans are checked by extent.
-        let s = seg_of(addr);
-        // SAFETY: a registered base is a held segment's, where its header is.
-        if self.registry.contains(&(s as usize)) && unsafe { (*s).slot } != 0 {
+        // SAFETY: a registered header is a held segment's.
+        if self
+            .held_seg(addr)
+            .is_some_and(|s| unsafe { (*s).slot } != 0)
+        {
             return true;
         }
         self.segs.iter().any(|s| s.contains(addr))
@@ -478,8 +516,8 @@ impl Slab {
     /// Whether `addr` is an allocated object of this slab.
     #[inline]
     pub fn is_allocated(&self, addr: usize) -> bool {
-        // SAFETY: owns_slot says a header is there to read.
-        self.owns_slot(addr) && unsafe { (*(addr as *const Header)).flags } & FLAG_FREED == 0
+        self.slot(addr)
+            .is_some_and(|r| r.header().flags & FLAG_FREED == 0)
     }
 
     /// Calls `f` on every allocated object.
@@ -572,14 +610,12 @@ impl Slab {
 
     /// Where an object is: its segment's position in this heap, and offset.
     pub fn locate(&self, r: ObjRef) -> Option<Location> {
-        if !self.owns_slot(r.addr()) {
-            return None;
-        }
-        let s = seg_of(r.addr());
+        self.slot(r.addr())?;
+        let s = self.held_seg(r.addr())?;
         Some(Location {
-            // SAFETY: owns_slot found s among the held segments.
+            // SAFETY: a registered header is a held segment's.
             segment: unsafe { (*s).index } as usize,
-            offset: r.addr() - s as usize,
+            offset: r.addr() - s.addr(),
         })
     }
 

@@ -47,7 +47,7 @@ impl Chunk {
     }
 
     fn contains(&self, a: usize) -> bool {
-        let b = self.ptr.as_ptr() as usize;
+        let b = self.ptr.as_ptr().addr();
         a >= b && a < b + self.words * 8
     }
 }
@@ -116,7 +116,7 @@ impl StaticSegment {
         self.chunks
             .iter()
             .enumerate()
-            .find_map(|(i, c)| c.contains(a).then(|| (i, a - c.ptr.as_ptr() as usize)))
+            .find_map(|(i, c)| c.contains(a).then(|| (i, a - c.ptr.as_ptr().addr())))
     }
 }
 

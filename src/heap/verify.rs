@@ -8,6 +8,11 @@
 //! bytes, length fields are checked against the object's size before
 //! anything is traced, and an address is only read once the backend says it
 //! is a live object (or, for static data, lies outside the heap).
+//!
+//! Sets of addresses hash with FxHash: no script chooses addresses, and with
+//! the standard SipHash, `binary_trees.loam 6` under `--gc-stress
+//! --verify-heap` took 2.4 times the instructions under rc, 1.5 times under
+//! mark-compact (callgrind), and verify was the slowest kit case under Miri.
 
 use super::RootSet;
 use crate::value::object::{
@@ -15,7 +20,7 @@ use crate::value::object::{
     list_layout, map_layout, read_u32, str_layout, trace,
 };
 use crate::value::{Kind, ObjRef};
-use std::collections::HashSet;
+use rustc_hash::FxHashSet;
 
 /// Problems reported at most, so a badly broken heap gives a readable report.
 const MAX_REPORTED: usize = 20;
@@ -217,7 +222,7 @@ pub(crate) enum Refs {
 /// is called on each object once its shape and storage are known good.
 pub(crate) fn verify_graph(
     objects: &[ObjRef],
-    live: &HashSet<usize>,
+    live: &FxHashSet<usize>,
     holds: &dyn Fn(usize) -> bool,
     roots: &mut dyn RootSet,
     refs: Refs,
@@ -233,7 +238,7 @@ pub(crate) fn verify_graph(
         return report.finish();
     }
     // Internal storage: each array or bytes object owned by exactly one list or map.
-    let mut owned = HashSet::new();
+    let mut owned = FxHashSet::default();
     for &o in objects {
         for &(off, kind) in storage_fields(o.kind()) {
             let Some(s) = storage_field(o, off) else {
@@ -308,7 +313,7 @@ pub(crate) fn verify_graph(
         let fields = storage_fields(o.kind());
         let from = || describe(o);
         trace(o, &mut |slot| {
-            let at = (slot as *mut ObjRef as usize).wrapping_sub(o.addr());
+            let at = (slot as *mut ObjRef).addr().wrapping_sub(o.addr());
             if !fields.iter().any(|&(off, _)| off == at) {
                 check(*slot, &from, &mut report);
             }

@@ -106,7 +106,7 @@ impl ObjRef {
 
     #[inline]
     pub fn addr(self) -> usize {
-        self.0.as_ptr() as usize
+        self.0.as_ptr().addr()
     }
 
     #[inline]

@@ -507,7 +507,7 @@ fn manual_capture_never_reads_a_stale_reference() {
             0,
         )
     };
-    assert_ne!(page as isize, -1);
+    assert_ne!(page.addr() as isize, -1);
     let p = std::ptr::NonNull::new(page.cast::<u8>()).unwrap();
     // SAFETY: deliberately not an object: any read of it faults, which is
     // what this test shows `capture` never does.

@@ -15,9 +15,11 @@ use crate::value::map::new_map;
 use crate::value::object::{FLAG_PRIVATE_KEY, trace};
 use crate::value::string::{hash_bytes, new_str};
 use crate::value::{AllocError, CellRef, ClosureRef, Kind, ObjRef, StrRef, Value};
-use std::collections::{HashMap, HashSet};
-use std::fmt::Write;
+use rustc_hash::{FxHashMap, FxHashSet};
 use std::sync::Arc;
+
+/// Bytes of each end of a long string that `render` hashes.
+const SAMPLE: usize = 128;
 
 /// The site the kit's `free` calls report.
 const FREE_SITE: u32 = 7;
@@ -77,6 +79,16 @@ impl<H: Heap> Mutator<H> {
         self.drop_roots_from(from);
     }
 
+    /// Empties the root slots `slots` and drops what they held, as one (a
+    /// single walk where uses are checked).
+    pub fn drop_roots(&mut self, slots: &[usize]) {
+        let dropped: Vec<Value> = slots
+            .iter()
+            .map(|&i| std::mem::replace(&mut self.roots[i], Value::Nil))
+            .collect();
+        self.discard(&dropped);
+    }
+
     /// Empties every root slot from `from` on (they go as one: what they
     /// share is freed once) and drops what they held.
     pub fn drop_roots_from(&mut self, from: usize) {
@@ -106,7 +118,7 @@ impl<H: Heap> Mutator<H> {
         if doomed.is_empty() {
             return;
         }
-        let live: HashSet<ObjRef> = reachable(&self.roots).into_iter().collect();
+        let live: FxHashSet<ObjRef> = reachable(&self.roots).into_iter().collect();
         for r in doomed {
             if live.contains(&r) {
                 continue;
@@ -122,14 +134,21 @@ impl<H: Heap> Mutator<H> {
     }
 
     /// `n` small lists that are garbage at once: holes between live objects,
-    /// for a moving collector to close.
+    /// for a moving collector to close. Each is held by its own root slot
+    /// alone, so it is dropped without looking for what else might hold it.
     pub fn churn(&mut self, n: usize) {
         let from = self.roots.len();
         for i in 0..n {
             let v = self.list(&[Value::Int(i as i64)]).expect("room for churn");
             self.keep(v);
         }
-        self.drop_roots_from(from);
+        for v in self.roots.drain(from..).collect::<Vec<_>>() {
+            if H::COUNTS_REFS {
+                self.heap.release(v);
+            } else if H::CHECKS_USE {
+                self.heap.free(&v, FREE_SITE).expect("churn is live");
+            }
+        }
     }
 
     /// A collection from the roots, then `verify`: what a broken collection
@@ -240,7 +259,7 @@ impl<H: Heap> Mutator<H> {
 /// The heap objects reachable from `vs` (not static data, not internal
 /// storage, not a map's private keys), each once, in the order found.
 fn reachable(vs: &[Value]) -> Vec<ObjRef> {
-    let mut seen = HashSet::new();
+    let mut seen = FxHashSet::default();
     let mut found = Vec::new();
     let mut stack: Vec<ObjRef> = vs.iter().filter_map(|v| v.as_obj()).collect();
     while let Some(r) = stack.pop() {
@@ -265,7 +284,7 @@ fn reachable(vs: &[Value]) -> Vec<ObjRef> {
 pub(crate) fn render<H: Heap>(heap: &H, vs: &[Value]) -> String {
     let mut r = Renderer {
         heap,
-        seen: HashMap::new(),
+        seen: FxHashMap::default(),
         out: String::new(),
     };
     for v in vs {
@@ -277,7 +296,7 @@ pub(crate) fn render<H: Heap>(heap: &H, vs: &[Value]) -> String {
 
 struct Renderer<'h, H> {
     heap: &'h H,
-    seen: HashMap<ObjRef, usize>,
+    seen: FxHashMap<ObjRef, usize>,
     out: String,
 }
 
@@ -285,37 +304,51 @@ impl<H: Heap> Renderer<'_, H> {
     fn value(&mut self, v: &Value) {
         let r = match v {
             Value::Obj(_, r) => *r,
-            other => {
-                let _ = write!(self.out, "{other:?}");
-                return;
+            Value::Nil => return self.out.push_str("nil"),
+            Value::Undef => return self.out.push_str("undef"),
+            Value::Bool(b) => return self.out.push_str(if *b { "true" } else { "false" }),
+            Value::Int(i) => {
+                self.out.push_str(if *i < 0 { "-" } else { "+" });
+                return self.num(i.unsigned_abs());
+            }
+            Value::Float(f) => {
+                self.out.push('f');
+                return self.num(f.to_bits());
+            }
+            Value::Pid(p) => {
+                self.out.push('p');
+                return self.num(*p);
             }
         };
         self.heap
             .check(v)
             .expect("a reference the kit holds is live");
-        if let Some(n) = self.seen.get(&r) {
-            let _ = write!(self.out, "#{n}");
-            return;
+        self.out.push('#');
+        if let Some(&n) = self.seen.get(&r) {
+            return self.num(n as u64);
         }
         let n = self.seen.len();
         self.seen.insert(r, n);
-        let _ = write!(
-            self.out,
-            "#{n}={}",
-            if r.is_static() { "static " } else { "" }
-        );
+        self.num(n as u64);
+        self.out
+            .push_str(if r.is_static() { "=static " } else { "=" });
         match r.kind() {
             Kind::Str => {
                 // Length, the hash stored at creation, and the hash of the
-                // bytes now: equal unless a byte changed.
+                // bytes now (of the first and last `SAMPLE` of a long string:
+                // hashing is byte by byte, slow under Miri; the cases with
+                // long strings compare them whole).
                 let s = StrRef(r);
-                let _ = write!(
-                    self.out,
-                    "str({}, {:x}, {:x})",
-                    s.len(),
-                    s.hash(),
-                    hash_bytes(s.bytes())
-                );
+                let b = s.bytes();
+                let now = if b.len() <= 2 * SAMPLE {
+                    hash_bytes(b)
+                } else {
+                    hash_bytes(&b[..SAMPLE]) ^ hash_bytes(&b[b.len() - SAMPLE..]).rotate_left(16)
+                };
+                for n in [s.len() as u64, s.hash() as u64, now as u64] {
+                    self.out.push('s');
+                    self.num(n);
+                }
             }
             Kind::List => {
                 self.out.push('[');
@@ -337,7 +370,9 @@ impl<H: Heap> Renderer<'_, H> {
             }
             Kind::Closure => {
                 let f = ClosureRef(r);
-                let _ = write!(self.out, "fn{}(", f.proto());
+                self.out.push_str("fn");
+                self.num(f.proto() as u64);
+                self.out.push('(');
                 for c in f.captures() {
                     self.value(c);
                     self.out.push(',');
@@ -351,5 +386,21 @@ impl<H: Heap> Renderer<'_, H> {
             }
             Kind::Array | Kind::Bytes => panic!("internal storage reached as a value"),
         }
+    }
+
+    /// `n` in decimal, without `fmt` (slow under Miri, and lists render
+    /// thousands of numbers).
+    fn num(&mut self, mut n: u64) {
+        let mut digits = [0u8; 20];
+        let mut i = digits.len();
+        loop {
+            i -= 1;
+            digits[i] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        self.out.extend(digits[i..].iter().map(|&d| d as char));
     }
 }

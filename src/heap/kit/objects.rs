@@ -7,7 +7,7 @@ use super::mutator::{Mutator, render};
 use crate::heap::Heap;
 use crate::heap::markcompact::LARGE_OBJECT_BYTES;
 use crate::heap::segment::MAX_SEGMENT_BYTES;
-use crate::heap::slab::{MAX_CLASS_BYTES, SLAB_SEGMENT_BYTES, owned_storage};
+use crate::heap::slab::{MAX_CLASS_BYTES, SLAB_SEGMENT_BYTES, owned_storage, slot_bytes};
 use crate::heap::statics::StaticSegment;
 use crate::value::func::new_closure;
 use crate::value::list::new_list;
@@ -16,9 +16,39 @@ use crate::value::object::str_layout;
 use crate::value::string::new_str;
 use crate::value::{ObjRef, Value};
 
-/// `len` bytes of text that differ with `seed`.
+/// `len` bytes of text that differ with `seed` (built by copying, not byte
+/// by byte: Miri runs a per-byte loop over 64 KiB for seconds).
 pub(super) fn pattern(len: usize, seed: usize) -> Vec<u8> {
-    (0..len).map(|i| b'a' + ((i + seed) % 23) as u8).collect()
+    const LETTERS: &[u8] = b"abcdefghijklmnopqrstuvw";
+    let start = seed % LETTERS.len();
+    let mut text = LETTERS.repeat((len + start) / LETTERS.len() + 1);
+    text.drain(..start);
+    text.truncate(len);
+    text
+}
+
+/// String object sizes from the smallest (the empty string) to past the
+/// largest slab class, in 8-byte steps, so each class serves several sizes;
+/// under Miri, each class's smallest and largest size only. Then past a
+/// slab segment (a span of its own there, a segment of its own size in
+/// mark-compact); natively also past mark-compact's large-object bound and
+/// its largest standard segment (under Miri, hashing 64 KiB byte by byte
+/// takes a minute: large lists and closures take that path, in
+/// `keeps_large_objects_and_drops_dead_ones`).
+fn object_sizes() -> Vec<usize> {
+    let smallest = str_layout::size(0);
+    let mut sizes: Vec<usize> = (smallest..=MAX_CLASS_BYTES + 64)
+        .step_by(8)
+        .filter(|&s| {
+            let class = slot_bytes(s);
+            !cfg!(miri) || s == smallest || class == Some(s) || slot_bytes(s - 8) != class
+        })
+        .collect();
+    sizes.extend([4096, SLAB_SEGMENT_BYTES + 8]);
+    if !cfg!(miri) {
+        sizes.extend([LARGE_OBJECT_BYTES + 8, MAX_SEGMENT_BYTES + 8]);
+    }
+    sizes
 }
 
 /// Items pushed onto a list that starts empty: past its inline items, so
@@ -29,19 +59,7 @@ const INDEXED_ENTRIES: i64 = 20;
 
 pub(crate) fn allocates_every_kind_and_size<H: Heap>() {
     let mut m = Mutator::<H>::new();
-    // Strings of every object size in 8-byte steps, from the smallest (the
-    // empty string) to past the largest slab class, so each class serves
-    // several sizes; then past a slab segment, past mark-compact's
-    // large-object bound and past its largest standard segment.
-    let mut sizes: Vec<usize> = (str_layout::size(0)..=MAX_CLASS_BYTES + 64)
-        .step_by(8)
-        .collect();
-    sizes.extend([
-        4096,
-        SLAB_SEGMENT_BYTES + 8,
-        LARGE_OBJECT_BYTES + 8,
-        MAX_SEGMENT_BYTES + 8,
-    ]);
+    let sizes = object_sizes();
     for (i, &size) in sizes.iter().enumerate() {
         let v = m.str(&pattern(size - str_layout::BYTES, i)).unwrap();
         assert_eq!(v.as_obj().unwrap().size(), size);
@@ -155,31 +173,41 @@ pub(crate) fn roots_lead_to_the_same_contents_after_collections<H: Heap>() {
 }
 
 pub(crate) fn keeps_large_objects_and_drops_dead_ones<H: Heap>() {
-    // Items of a list just past mark-compact's large-object bound (and so
-    // far past the slab's largest class).
+    // Lists and closures of just past mark-compact's large-object bound (so
+    // far past the slab's largest class); large strings are in
+    // `allocates_every_kind_and_size`.
     let n = LARGE_OBJECT_BYTES / 16 + 1;
     let mut m = Mutator::<H>::new();
     let small = m.list(&[Value::Int(1)]).unwrap();
     m.keep(small);
-    let kept = m.list_filled(n, small).unwrap();
+    // Natively every item refers to `small`; under Miri most are immediates
+    // and a few refer to it (verify and render look each reference up: 16
+    // thousand of them took two minutes there).
+    let filler = if cfg!(miri) { Value::Int(3) } else { small };
+    let kept = m.list_filled(n, filler).unwrap();
     let kept_at = m.keep(kept);
+    for i in [1, n / 2 + 1, n - 2] {
+        m.set(kept, i, small);
+    }
     for i in [0, n / 2, n - 1] {
         m.set(kept, i, Value::Int(i as i64));
     }
-    let kept_str = m.str(&pattern(LARGE_OBJECT_BYTES, 1)).unwrap();
-    m.keep(kept_str);
+    let mut captures = vec![filler; n];
+    (captures[0], captures[n - 1]) = (small, small);
+    let kept_fn = m.closure(1, &captures).unwrap();
+    m.keep(kept_fn);
     let dead = m.list_filled(n, Value::Int(4)).unwrap();
     let dead_at = m.keep(dead);
-    let dead_str = m.str(&pattern(LARGE_OBJECT_BYTES, 2)).unwrap();
-    let dead_str_at = m.keep(dead_str);
-    let dead_bytes = dead.as_obj().unwrap().size() + dead_str.as_obj().unwrap().size();
+    let dead_fn = m.closure(2, &vec![Value::Int(5); n]).unwrap();
+    let dead_fn_at = m.keep(dead_fn);
+    let dead_bytes = dead.as_obj().unwrap().size() + dead_fn.as_obj().unwrap().size();
     let large = |m: &Mutator<H>| m.heap.segment_map().iter().filter(|s| s.large).count();
     assert_eq!(large(&m), 4, "each large object has a span of its own");
     m.churn(10);
     m.collect();
     let before = m.heap.stats();
     m.drop_root(dead_at);
-    m.drop_root(dead_str_at);
+    m.drop_root(dead_fn_at);
     let text = m.render_roots();
     m.collect();
     let after = m.heap.stats();

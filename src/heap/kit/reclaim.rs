@@ -84,7 +84,7 @@ pub(crate) fn garbage_is_reclaimed<H: Heap>() {
 /// Bytes of garbage made in `segments_go_back_to_the_pool`: many segments
 /// of every backend.
 const GARBAGE_BYTES: usize = if cfg!(miri) {
-    16 * SLAB_SEGMENT_BYTES
+    8 * SLAB_SEGMENT_BYTES
 } else {
     2 * 1024 * 1024
 };

@@ -7,7 +7,9 @@
 //!    and the slot arithmetic say so without reading the address)? If not,
 //!    the reference is static data (stamp 0) or stale (its segment went back
 //!    to the pool);
-//! 2. only then read the slot's header: freed (`FLAG_FREED`), or holding a
+//! 2. only then read the slot's header, through the slab's own pointer to the
+//!    slot (`Slab::slot`: the reference's pointer may carry the provenance
+//!    of memory since given back): freed (`FLAG_FREED`), or holding a
 //!    different generation than the reference's stamp, means stale;
 //! 3. otherwise the reference may be used.
 //!
@@ -54,21 +56,23 @@ impl FreedSites {
 
 impl ManualHeap {
     /// Whether the reference (stamp, r) may be used.
-    #[inline]
+    #[inline(always)]
     pub(super) fn check_obj(&self, stamp: u32, r: ObjRef) -> Result<(), MemError> {
-        if !self.slab.owns_slot(r.addr()) {
+        // The header is read through the slab's own reference to the slot: a
+        // stale `r` may carry the provenance of memory since given back.
+        let Some(slot) = self.slab.slot(r.addr()) else {
             // Not in a segment held now: static data, or a segment given back.
             return if stamp == 0 {
                 Ok(())
             } else {
                 Err(self.use_after_free(stamp, None))
             };
-        }
-        let h = r.header();
+        };
+        let h = slot.header();
         if h.flags & FLAG_FREED == 0 && (stamp == 0 || generation(h) == stamp) {
             Ok(())
         } else {
-            Err(self.use_after_free(stamp, Some(r)))
+            Err(self.use_after_free(stamp, Some(slot)))
         }
     }
 
@@ -94,14 +98,12 @@ impl ManualHeap {
             MemError::UseAfterFree { freed_at } => MemError::DoubleFree { freed_at },
             e => e,
         })?;
-        if !self.slab.owns_slot(r.addr()) {
+        // Static data is left alone; a heap object is reached through the slab.
+        let Some(r) = self.slab.slot(r.addr()) else {
             return Ok(());
-        }
+        };
         for s in owned_storage(r).into_iter().flatten() {
-            if self.slab.is_allocated(s.addr()) {
-                // SAFETY: s is an allocated object of this slab (checked just above).
-                unsafe { self.slab.free(s) };
-            }
+            self.slab.retire(s);
         }
         let h = r.header_mut();
         let g = generation(h);

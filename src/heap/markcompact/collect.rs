@@ -17,12 +17,39 @@
 //! so phases 3 and 4 step over dead runs without touching them. The
 //! to-cursor (segment, offset) is never after the object being placed, so
 //! sliding only ever moves objects toward the front.
+//!
+//! Those header words hold pointers, written and read as pointers
+//! ([`set_word_ptr`], [`word_ptr`]) and never as integers: a new address is
+//! often in another segment (another allocation) than the object, and a
+//! pointer stored whole keeps the provenance it was made with. The machine
+//! code is the same as storing the address.
 
 use super::{MarkCompactHeap, Seg};
 use crate::heap::{GcEvent, GcReason, RootSet};
 use crate::value::ObjRef;
-use crate::value::object::{FLAG_MARK, FLAG_STATIC, trace};
+use crate::value::object::{FLAG_MARK, FLAG_STATIC, Header, trace};
 use std::time::Instant;
+
+/// Offset of the header word, where phases 2 to 4 keep a pointer.
+const WORD: usize = std::mem::offset_of!(Header, word);
+const _: () = assert!(std::mem::size_of::<*mut u8>() <= std::mem::size_of::<u64>());
+
+/// The pointer phase 2 left in `r`'s header word: `r`'s new address if it is
+/// marked, else the end of the dead run it starts.
+#[inline]
+pub(super) fn word_ptr(r: ObjRef) -> *mut u8 {
+    // SAFETY: the word is inside every header, 8-aligned, and phase 2 stored
+    // a pointer there (`set_word_ptr`) before anything reads one.
+    unsafe { r.field::<*mut u8>(WORD).read() }
+}
+
+/// Stores `p` in `r`'s header word, as a pointer (see the module comment).
+#[inline]
+fn set_word_ptr(r: ObjRef, p: *mut u8) {
+    // SAFETY: the word is inside every header, 8-aligned and at least
+    // pointer-sized; `slide` zeroes it again.
+    unsafe { r.field::<*mut u8>(WORD).write(p) }
+}
 
 /// Walks the objects of one segment: yields each object's start.
 fn objects(seg: &Seg) -> impl Iterator<Item = ObjRef> {
@@ -44,19 +71,20 @@ fn objects(seg: &Seg) -> impl Iterator<Item = ObjRef> {
 /// Walks the live objects of a segment after phase 2, stepping over dead
 /// runs by the addresses phase 2 left in their first header.
 fn live_objects(seg: &Seg) -> impl Iterator<Item = ObjRef> {
-    let base = seg.base();
-    let end = base as usize + seg.used;
-    let mut at = base as usize;
+    let mut at = seg.base();
+    // SAFETY: used <= the segment's size: at most one past its end.
+    let end = unsafe { at.add(seg.used) };
     std::iter::from_fn(move || {
         while at < end {
             // SAFETY: `at` is an object start inside the used part (phase 2 only
             // records object starts or the segment's end).
-            let r = unsafe { ObjRef::from_ptr(std::ptr::NonNull::new_unchecked(at as *mut u8)) };
+            let r = unsafe { ObjRef::from_ptr(std::ptr::NonNull::new_unchecked(at)) };
             if is_marked(r) {
-                at += r.size();
+                // SAFETY: the object lies inside the used part.
+                at = unsafe { at.add(r.size()) };
                 return Some(r);
             }
-            at = r.header().word as usize;
+            at = word_ptr(r);
         }
         None
     })
@@ -149,7 +177,7 @@ impl MarkCompactHeap {
                     continue;
                 }
                 if let Some(first) = run.take() {
-                    first.header_mut().word = obj.addr() as u64;
+                    set_word_ptr(first, obj.as_ptr());
                 }
                 let size = obj.size();
                 // The cursor's segment is new_used.len(); move on while it cannot
@@ -160,11 +188,13 @@ impl MarkCompactHeap {
                 }
                 // SAFETY: to_off + size fits in the cursor's segment (checked just above).
                 let dest = unsafe { self.segs[new_used.len()].base().add(to_off) };
-                obj.header_mut().word = dest as u64;
+                set_word_ptr(obj, dest);
                 to_off += size;
             }
             if let Some(first) = run {
-                first.header_mut().word = (self.segs[i].base() as usize + self.segs[i].used) as u64;
+                let s = &self.segs[i];
+                // SAFETY: used <= the segment's size: at most one past its end.
+                set_word_ptr(first, unsafe { s.base().add(s.used) });
             }
         }
         if !self.segs.is_empty() {
@@ -176,7 +206,7 @@ impl MarkCompactHeap {
             // SAFETY: a large span holds exactly one object at its base.
             let obj = unsafe { ObjRef::from_ptr(span.base()) };
             if is_marked(obj) {
-                obj.header_mut().word = obj.addr() as u64;
+                set_word_ptr(obj, obj.as_ptr());
                 kept.push(span);
             } else {
                 dead += 1;
@@ -209,7 +239,7 @@ impl MarkCompactHeap {
             // Collected first: moving objects overwrites the headers of dead runs
             // behind them, but never a header ahead of the one being moved.
             for obj in live_objects(seg) {
-                let dest = obj.header().word as *mut u8;
+                let dest = word_ptr(obj);
                 if dest != obj.as_ptr() {
                     // SAFETY: dest was computed in phase 2 inside a held segment,
                     // before obj; ptr::copy allows the overlap of sliding within a
@@ -282,7 +312,7 @@ impl Marker {
 #[inline]
 fn forward(r: &mut ObjRef) {
     if !r.is_static() {
-        let dest = r.header().word as *mut u8;
+        let dest = word_ptr(*r);
         debug_assert!(!dest.is_null(), "reference to an unmarked object");
         // SAFETY: every reachable heap object was marked and given a non-null
         // new address in phase 2.

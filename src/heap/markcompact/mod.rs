@@ -90,7 +90,7 @@ impl MarkCompactHeap {
     /// Closes the bump window: records how far the last segment is used.
     fn seal(&mut self) {
         if let Some(last) = self.segs.last_mut() {
-            last.used = self.top as usize - last.base() as usize;
+            last.used = self.top.addr() - last.base().addr();
         }
     }
 
@@ -137,7 +137,7 @@ impl MarkCompactHeap {
 
     #[inline(always)]
     fn bump(&mut self, kind: Kind, size: usize) -> Option<ObjRef> {
-        if (self.limit as usize).wrapping_sub(self.top as usize) >= size {
+        if self.limit.addr().wrapping_sub(self.top.addr()) >= size {
             let p = self.top;
             // SAFETY: top + size <= limit, inside the current segment.
             self.top = unsafe { p.add(size) };
@@ -245,7 +245,7 @@ impl Heap for MarkCompactHeap {
                 bytes: s.seg.size(),
                 // The last segment's fill is the open bump window.
                 used: if i + 1 == n {
-                    self.top as usize - s.base() as usize
+                    self.top.addr() - s.base().addr()
                 } else {
                     s.used
                 },
@@ -268,7 +268,7 @@ impl Heap for MarkCompactHeap {
             .find(|(_, s)| s.contains(a))
             .map(|(i, s)| Location {
                 segment: i,
-                offset: a - s.base().as_ptr() as usize,
+                offset: a - s.base().as_ptr().addr(),
             })
     }
 

@@ -105,10 +105,10 @@ fn forwarding_only_moves_objects_down() {
     let mut last = 0;
     for v in &keep {
         let r = v.as_obj().unwrap();
-        let dest = r.header().word as usize;
+        let dest = super::collect::word_ptr(r);
         let (from, to) = (h.locate(r).unwrap(), {
             // SAFETY: dest is a forwarding address in this heap; locate reads only the address.
-            let d = unsafe { ObjRef::from_ptr(std::ptr::NonNull::new(dest as *mut u8).unwrap()) };
+            let d = unsafe { ObjRef::from_ptr(std::ptr::NonNull::new(dest).unwrap()) };
             h.locate(d).unwrap()
         });
         assert!(

@@ -13,7 +13,7 @@ use crate::heap::RootSet;
 use crate::heap::verify::{Refs, Report, raw_kind, verify_graph};
 use crate::value::ObjRef;
 use crate::value::object::{FLAG_MARK, HEADER_BYTES};
-use std::collections::HashSet;
+use rustc_hash::FxHashSet;
 use std::ptr::NonNull;
 
 /// Offsets of header fields (`Header` is `repr(C)`: kind, flags, aux, size, word).
@@ -112,7 +112,7 @@ impl MarkCompactHeap {
             ));
         }
         report.finish()?;
-        let live: HashSet<usize> = objects.iter().map(|r| r.addr()).collect();
+        let live: FxHashSet<usize> = objects.iter().map(|r| r.addr()).collect();
         let holds = |a: usize| {
             self.segs.iter().any(|s| s.seg.contains(a)) || self.large.iter().any(|s| s.contains(a))
         };

@@ -10,11 +10,11 @@ use super::{BLACK, INDEX_SHIFT, PURPLE, RcHeap, STUCK, buffered, colour, count};
 use crate::heap::RootSet;
 use crate::heap::verify::{Refs, Report, describe};
 use crate::value::{Kind, ObjRef};
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 impl RcHeap {
     pub(super) fn verify_heap(&mut self, roots: &mut dyn RootSet) -> Result<(), String> {
-        let mut actual: HashMap<usize, u64> = HashMap::new();
+        let mut actual: FxHashMap<usize, u64> = FxHashMap::default();
         let objects = self.slab.verify_graph(roots, Refs::Strict, &mut |r| {
             *actual.entry(r.addr()).or_default() += 1
         })?;
@@ -25,7 +25,12 @@ impl RcHeap {
     }
 
     /// Counts against the recount, colours and buffer positions of every object.
-    fn verify_counts(&self, objects: &[ObjRef], actual: &HashMap<usize, u64>, report: &mut Report) {
+    fn verify_counts(
+        &self,
+        objects: &[ObjRef],
+        actual: &FxHashMap<usize, u64>,
+        report: &mut Report,
+    ) {
         let mut overflowed = 0usize;
         for &r in objects {
             let h = r.header();

@@ -17,7 +17,7 @@ use crate::heap::RootSet;
 use crate::heap::verify::{Refs, Report, check_shape, describe, raw_kind, verify_graph};
 use crate::value::ObjRef;
 use crate::value::object::{FLAG_MARK, HEADER_BYTES, Header, trace};
-use std::collections::HashSet;
+use rustc_hash::FxHashSet;
 use std::mem::offset_of;
 use std::ptr::NonNull;
 
@@ -84,7 +84,7 @@ impl SemispaceHeap {
         let mut report = Report::default();
         let objects = self.walk(&mut report);
         report.finish()?;
-        let live: HashSet<usize> = objects.iter().map(|r| r.addr()).collect();
+        let live: FxHashSet<usize> = objects.iter().map(|r| r.addr()).collect();
         self.check_released(&objects, &live, roots)?;
         let holds = |a: usize| self.holds(a);
         verify_graph(&objects, &live, &holds, roots, Refs::Strict, &mut |_| {})
@@ -167,7 +167,7 @@ impl SemispaceHeap {
     fn check_released(
         &mut self,
         objects: &[ObjRef],
-        live: &HashSet<usize>,
+        live: &FxHashSet<usize>,
         roots: &mut dyn RootSet,
     ) -> Result<(), String> {
         if self.released.is_empty() {

@@ -89,7 +89,7 @@ fn owns_slot_answers_from_the_registry_without_reading() {
         "the next segment is not ours"
     );
     let elsewhere = Box::new([0u64; 4]);
-    assert!(!s.owns_slot(elsewhere.as_ptr() as usize));
+    assert!(!s.owns_slot(elsewhere.as_ptr().addr()));
     // SAFETY: a is allocated by s and freed once; only its address is used after.
     unsafe { s.free(a) };
     assert!(s.owns_slot(a.addr()), "a freed slot is still a slot");

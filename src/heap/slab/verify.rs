@@ -11,7 +11,7 @@ use crate::heap::RootSet;
 use crate::heap::verify::{Refs, verify_graph};
 use crate::value::ObjRef;
 use crate::value::object::{FLAG_FREED, HEADER_BYTES, Header};
-use std::collections::HashSet;
+use rustc_hash::FxHashSet;
 
 impl Slab {
     /// The slab's own invariants ([`Slab::verify`]), then the object graph
@@ -27,7 +27,7 @@ impl Slab {
         self.verify()?;
         let mut objects = Vec::with_capacity(self.live_objects);
         self.for_each_object(|r| objects.push(r));
-        let live: HashSet<usize> = objects.iter().map(|r| r.addr()).collect();
+        let live: FxHashSet<usize> = objects.iter().map(|r| r.addr()).collect();
         verify_graph(&objects, &live, &|a| self.holds(a), roots, refs, on_ref)?;
         Ok(objects)
     }
@@ -49,8 +49,8 @@ impl Slab {
         for (i, seg) in self.segs.iter().enumerate() {
             held += seg.size();
             let s = seg.base().as_ptr().cast::<SegHdr>();
-            let base = s as usize;
-            if !base.is_multiple_of(SLAB_SEGMENT_BYTES) || !self.registry.contains(&base) {
+            let base = s.addr();
+            if !base.is_multiple_of(SLAB_SEGMENT_BYTES) || self.registry.get(&base) != Some(&s) {
                 return Err(format!(
                     "slab: segment {i} at {base:#x} is misaligned or unregistered"
                 ));
@@ -87,7 +87,7 @@ impl Slab {
         for (c, list) in self.classes.iter().enumerate() {
             if !list.cur.is_null() {
                 // SAFETY: checked against the registry before reading.
-                if !self.registry.contains(&(list.cur as usize))
+                if !self.registry.contains_key(&list.cur.addr())
                     || unsafe { (*list.cur).class } as usize != c
                 {
                     return Err(format!(
@@ -99,7 +99,7 @@ impl Slab {
             let mut prev = std::ptr::null_mut();
             while !p.is_null() {
                 // SAFETY: checked against the registry before reading.
-                if !self.registry.contains(&(p as usize)) || listed > self.segs.len() {
+                if !self.registry.contains_key(&p.addr()) || listed > self.segs.len() {
                     return Err(format!("slab: class {c}'s partial list is broken"));
                 }
                 let h = unsafe { &*p };
@@ -134,10 +134,11 @@ impl Slab {
 fn verify_segment(s: *mut SegHdr, seg_size: usize) -> Result<(usize, usize), String> {
     // SAFETY: the caller passes a held segment's base.
     let h = unsafe { &*s };
-    let base = s as usize;
+    let base = s.addr();
     let header_at = |off: usize| -> &Header {
-        // SAFETY: callers pass offsets of slots below bump (initialised headers).
-        unsafe { &*((base + off) as *const Header) }
+        // SAFETY: callers pass offsets of slots below bump (initialised headers),
+        // inside the segment s heads.
+        unsafe { &*s.cast::<u8>().add(off).cast::<Header>() }
     };
     if h.slot == 0 {
         let size = header_at(SEG_HEADER_BYTES).size as usize;
@@ -185,7 +186,7 @@ fn verify_segment(s: *mut SegHdr, seg_size: usize) -> Result<(usize, usize), Str
     let mut n = 0usize;
     let mut p = h.free;
     while !p.is_null() {
-        let off = (p as usize).wrapping_sub(base);
+        let off = p.addr().wrapping_sub(base);
         let rel = off.wrapping_sub(SEG_HEADER_BYTES);
         if off >= h.bump as usize || off < SEG_HEADER_BYTES || !rel.is_multiple_of(h.slot as usize)
         {
