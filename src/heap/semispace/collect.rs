@@ -44,12 +44,7 @@ fn set_forwarding(old: ObjRef, copy: NonNull<u8>) {
     // SAFETY: the word is 8 bytes at offset 8 of an 8-aligned header: room
     // and alignment for a pointer, which is stored as a pointer to keep its
     // provenance for `forwardee`.
-    unsafe {
-        old.as_ptr()
-            .add(WORD_AT)
-            .cast::<*mut u8>()
-            .write(copy.as_ptr())
-    };
+    unsafe { old.field::<*mut u8>(WORD_AT).write(copy.as_ptr()) };
 }
 
 /// Where the copied `old` went.
@@ -57,10 +52,7 @@ fn set_forwarding(old: ObjRef, copy: NonNull<u8>) {
 pub(super) fn forwardee(old: ObjRef) -> ObjRef {
     // SAFETY: `old` is marked, so `set_forwarding` stored a non-null pointer
     // to its copy in its word (a pointer-typed read of a pointer-typed write).
-    unsafe {
-        let p = old.as_ptr().add(WORD_AT).cast::<*mut u8>().read();
-        ObjRef::from_ptr(NonNull::new_unchecked(p))
-    }
+    unsafe { ObjRef::from_ptr(NonNull::new_unchecked(old.field::<*mut u8>(WORD_AT).read())) }
 }
 
 /// To-space during a copy: the reserved segments and the copy cursor.
