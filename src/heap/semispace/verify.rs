@@ -1,6 +1,6 @@
-//! `--verify-heap` for semispace: the layout the copy relies on, that nothing
-//! refers to memory the last collection gave back, then the object graph
-//! (shared checks in `heap::verify`).
+//! `--verify-heap` for semispace: the layout the copy relies on, the
+//! objects' structure, that nothing refers to memory the last collection
+//! gave back, then every reference (shared checks in `heap::verify`).
 //!
 //! Layout: every segment is packed from its base up to `used` (up to the
 //! bump window's top for the last) with objects whose headers are sane and
@@ -14,7 +14,7 @@
 
 use super::{LARGE_OBJECT_BYTES, SemispaceHeap};
 use crate::heap::RootSet;
-use crate::heap::verify::{Refs, Report, check_shape, describe, raw_kind, verify_graph};
+use crate::heap::verify::{Refs, Report, check_refs, check_structure, describe, raw_kind};
 use crate::value::ObjRef;
 use crate::value::object::{FLAG_MARK, HEADER_BYTES, Header, trace};
 use rustc_hash::FxHashSet;
@@ -85,9 +85,13 @@ impl SemispaceHeap {
         let objects = self.walk(&mut report);
         report.finish()?;
         let live: FxHashSet<usize> = objects.iter().map(|r| r.addr()).collect();
+        // The structure first: tracing a list whose storage is broken would
+        // read past it. Then released memory, which `check_refs` would read
+        // as static data (it lies outside the heap).
+        check_structure(&objects, &live)?;
         self.check_released(&objects, &live, roots)?;
         let holds = |a: usize| self.holds(a);
-        verify_graph(&objects, &live, &holds, roots, Refs::Strict, &mut |_| {})
+        check_refs(&objects, &live, &holds, roots, Refs::Strict, &mut |_| {})
     }
 
     /// Whether `a` lies in a segment or span the heap holds.
@@ -163,7 +167,8 @@ impl SemispaceHeap {
     }
 
     /// No root and no slot of a live object refers to memory the last
-    /// collection gave back (unless the heap holds it again).
+    /// collection gave back (unless the heap holds it again). Call once
+    /// `check_structure` passed, so that tracing reads only live objects.
     fn check_released(
         &mut self,
         objects: &[ObjRef],
@@ -183,10 +188,6 @@ impl SemispaceHeap {
         let mut report = Report::default();
         let gone = "into memory the last collection gave back (from-space or a dead span)";
         for &o in objects {
-            // A broken shape is verify_graph's to report; do not trace it.
-            if check_shape(o).is_err() {
-                continue;
-            }
             trace(o, &mut |slot| {
                 if stale(*slot) {
                     report.add(format!(
