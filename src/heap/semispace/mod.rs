@@ -65,11 +65,13 @@ const SEGMENTS_PER_BOUND: usize = 16;
 /// The first to-space segment when there are several, in bytes: the
 /// smallest that is sure to be left at least half full (by a copy that moves
 /// on only for an object that does not fit), so that a heap keeping little
-/// of a big from-space holds little after the copy. Sizes double from it.
+/// of a big from-space holds little after the copy (the whole to-space
+/// sized for everything in one segment would be kept for a few survivors).
+/// Sizes double from it.
 const FIRST_TO_SPACE_BYTES: usize = 2 * LARGE_OBJECT_BYTES;
 
 /// The to-space segments a copy of `bytes` bytes of small objects may need,
-/// in the order the copy fills them. Up to a standard segment's worth, one
+/// in the order the copy fills them. Up to `FIRST_TO_SPACE_BYTES`, one
 /// segment (rounded up to the smallest segment): nothing is wasted between
 /// segments, so a copy never needs more than the bytes it copies. Past
 /// that, segments doubling from `FIRST_TO_SPACE_BYTES` to the largest, each
@@ -82,11 +84,7 @@ const FIRST_TO_SPACE_BYTES: usize = 2 * LARGE_OBJECT_BYTES;
 pub(super) fn to_space_plan(bytes: usize) -> impl Iterator<Item = usize> {
     // Bytes the segments still to come must be able to take.
     let mut need = bytes;
-    let mut next = if bytes <= MAX_SEGMENT_BYTES {
-        MAX_SEGMENT_BYTES
-    } else {
-        FIRST_TO_SPACE_BYTES
-    };
+    let mut next = FIRST_TO_SPACE_BYTES;
     std::iter::from_fn(move || {
         if need == 0 {
             return None;
@@ -104,8 +102,9 @@ pub(super) fn to_space_plan(bytes: usize) -> impl Iterator<Item = usize> {
 }
 
 /// Bytes of to-space a copy of `bytes` bytes of small objects may need:
-/// at most 4 KiB more than `bytes` in small heaps, about 1/15 more (and 48
-/// KiB) in big ones.
+/// at most 4 KiB more than `bytes` up to `FIRST_TO_SPACE_BYTES`, past that
+/// at most 1/15 more and 52 KiB (16 KiB for each of the three segments
+/// before the full-size ones, and the last one's rounding).
 pub(super) fn copy_room(bytes: usize) -> usize {
     to_space_plan(bytes).fold(0, usize::saturating_add)
 }

@@ -31,7 +31,12 @@ fn plan(bytes: usize) -> Vec<usize> {
 fn the_plan_covers_the_worst_copy_and_copy_room_grows_with_it() {
     assert_eq!(plan(0), Vec::<usize>::new());
     assert_eq!(plan(8), vec![MIN_SEGMENT_BYTES]);
-    assert_eq!(plan(MAX_SEGMENT_BYTES), vec![MAX_SEGMENT_BYTES]);
+    assert_eq!(plan(32 * 1024), vec![32 * 1024]);
+    assert_eq!(plan(32 * 1024 + 8), vec![32 * 1024, 20 * 1024]);
+    assert_eq!(
+        plan(MAX_SEGMENT_BYTES),
+        vec![32 * 1024, 64 * 1024, 128 * 1024, 80 * 1024]
+    );
     let big = plan(10 * MAX_SEGMENT_BYTES);
     assert_eq!(
         big[..4],
