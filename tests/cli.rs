@@ -1,6 +1,6 @@
 //! The `loam` command's modes and exit statuses (section 10).
 
-use loam::heap::Backend;
+use loam::heap::{Backend, Heap, WithHeap};
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
@@ -351,4 +351,76 @@ fn closed_stderr_still_gives_the_error_status() {
         .expect("run sh");
     assert_eq!(String::from_utf8_lossy(&o.stdout), "1\n");
     assert_eq!(o.status.code(), Some(70));
+}
+
+/// Whether a backend is a tracing one.
+struct Traces;
+
+impl WithHeap for Traces {
+    type Output = bool;
+    fn run<H: Heap>(self) -> bool {
+        H::TRACES
+    }
+}
+
+/// `--gc-trace` (lines and JSON), `--gc-stats` and `--leak-check` under every
+/// backend in the registry: the events name the backend and add up to its
+/// exit totals, the stats row agrees with `heap_stats()`, and a tracing
+/// backend has no leaks to report.
+#[test]
+fn gc_trace_gc_stats_and_leak_check_under_every_backend() {
+    let script = temp_script(
+        "every_backend.loam",
+        b"let keep = [];\nfor i in 0..5000 { push(keep, [i]); }\ngc();\nkeep = nil;\ngc();\n\
+          let s = heap_stats();\nprint(s.backend, s.collections, s.freed_objects);\n",
+    );
+    let path = script.to_str().expect("utf-8 path");
+    for backend in Backend::names() {
+        let trace = script.with_file_name(format!("every_backend.{backend}.jsonl"));
+        let flag = format!("--gc-trace={}", trace.display());
+        let o = loam(&["--gc", backend, &flag, "--gc-stats", path]);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(0), "{backend}: {err}");
+        let out = String::from_utf8_lossy(&o.stdout);
+        let printed: Vec<&str> = out.split_whitespace().collect();
+        assert_eq!(printed.first(), Some(&backend), "{out}");
+        let text = std::fs::read_to_string(&trace).expect("trace written");
+        let events: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+            .collect();
+        assert!(events.iter().all(|e| e["backend"] == backend), "{text}");
+        let gcs: Vec<_> = events.iter().filter(|e| e["event"] == "gc").collect();
+        let exit: Vec<_> = events.iter().filter(|e| e["event"] == "exit").collect();
+        assert_eq!(exit.len(), 1, "{backend}: {text}");
+        assert_eq!(exit[0]["collections"].as_u64(), Some(gcs.len() as u64));
+        assert_eq!(printed[1], gcs.len().to_string(), "{backend}: {text}");
+        let freed: u64 = gcs.iter().filter_map(|e| e["freed"].as_u64()).sum();
+        // The trace counts what collections freed; rc and manual free between them.
+        assert!(
+            exit[0]["freed"].as_u64() >= Some(freed),
+            "{backend}: {text}"
+        );
+        // <pid 0> main BACKEND allocated live heap segments gcs freed total max
+        let row: Vec<&str> = err
+            .lines()
+            .find(|l| l.starts_with("<pid 0> main"))
+            .unwrap_or_else(|| panic!("{backend}: no stats row: {err}"))
+            .split_whitespace()
+            .collect();
+        assert_eq!(row[3], backend, "{err}");
+        assert_eq!(printed[1], row[8], "{backend} collections: {err}");
+        let o = loam(&["--gc", backend, "--gc-trace", "--leak-check", path]);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(0), "{backend}: {err}");
+        let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("gc ")).collect();
+        assert_eq!(lines.len(), gcs.len(), "{backend}: {err}");
+        let head = format!("gc {backend} (");
+        assert!(lines.iter().all(|l| l.starts_with(&head)), "{err}");
+        if Backend::parse(backend).is_some_and(|b| b.with(Traces)) {
+            assert!(gcs.len() >= 2, "{backend}: {text}");
+            assert!(!err.contains("leak:"), "{backend}: {err}");
+            assert!(err.contains("nothing left unreleased"), "{backend}: {err}");
+        }
+    }
 }

@@ -2,7 +2,7 @@
 
 use loam::heap::markcompact::MarkCompactHeap;
 use loam::heap::marksweep::MarkSweepHeap;
-use loam::heap::{Backend, Heap};
+use loam::heap::{Backend, Heap, WithHeap};
 use loam::process::RunConfig;
 use loam::repl::Repl;
 use std::io::Write;
@@ -285,5 +285,46 @@ fn the_banner_names_the_backend_and_the_others() {
         for other in Backend::names() {
             assert!(line.contains(other), "{line} lacks {other}");
         }
+    }
+}
+
+/// `:gc`, `:stats`, `:heap` and `:inspect` in a session on one backend.
+struct Commands;
+
+impl WithHeap for Commands {
+    type Output = ();
+    fn run<H: Heap>(self) {
+        let name = H::BACKEND.name();
+        let cfg = RunConfig {
+            schedulers: 2,
+            ..RunConfig::default_for(H::BACKEND)
+        };
+        let (out, err) = (Shared::default(), Shared::default());
+        let repl = Repl::<H>::new(&cfg, Box::new(out.clone()), Box::new(err.clone()), false);
+        let mut s = Session { repl, out, err };
+        let (_, err) = s.feed(&["let keep = fill(1000, 0);", "let before = inspect(keep);"]);
+        assert_eq!(err, "", "{name}");
+        let (out, _) = s.feed(&[":gc"]);
+        if H::TRACES {
+            assert!(out.starts_with(&format!("gc {name} (explicit)")), "{out}");
+        }
+        let (out, _) = s.feed(&[":stats"]);
+        assert!(out.contains(name) && out.contains("pause max"), "{out}");
+        let (out, _) = s.feed(&[":heap"]);
+        assert!(out.starts_with(&format!("{name} heap: ")), "{out}");
+        assert!(out.contains("segment sizes: "), "{out}");
+        let (out, _) = s.feed(&[":inspect keep"]);
+        assert!(out.contains("\"kind\": \"list\""), "{name}: {out}");
+        // Semispace copies every survivor into a new segment.
+        let (out, _) = s.feed(&["inspect(keep).segment != before.segment"]);
+        let moved = H::BACKEND == Backend::Semispace;
+        assert!(!moved || out == "true\n", "{name}: {out}");
+    }
+}
+
+#[test]
+fn commands_work_on_every_backend() {
+    for b in Backend::ALL {
+        b.with(Commands);
     }
 }

@@ -70,12 +70,14 @@ pub mod manual;
 pub mod markcompact;
 pub mod marksweep;
 pub mod rc;
+pub mod semispace;
 
 backends! {
     Manual = "manual" => manual::ManualHeap,
     Rc = "rc" => rc::RcHeap,
     MarkCompact = "mark-compact" => markcompact::MarkCompactHeap,
     MarkSweep = "mark-sweep" => marksweep::MarkSweepHeap,
+    Semispace = "semispace" => semispace::SemispaceHeap,
 }
 
 impl std::fmt::Display for Backend {

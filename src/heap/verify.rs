@@ -213,13 +213,12 @@ pub(crate) enum Refs {
     MayDangle,
 }
 
-/// Verifies the object graph.
+/// Verifies the object graph: [`check_structure`], then [`check_refs`].
 ///
 /// `objects` are every live object of the heap (internal storage included);
 /// `live` their addresses; `holds(addr)` says whether an address lies in
 /// memory the heap holds. Each value reference to a live object, from a root
-/// or a traced slot, is passed to `on_ref` (rc recounts with it); `on_object`
-/// is called on each object once its shape and storage are known good.
+/// or a traced slot, is passed to `on_ref` (rc recounts with it).
 pub(crate) fn verify_graph(
     objects: &[ObjRef],
     live: &FxHashSet<usize>,
@@ -228,6 +227,16 @@ pub(crate) fn verify_graph(
     refs: Refs,
     on_ref: &mut dyn FnMut(ObjRef),
 ) -> Result<(), String> {
+    check_structure(objects, live)?;
+    check_refs(objects, live, holds, roots, refs, on_ref)
+}
+
+/// Every object's shape, and each list's and map's internal storage: a live
+/// object of the right kind, owned by no other, big enough for what its
+/// owner keeps in it. Once this passes, tracing any of `objects` reads only
+/// memory inside them and their storage (what a backend's own checks of
+/// slots may rely on).
+pub(crate) fn check_structure(objects: &[ObjRef], live: &FxHashSet<usize>) -> Result<(), String> {
     let mut report = Report::default();
     for &o in objects {
         if let Err(e) = check_shape(o) {
@@ -276,10 +285,21 @@ pub(crate) fn verify_graph(
             ));
         }
     }
-    if !report.is_clean() {
-        return report.finish();
-    }
-    // References.
+    report.finish()
+}
+
+/// The references from every object's slots and from the roots: to a live
+/// object that is not internal storage, or (with `Refs::Strict`) to static
+/// data outside the heap. Call after [`check_structure`] passed.
+pub(crate) fn check_refs(
+    objects: &[ObjRef],
+    live: &FxHashSet<usize>,
+    holds: &dyn Fn(usize) -> bool,
+    roots: &mut dyn RootSet,
+    refs: Refs,
+    on_ref: &mut dyn FnMut(ObjRef),
+) -> Result<(), String> {
+    let mut report = Report::default();
     let mut check = |t: ObjRef, from: &dyn Fn() -> String, report: &mut Report| {
         if live.contains(&t.addr()) {
             if matches!(t.kind(), Kind::Array | Kind::Bytes) {
