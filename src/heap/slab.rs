@@ -118,8 +118,6 @@ struct ClassList {
     cur: *mut PageHdr,
     /// Head of the partial list.
     partial: *mut PageHdr,
-    /// Bytes of the class's pages held (how big its next page is).
-    bytes: usize,
 }
 
 /// What a slab holds once it has allocated. A slab that has allocated
@@ -145,7 +143,6 @@ impl Tables {
         classes: [ClassList {
             cur: std::ptr::null_mut(),
             partial: std::ptr::null_mut(),
-            bytes: 0,
         }; NUM_CLASSES],
         open: [std::ptr::null_mut(); BUCKETS],
         segs: Vec::new(),

@@ -13,8 +13,9 @@
 //! own with one page of no slots, laid out as a whole-block page.
 //!
 //! Growth: a class's first page is the smallest that holds one of its
-//! slots; every later page is as big as what the class holds already
-//! (pages double) up to a whole 16 KiB block. A new block is at least half
+//! slots; every later page is twice the page it takes over from as the
+//! class's current one, up to a whole 16 KiB block (so pages double, and
+//! the class keeps no count of its own). A new block is at least half
 //! what the slab holds (4 KiB at first, 16 KiB from 32 KiB on), or the page
 //! it is made for. A new page goes into a shared block with a free run of
 //! granules long enough (the open lists sort blocks by their longest run),
@@ -302,7 +303,6 @@ impl Tables {
         bh.map[first..first + n].fill((hdr >> MAP_SHIFT) as u8);
         bh.used |= run_bits(first, n);
         bh.pages += 1;
-        self.classes[c].bytes += n * GRANULE_BYTES;
         self.rebucket(b);
         p
     }
@@ -333,10 +333,14 @@ impl Slab {
     fn new_page(&mut self, c: usize) -> Result<*mut PageHdr, AllocError> {
         let slot = CLASS_SIZES[c] as usize;
         let first = first_page_bytes(slot);
-        let mut bytes = self.tables_mut().classes[c]
-            .bytes
-            .next_power_of_two()
-            .clamp(first, SLAB_SEGMENT_BYTES);
+        let cur = self.tables_mut().classes[c].cur;
+        let twice = if cur.is_null() {
+            0
+        } else {
+            // SAFETY: a class's current page is a held page.
+            2 * GRANULE_BYTES * unsafe { (*cur).granules } as usize
+        };
+        let mut bytes = twice.clamp(first, SLAB_SEGMENT_BYTES);
         loop {
             let n = bytes / GRANULE_BYTES;
             let t = self.tables_mut();
@@ -461,6 +465,10 @@ impl Slab {
         // longer than a header.
         unsafe { b.write(hdr) };
         t.registry.insert(b);
+        if t.segs.capacity() == 0 {
+            // Most heaps are small: the first block is all they hold.
+            t.segs.reserve_exact(1);
+        }
         t.segs.push(seg);
         b
     }
@@ -470,12 +478,11 @@ impl Slab {
     pub(super) fn release_page(&mut self, s: *mut PageHdr) {
         let t = self.tables_mut();
         // SAFETY: s is a held page.
-        let h = unsafe { &*s };
-        if h.in_partial {
+        let (first, n, in_partial) =
+            unsafe { ((*s).first as usize, (*s).granules as usize, (*s).in_partial) };
+        if in_partial {
             t.unlink_partial(s);
         }
-        let (first, n, c) = (h.first as usize, h.granules as usize, h.class as usize);
-        t.classes[c].bytes -= n * GRANULE_BYTES;
         let b = s.map_addr(super::block_of).cast::<BlockHdr>();
         // SAFETY: s lies in a held block, whose header is at the block's base.
         let bh = unsafe { &mut *b };

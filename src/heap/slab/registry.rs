@@ -19,8 +19,9 @@ use super::block::BlockHdr;
 
 /// 2^64 / φ, odd: multiplying by it spreads consecutive block numbers.
 const FIBONACCI: usize = 0x9E37_79B9_7F4A_7C15;
-/// Slots of the smallest table (a power of two).
-const MIN_SLOTS: usize = 16;
+/// Slots of the smallest table (a power of two): room for the two blocks of
+/// a small process.
+const MIN_SLOTS: usize = 4;
 
 pub(super) struct Registry {
     /// Headers of the blocks held; null: an empty slot. The length is 0 or

@@ -27,7 +27,6 @@ struct Totals {
     held: usize,
     in_partial: usize,
     open: usize,
-    class_bytes: [usize; NUM_CLASSES],
 }
 
 impl Slab {
@@ -214,7 +213,6 @@ impl Slab {
                 "a page of {page_bytes} bytes for {slot}-byte slots"
             ));
         }
-        tot.class_bytes[c] += page_bytes;
         let header_at = |off: usize| -> &Header {
             // SAFETY: callers pass offsets of slots below bump (initialised
             // headers), inside the page p heads.
@@ -282,7 +280,7 @@ impl Slab {
         Ok(())
     }
 
-    /// The classes' current pages, partial lists and byte counts, and the
+    /// The classes' current pages and partial lists, and the
     /// open lists, against what the blocks add up to.
     fn verify_lists(&self, t: &Tables, tot: &Totals) -> Result<(), String> {
         let mut listed = 0usize;
@@ -306,12 +304,6 @@ impl Slab {
                 listed += 1;
                 prev = p;
                 p = h.next;
-            }
-            if list.bytes != tot.class_bytes[c] {
-                return Err(format!(
-                    "slab: class {c} counts {} bytes of pages but holds {}",
-                    list.bytes, tot.class_bytes[c]
-                ));
             }
         }
         if listed != tot.in_partial {

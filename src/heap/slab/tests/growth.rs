@@ -1,5 +1,6 @@
 //! Growth and lookup: first pages a few objects long, several classes in
-//! one small block, pages that double up to whole blocks, blocks that grow,
+//! one small block, pages that double up to whole blocks, blocks that grow
+//! with the slab,
 //! every object of every page size found (and nothing else), granules of an
 //! emptied page handed to another class without a stale address ever
 //! landing on anything but a slot start.
@@ -101,30 +102,17 @@ fn pages_double_up_to_whole_blocks_and_blocks_grow() {
             }
         }
     }
-    // Each new page is as big as the class's pages so far, from one granule
-    // up to a whole 16 KiB block.
+    // Each new page is twice the one before, from one granule up to a whole
+    // 16 KiB block.
     let sizes: Vec<usize> = pages.iter().map(|p| p.0).collect();
     let k = 1024;
-    assert_eq!(
-        sizes,
-        [
-            256,
-            256,
-            512,
-            k,
-            2 * k,
-            4 * k,
-            8 * k,
-            16 * k,
-            16 * k,
-            16 * k,
-            16 * k
-        ]
-    );
-    // Small pages share blocks; from 4 KiB on, a page is its block.
-    assert!(pages[..5].iter().all(|p| !p.1));
-    assert!(pages[5..].iter().all(|p| p.1));
-    // Blocks: 4 KiB first, then at least half what is held.
+    let mut want = vec![256, 512, k, 2 * k, 4 * k, 8 * k];
+    want.resize(11, 16 * k);
+    assert_eq!(sizes, want);
+    // Small pages share the first block; from 4 KiB on, a page is its block.
+    assert!(pages[..4].iter().all(|p| !p.1));
+    assert!(pages[4..].iter().all(|p| p.1));
+    // Blocks: 4 KiB first, then at least half what is held (or the page).
     let block_sizes: Vec<usize> = blocks
         .iter()
         .map(|&b| {
@@ -133,9 +121,19 @@ fn pages_double_up_to_whole_blocks_and_blocks_grow() {
             unsafe { (*b).bytes as usize }
         })
         .collect();
+    let mut want = vec![4 * k, 4 * k, 8 * k];
+    want.resize(8, 16 * k);
+    assert_eq!(block_sizes, want);
+    // A new shared block is at least half what the slab holds: a first
+    // page now gets a 16 KiB block, not a 4 KiB one.
+    let late = obj(&mut s, 24);
+    let b = s.held_block(late.addr()).unwrap();
+    // SAFETY: b is a held block's header.
+    assert_eq!(unsafe { (*b).bytes } as usize, SLAB_SEGMENT_BYTES);
     assert_eq!(
-        block_sizes,
-        [4 * k, 4 * k, 4 * k, 8 * k, 16 * k, 16 * k, 16 * k, 16 * k]
+        late.addr() - b.addr(),
+        GRANULE_BYTES + PAGE_HEADER_BYTES,
+        "after the header granule"
     );
     s.verify().unwrap();
 }
@@ -255,10 +253,15 @@ fn a_page_goes_where_a_block_has_room_else_into_a_new_block() {
     assert!(base(y.addr()) == base(x.addr()) && base(w.addr()) == base(x.addr()));
     let z = obj(&mut s, 700); // class 768, 1 KiB: two granules left, a new block
     assert_ne!(base(z.addr()), base(x.addr()));
-    // x's page is full: the next 1024-byte object's page (2 KiB again) goes
-    // to the open block with room, z's.
+    // x's page is full: the next 1024-byte object's page is twice as big,
+    // 4 KiB, which no open block has room for: a block of its own.
     let x2 = obj(&mut s, 1000);
-    assert_eq!(base(x2.addr()), base(z.addr()));
+    assert!(base(x2.addr()) != base(z.addr()) && base(x2.addr()) != base(x.addr()));
+    assert_eq!(page_bytes(&s, x2.addr()), 4096);
+    assert_eq!(x2.addr() - base(x2.addr()), SEG_HEADER_BYTES);
+    // A 1 KiB first page of another class still finds room in z's block.
+    let y2 = obj(&mut s, 600);
+    assert_eq!(base(y2.addr()), base(z.addr()));
     s.verify().unwrap();
     // x's page, no longer current, empties and gives its granules back: a
     // 2 KiB first page of another class (1280) takes them.
