@@ -9,9 +9,8 @@
 //! are allocated); the block header maps each granule to the header of the
 //! page covering it. Pages of different classes share a block, and pages
 //! grow: a class's first page is the smallest that holds one slot (eight of
-//! 24 bytes, three of 64), each later one as big as what the class holds,
-//! up to a whole 16 KiB block; blocks grow from 4 KiB with what the slab
-//! holds. A process that allocates a few objects of a few classes thus holds
+//! 24 bytes, three of 64), each later one twice the one before, up to a
+//! whole 16 KiB block; blocks grow from 4 KiB with what the slab holds. A process that allocates a few objects of a few classes thus holds
 //! one 4 KiB block, as a mark-compact process holds one 4 KiB segment. The
 //! layout, growth and placement are in `block.rs`. Objects bigger than
 //! [`MAX_CLASS_BYTES`] get a span of their own, aligned the same way, with
@@ -27,7 +26,11 @@
 //! are all free goes back at once, except the class's current page (so a
 //! loop that allocates and frees one object does not make and drop a page
 //! each time): its granules are free for a page of any class, and a block
-//! with no page left goes back to the pool.
+//! with no page left goes back to the pool. A stale reference into granules
+//! given to another class finds no slot there, or a slot start of the new
+//! page below its bump offset, whose header is initialised: it can read a
+//! header and nothing else (manual tells the new object from the freed one
+//! by its generation); into a block given back, it finds no block at all.
 //!
 //! Invariants, kept by `alloc` and `free`:
 //! - every slot below a page's bump offset holds an initialised header: an
@@ -123,7 +126,7 @@ struct ClassList {
 /// What a slab holds once it has allocated. A slab that has allocated
 /// nothing (a process waiting for its first message) points at
 /// [`NO_TABLES`], shared and never written, and makes its own tables at its
-/// first allocation: so it costs a pointer, not 900 bytes, and the
+/// first allocation: so it costs a pointer, not 600 bytes, and the
 /// allocation fast path reads a current page (null) without first asking
 /// whether there are tables.
 struct Tables {

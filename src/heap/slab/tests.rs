@@ -464,22 +464,29 @@ fn verify_catches_a_broken_block() {
     b.header_mut().size = 64;
     s.verify().unwrap();
     let bh = s.held_block(b.addr()).unwrap();
+    // Each change goes through the header pointer and ends before verify
+    // reads the header (no reference is kept across it).
+    let set_map = |g: usize, m: u8| {
+        // SAFETY: bh is a held block's header; the test restores what it changes.
+        unsafe { (*bh).map[g] = m };
+    };
     // A free granule that the map says a page covers.
-    // SAFETY: bh is a held block's header; the test restores what it changes.
-    let map = unsafe { &mut (*bh).map };
     let g = (b.addr() - base(b.addr())) / GRANULE_BYTES + 1;
-    map[g] = map[g - 1];
+    // SAFETY: as above (a read).
+    let m = unsafe { (*bh).map[g - 1] };
+    set_map(g, m);
     let e = s.verify().unwrap_err();
     assert!(e.contains("granule"), "{e}");
-    map[g] = 0;
+    set_map(g, 0);
     s.verify().unwrap();
     // A block on the wrong open list.
     // SAFETY: as above.
-    let bucket = unsafe { &mut (*bh).bucket };
-    let was = *bucket;
-    *bucket = was.wrapping_sub(1);
+    let was = unsafe { (*bh).bucket };
+    // SAFETY: as above.
+    unsafe { (*bh).bucket = was.wrapping_sub(1) };
     let e = s.verify().unwrap_err();
     assert!(e.contains("open list"), "{e}");
-    *bucket = was;
+    // SAFETY: as above.
+    unsafe { (*bh).bucket = was };
     s.verify().unwrap();
 }
