@@ -16,8 +16,9 @@
 //! slots; every later page is twice the page it takes over from as the
 //! class's current one, up to a whole 16 KiB block (so pages double, and
 //! the class keeps no count of its own). A new block is at least half
-//! what the slab holds (4 KiB at first, 16 KiB from 32 KiB on), or the page
-//! it is made for. A new page goes into a shared block with a free run of
+//! what the slab holds (4 KiB at first, 16 KiB once it holds more than 16
+//! KiB), or the page it is made for; near `--max-heap`, smaller blocks and
+//! pages are tried before the allocation fails. A new page goes into a shared block with a free run of
 //! granules long enough (the open lists sort blocks by their longest run),
 //! else into a new block; a page emptied by frees goes back at once (its
 //! granules free again, to any class), and so does a block with no page.
