@@ -9,9 +9,14 @@
 //! handed out and refuses requests past `--max-memory`; it keeps a bounded
 //! cache of returned standard-size segments (plain and aligned ones apart) so
 //! that a heap that shrinks and grows again does not go back to the system
-//! allocator.
+//! allocator. A segment aligned to more than its size (up to 64 KiB) is a
+//! slot of an arena (`arena.rs`), never a block of its own from the system
+//! allocator, which would pad it with memory it then writes to.
+
+mod arena;
 
 use crate::value::AllocError;
+use arena::{ArenaSet, in_arena};
 use std::alloc::{Layout, alloc, dealloc};
 use std::ptr::NonNull;
 use std::sync::Mutex;
@@ -92,11 +97,13 @@ pub struct SegmentPool {
 
 /// Returned standard segments, by size class (index = log2(size / MIN)):
 /// 16-aligned ones and more strictly aligned ones apart, so an aligned
-/// request need not search.
+/// request need not search; and the arenas that aligned segments are slots
+/// of (behind the same lock).
 #[derive(Debug)]
 struct Cache {
     plain: Vec<Vec<Segment>>,
     aligned: Vec<Vec<Segment>>,
+    arenas: ArenaSet,
 }
 
 impl Cache {
@@ -123,11 +130,14 @@ impl Cache {
         }
     }
 
-    fn drain(&mut self) -> impl Iterator<Item = Segment> + '_ {
-        self.plain
-            .iter_mut()
-            .chain(self.aligned.iter_mut())
-            .flat_map(|v| v.drain(..))
+    /// Gives a segment back for good: to its arena, or to the system.
+    fn free(&mut self, seg: Segment) {
+        if in_arena(seg.size, seg.align) {
+            self.arenas.give_back(seg.ptr, seg.align);
+        } else if let Ok(layout) = Layout::from_size_align(seg.size, seg.align) {
+            // SAFETY: the segment was allocated by `acquire_aligned` with this very layout.
+            unsafe { dealloc(seg.ptr.as_ptr(), layout) };
+        }
     }
 }
 
@@ -150,6 +160,7 @@ impl SegmentPool {
             cache: Mutex::new(Cache {
                 plain: (0..classes).map(|_| Vec::new()).collect(),
                 aligned: (0..classes).map(|_| Vec::new()).collect(),
+                arenas: ArenaSet::default(),
             }),
             cached_bytes: AtomicUsize::new(0),
         }
@@ -191,13 +202,20 @@ impl SegmentPool {
                 return Ok(seg);
             }
         }
-        let Ok(layout) = Layout::from_size_align(size, align) else {
-            self.unreserve(size);
-            return Err(AllocError::TooLarge);
+        let p = if in_arena(size, align) {
+            self.cache
+                .lock()
+                .ok()
+                .and_then(|mut cache| cache.arenas.take(align))
+        } else {
+            let Ok(layout) = Layout::from_size_align(size, align) else {
+                self.unreserve(size);
+                return Err(AllocError::TooLarge);
+            };
+            // SAFETY: layout has non-zero size (checked above).
+            NonNull::new(unsafe { alloc(layout) })
         };
-        // SAFETY: layout has non-zero size (checked above).
-        let p = unsafe { alloc(layout) };
-        match NonNull::new(p) {
+        match p {
             Some(ptr) => Ok(Segment { ptr, size, align }),
             None => {
                 self.unreserve(size);
@@ -218,7 +236,11 @@ impl SegmentPool {
             self.cached_bytes.fetch_add(size, Ordering::Relaxed);
             return;
         }
-        free_segment(seg);
+        // On a poisoned lock an arena slot is lost (a panic elsewhere already
+        // took the program down).
+        if let Ok(mut cache) = self.cache.lock() {
+            cache.free(seg);
+        }
     }
 
     fn reserve(&self, size: usize) -> Result<(), AllocError> {
@@ -247,6 +269,12 @@ impl SegmentPool {
         self.segments.fetch_sub(1, Ordering::Relaxed);
     }
 
+    /// Arenas held now (see `arena.rs`).
+    #[cfg(test)]
+    fn arena_count(&self) -> usize {
+        self.cache.lock().map_or(0, |c| c.arenas.count())
+    }
+
     pub fn stats(&self) -> PoolStats {
         PoolStats {
             in_use_bytes: self.in_use.load(Ordering::Relaxed),
@@ -257,17 +285,21 @@ impl SegmentPool {
     }
 }
 
-fn free_segment(seg: Segment) {
-    if let Ok(layout) = Layout::from_size_align(seg.size, seg.align) {
-        // SAFETY: the segment was allocated by `acquire` with this very layout.
-        unsafe { dealloc(seg.ptr.as_ptr(), layout) };
-    }
-}
-
 impl Drop for SegmentPool {
+    /// Frees the cached segments. An arena with a slot still handed out (a
+    /// segment dropped without `release`) is left alone: that memory leaks,
+    /// as the leaked segment's own would.
     fn drop(&mut self) {
         if let Ok(cache) = self.cache.get_mut() {
-            cache.drain().for_each(free_segment);
+            let cached: Vec<Segment> = cache
+                .plain
+                .iter_mut()
+                .chain(cache.aligned.iter_mut())
+                .flat_map(|v| v.drain(..))
+                .collect();
+            for seg in cached {
+                cache.free(seg);
+            }
         }
     }
 }
@@ -366,6 +398,67 @@ mod tests {
         for s in [c, d, e] {
             pool.release(s);
         }
+        assert_eq!(pool.stats().in_use_bytes, 0);
+    }
+
+    #[test]
+    fn small_aligned_segments_are_slots_of_one_arena_freed_with_its_last() {
+        let pool = SegmentPool::new(None);
+        // 12 KiB is no standard size, so a released one is not cached: it
+        // goes straight back to its arena.
+        let segs: Vec<Segment> = (0..arena::ARENA_SLOTS)
+            .map(|_| pool.acquire_aligned(12 * 1024, 16 * 1024).unwrap())
+            .collect();
+        assert_eq!(pool.arena_count(), 1, "one arena serves a slot each");
+        let mut bases: Vec<usize> = segs.iter().map(|s| s.base().as_ptr().addr()).collect();
+        bases.sort();
+        for w in bases.windows(2) {
+            assert!(w[1] - w[0] >= 16 * 1024, "slots do not overlap");
+        }
+        for s in &segs {
+            assert_eq!(s.base().as_ptr().addr() % (16 * 1024), 0);
+            assert_eq!((s.size(), s.align()), (12 * 1024, 16 * 1024));
+            // SAFETY: s is a live segment of s.size() writable bytes, released only after.
+            unsafe { std::ptr::write_bytes(s.base().as_ptr(), 0x5A, s.size()) };
+        }
+        let extra = pool.acquire_aligned(4096, 16 * 1024).unwrap();
+        let extra_base = extra.base();
+        assert_eq!(pool.arena_count(), 2, "a full arena makes a new one");
+        assert_eq!(
+            pool.stats().in_use_bytes,
+            arena::ARENA_SLOTS * 12 * 1024 + 4096
+        );
+        for s in segs {
+            pool.release(s);
+        }
+        assert_eq!(pool.arena_count(), 1, "the emptied arena went back");
+        // The 4 KiB one is cached, so its arena stays until the pool goes.
+        pool.release(extra);
+        assert_eq!(pool.arena_count(), 1);
+        assert_eq!(pool.stats().in_use_bytes, 0);
+        let again = pool.acquire_aligned(4096, 16 * 1024).unwrap();
+        assert_eq!(again.base(), extra_base, "the cached slot, not a new arena");
+        assert_eq!(pool.arena_count(), 1);
+        pool.release(again);
+    }
+
+    #[test]
+    fn arena_slots_cross_threads() {
+        let pool = std::sync::Arc::new(SegmentPool::new(None));
+        let segs: Vec<Segment> = (0..3)
+            .map(|_| pool.acquire_aligned(12 * 1024, 16 * 1024).unwrap())
+            .collect();
+        let p = pool.clone();
+        std::thread::spawn(move || {
+            for s in segs {
+                // SAFETY: s is a live segment of s.size() writable bytes, released just after.
+                unsafe { s.base().as_ptr().write(1) };
+                p.release(s);
+            }
+        })
+        .join()
+        .unwrap();
+        assert_eq!(pool.arena_count(), 0);
         assert_eq!(pool.stats().in_use_bytes, 0);
     }
 

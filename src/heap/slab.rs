@@ -1,69 +1,90 @@
-//! The slab: size-class free lists inside segments, shared by the two
-//! non-moving backends (`manual` and `rc`).
+//! The slab: size-class free lists in pages that grow, shared by the
+//! non-moving backends (`manual`, `rc`, `mark-sweep`).
 //!
-//! Every segment is [`SLAB_SEGMENT_BYTES`] long and aligned to that size, so
-//! masking an object's address finds the segment it lives in. A segment
-//! starts with a [`SegHdr`] (its size class, the bump offset, the free-list
-//! head, how many slots are allocated) and holds slots of one size class
-//! after it. Objects bigger than [`MAX_CLASS_BYTES`] get a span of their
-//! own, aligned the same way, with the same header and the object right
-//! after it.
+//! Memory comes from the pool in blocks of 4, 8 or 16 KiB
+//! ([`SLAB_SEGMENT_BYTES`] is the largest), every one aligned to 16 KiB, so
+//! masking an object's address finds its block. A block holds pages, runs
+//! of 256-byte granules each holding slots of one size class after a page
+//! header (the class, the bump offset, the free-list head, how many slots
+//! are allocated); the block header maps each granule to the header of the
+//! page covering it. Pages of different classes share a block, and pages
+//! grow: a class's first page is the smallest that holds one slot (eight of
+//! 24 bytes, three of 64), each later one twice the one before, up to a
+//! whole 16 KiB block; blocks grow from 4 KiB with what the slab holds. A process that allocates a few objects of a few classes thus holds
+//! one 4 KiB block, as a mark-compact process holds one 4 KiB segment. The
+//! layout, growth and placement are in `block.rs`. Objects bigger than
+//! [`MAX_CLASS_BYTES`] get a span of their own, aligned the same way, with
+//! the same headers and the object right after them.
 //!
-//! Allocation in a class takes a slot from its current segment: the free
-//! list first (freed slots, most recent first), then the never-used part
-//! (bump). When the current segment is full, a segment of the class with a
-//! free slot (the class's *partial* list) becomes current, or a new one comes
-//! from the pool. A freed slot keeps its 16-byte header readable with
-//! `FLAG_FREED` set (manual recognises stale references by it); the link of
-//! the free list is the word after the header. A segment whose slots are all
-//! free goes back to the pool at once, except the class's current segment
-//! (so a loop that allocates and frees one object does not take and return a
-//! segment each time).
+//! Allocation in a class takes a slot from its current page: the free list
+//! first (freed slots, most recent first), then the never-used part (bump).
+//! When the current page is full, a page of the class with a free slot (the
+//! class's *partial* list) becomes current, or a new page is made. A freed
+//! slot keeps its 16-byte header readable with `FLAG_FREED` set (manual
+//! recognises stale references by it) for as long as its page is held; the
+//! link of the free list is the word after the header. A page whose slots
+//! are all free goes back at once, except the class's current page (so a
+//! loop that allocates and frees one object does not make and drop a page
+//! each time): its granules are free for a page of any class, and a block
+//! with no page left goes back to the pool. A stale reference into granules
+//! given to another class finds no slot there, or a slot start of the new
+//! page below its bump offset, whose header is initialised: it can read a
+//! header and nothing else (manual tells the new object from the freed one
+//! by its generation); into a block given back, it finds no block at all.
 //!
 //! Invariants, kept by `alloc` and `free`:
-//! - every slot below a segment's bump offset holds an initialised header:
-//!   an allocated object, or a freed slot (`FLAG_FREED`) on the free list;
-//! - a class segment that is not current is on its class's partial list
-//!   exactly when it has a free slot (otherwise it is full);
-//! - `registry` maps the base of every segment and span held, and nothing
+//! - every slot below a page's bump offset holds an initialised header: an
+//!   allocated object, or a freed slot (`FLAG_FREED`) on the free list;
+//! - a block's map names, for each granule, the page covering it, and
+//!   nothing for a free granule: so an address whose map entry names a page
+//!   and that falls on a slot start below its bump offset holds an
+//!   initialised header, whichever class had the granule before;
+//! - a page that is not current is on its class's partial list exactly when
+//!   it has a free slot (otherwise it is full), and has a slot allocated;
+//! - `registry` maps the base of every block and span held, and nothing
 //!   else, to its header.
 //!
-//! Addresses and provenance: an address masked to its segment's base is
+//! Addresses and provenance: an address masked to its block's base is
 //! looked up in `registry`, and the header pointer found there (the
-//! segment's own, from the pool) is what is read through; an object's own
+//! block's own, from the pool) is what is read through; an object's own
 //! pointer is masked (`map_addr`) only where the object is known to be
-//! allocated here, so that its provenance is its segment's. No integer is
+//! allocated here, so that its provenance is its block's. No integer is
 //! ever turned back into a pointer.
+
+mod block;
+mod registry;
 
 use super::segment::{Segment, SegmentPool};
 use super::{HeapStats, Leak, Location, SegmentUse};
 use crate::value::object::{FLAG_FREED, HEADER_BYTES, Header, list_layout, map_layout};
 use crate::value::{AllocError, Kind, ObjRef};
-use std::collections::{BTreeMap, HashMap};
-use std::hash::{BuildHasherDefault, Hasher};
+pub use block::SLAB_MIN_BLOCK_BYTES;
+use block::{
+    BLOCK_HEADER_BYTES, BUCKETS, BlockHdr, GRANULE_SHIFT, MAP_SHIFT, PAGE_HEADER_BYTES, PageHdr,
+    for_each_page, obj_at, starts_slot, used_bytes,
+};
+use registry::Registry;
+use std::collections::BTreeMap;
 use std::ptr::NonNull;
 use std::sync::Arc;
 
-/// Size of a slab segment and its alignment, in bytes. 16 KiB: small enough
-/// that a process using a handful of size classes holds little, big enough
-/// that even the largest class has 7 slots and the header costs under 0.4%.
+/// Size of the largest slab block, and the alignment of every block and
+/// span, in bytes. 16 KiB: a whole block of the largest class still has 7
+/// slots and its headers cost 1%; a process that allocates little holds a
+/// 4 KiB block ([`SLAB_MIN_BLOCK_BYTES`]).
 pub const SLAB_SEGMENT_BYTES: usize = 16 * 1024;
 /// log2 of [`SLAB_SEGMENT_BYTES`].
 const SEGMENT_SHIFT: u32 = SLAB_SEGMENT_BYTES.trailing_zeros();
-/// Bytes reserved for the segment header at the start of every segment and
-/// span; the first slot follows. 64: one cache line, and 16-aligned slots.
-pub const SEG_HEADER_BYTES: usize = 64;
-const _: () = assert!(std::mem::size_of::<SegHdr>() <= SEG_HEADER_BYTES);
+/// Offset of the first slot of a page that is a whole block, and of a
+/// span's object, from the block's base: the block header and the page
+/// header come first.
+pub const SEG_HEADER_BYTES: usize = BLOCK_HEADER_BYTES + PAGE_HEADER_BYTES;
 /// Largest object served from a size class, in bytes; bigger objects get a
-/// span of their own (a 2 KiB class still fits 7 slots in a segment).
+/// span of their own (a 2 KiB class still fits 7 slots in a whole block).
 pub const MAX_CLASS_BYTES: usize = 2048;
 /// Offset of the free-list link inside a freed slot: right after the header,
 /// which stays readable.
 const FREE_LINK: usize = HEADER_BYTES;
-/// Large spans are rounded up to this (a page), in bytes.
-const SPAN_ROUND: usize = 4096;
-/// `SegHdr::class` of a large span.
-const LARGE: u8 = u8::MAX;
 
 /// Slot sizes, in bytes: 8-byte steps up to 128 (the sizes of small lists,
 /// cells, closures and short strings, which are most objects), then four
@@ -93,79 +114,61 @@ const fn class_table() -> [u8; MAX_CLASS_BYTES / 8 + 1] {
     t
 }
 
-/// The header at the start of every segment and span.
-#[repr(C)]
-struct SegHdr {
-    /// Most recently freed slot, or null; each freed slot links to the next
-    /// at `FREE_LINK`.
-    free: *mut u8,
-    /// Links of the class's partial list (segments with a free slot that are
-    /// not current).
-    prev: *mut SegHdr,
-    next: *mut SegHdr,
-    /// Offset of the first never-used slot (of the end of the object, in a span).
-    bump: u32,
-    /// Offset past the last slot that fits.
-    limit: u32,
-    /// Slot size in bytes; 0 in a large span.
-    slot: u32,
-    /// `2^32 / slot + 1`: turns a division by `slot` into a multiplication
-    /// (exact for offsets below 2^18, and segments are 2^14).
-    magic: u32,
-    /// Slots allocated.
-    live: u32,
-    /// Position of this segment in `Slab::segs`.
-    index: u32,
-    /// Size class, or `LARGE`.
-    class: u8,
-    in_partial: bool,
-}
-
 /// The allocation state of one size class.
 #[derive(Clone, Copy)]
 struct ClassList {
-    /// The segment allocations come from (null before the first).
-    cur: *mut SegHdr,
+    /// The page allocations come from (null before the first).
+    cur: *mut PageHdr,
     /// Head of the partial list.
-    partial: *mut SegHdr,
+    partial: *mut PageHdr,
 }
 
-/// Hashes a segment base by its segment number (bases are multiples of the
-/// segment size): cheap, and consecutive segments get distinct buckets.
-#[derive(Default)]
-pub(crate) struct SegmentHasher(u64);
-
-impl Hasher for SegmentHasher {
-    #[inline]
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0.rotate_left(8) ^ b as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        }
-    }
-
-    #[inline]
-    fn write_usize(&mut self, n: usize) {
-        self.0 = ((n >> SEGMENT_SHIFT) as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    }
+/// What a slab holds once it has allocated. A slab that has allocated
+/// nothing (a process waiting for its first message) points at
+/// [`NO_TABLES`], shared and never written, and makes its own tables at its
+/// first allocation: so it costs a pointer, not 600 bytes, and the
+/// allocation fast path reads a current page (null) without first asking
+/// whether there are tables.
+struct Tables {
+    classes: [ClassList; NUM_CLASSES],
+    /// Heads of the open lists: shared blocks with free granules, by the
+    /// length of their longest free run (`block.rs`).
+    open: [*mut BlockHdr; BUCKETS],
+    /// Every block and span held, in no particular order (`BlockHdr::index`).
+    segs: Vec<Segment>,
+    /// The bases of `segs` and their headers, to tell whether an address is
+    /// in this heap without reading it.
+    registry: Registry,
 }
 
-/// Segment bases, and the header at each (a pointer with the segment's provenance).
-type Registry = HashMap<usize, *mut SegHdr, BuildHasherDefault<SegmentHasher>>;
+impl Tables {
+    const EMPTY: Tables = Tables {
+        classes: [ClassList {
+            cur: std::ptr::null_mut(),
+            partial: std::ptr::null_mut(),
+        }; NUM_CLASSES],
+        open: [std::ptr::null_mut(); BUCKETS],
+        segs: Vec::new(),
+        registry: Registry::new(),
+    };
+}
+
+/// The tables of every slab that has not allocated yet.
+static NO_TABLES: SharedTables = SharedTables(Tables::EMPTY);
+
+struct SharedTables(Tables);
+
+// SAFETY: NO_TABLES is never written (a slab replaces it with its own tables
+// before it writes any) and holds only null pointers and empty collections.
+unsafe impl Sync for SharedTables {}
 
 /// The size-class allocator of one heap.
 pub struct Slab {
     pool: Arc<SegmentPool>,
     max_heap: Option<usize>,
-    classes: [ClassList; NUM_CLASSES],
-    /// Every segment and span held, in no particular order (`SegHdr::index`).
-    segs: Vec<Segment>,
-    /// The bases of `segs` and their headers, to tell whether an address is
-    /// in this heap without reading it.
-    registry: Registry,
+    /// The slab's own tables (a leaked box) once it has allocated, else
+    /// [`NO_TABLES`].
+    tables: NonNull<Tables>,
     held: usize,
     live_bytes: usize,
     live_objects: usize,
@@ -173,7 +176,7 @@ pub struct Slab {
     freed_objects: u64,
 }
 
-// SAFETY: the raw pointers point into segments this slab exclusively owns; a
+// SAFETY: the raw pointers point into blocks this slab exclusively owns; a
 // heap moves between threads only together with its process, never shared.
 unsafe impl Send for Slab {}
 
@@ -206,39 +209,72 @@ pub(crate) fn bytes_with_storage(obj: ObjRef) -> usize {
             .sum::<usize>()
 }
 
-/// The base of the segment-aligned block holding `addr`: where a segment's
-/// header is, if the slab holds a segment there.
+/// The base of the 16 KiB-aligned stretch holding `addr`: where a block's
+/// header is, if the slab holds a block there.
 #[inline]
 fn block_of(addr: usize) -> usize {
     addr & !(SLAB_SEGMENT_BYTES - 1)
 }
 
-/// The header of the segment (or span) holding the object at `p`, with
-/// `p`'s provenance: only for objects allocated here (an allocated object's
-/// pointer carries its segment's provenance; a stale one may not).
-#[inline]
-fn seg_of(p: *mut u8) -> *mut SegHdr {
-    p.map_addr(block_of).cast()
+/// Offset of `addr` in its 16 KiB-aligned stretch: from its block's base,
+/// if a block holds it.
+#[inline(always)]
+fn offset_in_block(addr: usize) -> usize {
+    addr & (SLAB_SEGMENT_BYTES - 1)
+}
+
+/// The map entry of the granule holding `addr` in the block `b`: the offset
+/// of its page header shifted right by `MAP_SHIFT`, or 0 for no page.
+///
+/// # Safety
+/// `b` must head a held block and `addr` lie in its 16 KiB-aligned stretch.
+#[inline(always)]
+unsafe fn map_entry(b: *mut BlockHdr, addr: usize) -> usize {
+    let g = offset_in_block(addr) >> GRANULE_SHIFT;
+    // SAFETY: b heads a held block (the caller's promise); its map is
+    // initialised, and g < GRANULES (an offset in 16 KiB over 256).
+    (unsafe { *(*b).map.get_unchecked(g) }) as usize
 }
 
 impl Slab {
     pub fn new(pool: Arc<SegmentPool>, max_heap: Option<usize>) -> Slab {
-        let empty = ClassList {
-            cur: std::ptr::null_mut(),
-            partial: std::ptr::null_mut(),
-        };
         Slab {
             pool,
             max_heap,
-            classes: [empty; NUM_CLASSES],
-            segs: Vec::new(),
-            registry: Registry::default(),
+            tables: NonNull::from(&NO_TABLES.0),
             held: 0,
             live_bytes: 0,
             live_objects: 0,
             allocated_bytes: 0,
             freed_objects: 0,
         }
+    }
+
+    /// Whether the slab has tables of its own (it has allocated).
+    #[inline]
+    fn owns_tables(&self) -> bool {
+        !std::ptr::eq(self.tables.as_ptr(), &NO_TABLES.0)
+    }
+
+    #[inline(always)]
+    fn tables(&self) -> &Tables {
+        // SAFETY: `tables` points at the slab's own tables or at NO_TABLES,
+        // both alive as long as the slab.
+        unsafe { self.tables.as_ref() }
+    }
+
+    /// The slab's own tables, made at the first call.
+    fn tables_mut(&mut self) -> &mut Tables {
+        if !self.owns_tables() {
+            self.tables = NonNull::from(Box::leak(Box::new(Tables::EMPTY)));
+        }
+        // SAFETY: the slab's own tables, reached only through the slab.
+        unsafe { self.tables.as_mut() }
+    }
+
+    /// Every block and span held.
+    fn segs(&self) -> &[Segment] {
+        &self.tables().segs
     }
 
     /// The size class an object of `size` bytes is served from, if any.
@@ -264,14 +300,14 @@ impl Slab {
         Ok(p)
     }
 
-    /// Takes a slot from the class's current segment, if it has one free.
+    /// Takes a slot from the class's current page, if it has one free.
     #[inline(always)]
     fn pop_slot(&mut self, c: usize) -> Option<NonNull<u8>> {
-        let s = self.classes[c].cur;
+        let s = self.tables().classes[c].cur;
         if s.is_null() {
             return None;
         }
-        // SAFETY: `cur` is the header of a segment of class c this slab holds.
+        // SAFETY: `cur` is the header of a page of class c this slab holds.
         let h = unsafe { &mut *s };
         let p = if !h.free.is_null() {
             let p = h.free;
@@ -279,7 +315,7 @@ impl Slab {
             h.free = unsafe { p.add(FREE_LINK).cast::<*mut u8>().read() };
             p
         } else if h.bump < h.limit {
-            // SAFETY: bump + slot <= limit <= segment size: a whole slot inside the segment.
+            // SAFETY: bump + slot <= limit, inside the page: a whole slot.
             let p = unsafe { s.cast::<u8>().add(h.bump as usize) };
             h.bump += h.slot;
             p
@@ -288,88 +324,6 @@ impl Slab {
         };
         h.live += 1;
         NonNull::new(p)
-    }
-
-    /// The current segment of class `c` is full (or there is none): make a
-    /// partial one current, or take a new one from the pool.
-    #[cold]
-    fn alloc_slow(&mut self, c: usize) -> Result<NonNull<u8>, AllocError> {
-        let s = self.classes[c].partial;
-        if !s.is_null() {
-            self.unlink_partial(s);
-            self.classes[c].cur = s;
-        } else {
-            let seg = self.take_segment(SLAB_SEGMENT_BYTES)?;
-            let slot = CLASS_SIZES[c];
-            let slots = (SLAB_SEGMENT_BYTES - SEG_HEADER_BYTES) as u32 / slot;
-            let s = self.adopt(
-                seg,
-                SegHdr {
-                    free: std::ptr::null_mut(),
-                    prev: std::ptr::null_mut(),
-                    next: std::ptr::null_mut(),
-                    bump: SEG_HEADER_BYTES as u32,
-                    limit: SEG_HEADER_BYTES as u32 + slots * slot,
-                    slot,
-                    magic: ((1u64 << 32) / slot as u64 + 1) as u32,
-                    live: 0,
-                    index: 0,
-                    class: c as u8,
-                    in_partial: false,
-                },
-            );
-            self.classes[c].cur = s;
-        }
-        self.pop_slot(c).ok_or(AllocError::OutOfMemory)
-    }
-
-    /// A span of its own for an object bigger than every class.
-    fn alloc_large(&mut self, size: usize) -> Result<NonNull<u8>, AllocError> {
-        if size > u32::MAX as usize - SEG_HEADER_BYTES {
-            return Err(AllocError::TooLarge);
-        }
-        let span = (SEG_HEADER_BYTES + size).div_ceil(SPAN_ROUND) * SPAN_ROUND;
-        let seg = self.take_segment(span)?;
-        let s = self.adopt(
-            seg,
-            SegHdr {
-                free: std::ptr::null_mut(),
-                prev: std::ptr::null_mut(),
-                next: std::ptr::null_mut(),
-                bump: (SEG_HEADER_BYTES + size) as u32,
-                limit: (SEG_HEADER_BYTES + size) as u32,
-                slot: 0,
-                magic: 0,
-                live: 1,
-                index: 0,
-                class: LARGE,
-                in_partial: false,
-            },
-        );
-        // SAFETY: the span has room for the header and the object after it.
-        Ok(unsafe { NonNull::new_unchecked(s.cast::<u8>().add(SEG_HEADER_BYTES)) })
-    }
-
-    /// A segment-aligned block from the pool, within `--max-heap`.
-    fn take_segment(&mut self, size: usize) -> Result<Segment, AllocError> {
-        if self.max_heap.is_some_and(|m| self.held + size > m) {
-            return Err(AllocError::HeapLimit);
-        }
-        let seg = self.pool.acquire_aligned(size, SLAB_SEGMENT_BYTES)?;
-        self.held += size;
-        Ok(seg)
-    }
-
-    /// Writes `hdr` at the start of `seg` and records the segment as held.
-    fn adopt(&mut self, seg: Segment, mut hdr: SegHdr) -> *mut SegHdr {
-        let s = seg.base().as_ptr().cast::<SegHdr>();
-        hdr.index = self.segs.len() as u32;
-        // SAFETY: the segment is ours, aligned to its size (so to SegHdr) and
-        // longer than a header.
-        unsafe { s.write(hdr) };
-        self.registry.insert(s.addr(), s);
-        self.segs.push(seg);
-        s
     }
 
     /// Frees the object `r`.
@@ -382,116 +336,70 @@ impl Slab {
         self.live_bytes -= size;
         self.live_objects -= 1;
         self.freed_objects += 1;
-        let s = seg_of(r.as_ptr());
-        // SAFETY: r is allocated here, so its segment is held and starts with a header.
+        let p = r.as_ptr();
+        let b = p.map_addr(block_of).cast::<BlockHdr>();
+        // SAFETY: r is allocated here, so its block is held and its granule's
+        // map entry names r's page, inside the block.
+        let s = unsafe { b.cast::<u8>().add(map_entry(b, p.addr()) << MAP_SHIFT) };
+        let s = s.cast::<PageHdr>();
+        // SAFETY: s is the header of r's page.
         let h = unsafe { &mut *s };
         if h.slot == 0 {
-            self.give_back(s);
+            self.give_back(b);
             return;
         }
         r.header_mut().flags |= FLAG_FREED;
         // SAFETY: every slot has room for the header and the link after it.
-        unsafe { r.as_ptr().add(FREE_LINK).cast::<*mut u8>().write(h.free) };
-        h.free = r.as_ptr();
+        unsafe { p.add(FREE_LINK).cast::<*mut u8>().write(h.free) };
+        h.free = p;
         h.live -= 1;
-        let c = h.class as usize;
-        if s == self.classes[c].cur {
+        let (c, live, in_partial) = (h.class as usize, h.live, h.in_partial);
+        // SAFETY: r was allocated here, so the slab has its own tables.
+        let t = unsafe { self.tables.as_mut() };
+        if s == t.classes[c].cur {
             return;
         }
-        if h.live == 0 {
-            if h.in_partial {
-                self.unlink_partial(s);
-            }
-            self.give_back(s);
-        } else if !h.in_partial {
-            self.push_partial(s);
+        if live == 0 {
+            self.release_page(s);
+        } else if !in_partial {
+            t.push_partial(s);
         }
     }
 
-    fn push_partial(&mut self, s: *mut SegHdr) {
-        // SAFETY: s and the list's segments are held segments of this slab.
-        unsafe {
-            let c = (*s).class as usize;
-            let head = self.classes[c].partial;
-            (*s).prev = std::ptr::null_mut();
-            (*s).next = head;
-            (*s).in_partial = true;
-            if !head.is_null() {
-                (*head).prev = s;
-            }
-            self.classes[c].partial = s;
-        }
-    }
-
-    fn unlink_partial(&mut self, s: *mut SegHdr) {
-        // SAFETY: s is on its class's partial list; its neighbours are held segments.
-        unsafe {
-            let (prev, next) = ((*s).prev, (*s).next);
-            if prev.is_null() {
-                self.classes[(*s).class as usize].partial = next;
-            } else {
-                (*prev).next = next;
-            }
-            if !next.is_null() {
-                (*next).prev = prev;
-            }
-            (*s).prev = std::ptr::null_mut();
-            (*s).next = std::ptr::null_mut();
-            (*s).in_partial = false;
-        }
-    }
-
-    /// Returns the segment (or span) `s` to the pool.
-    fn give_back(&mut self, s: *mut SegHdr) {
-        // SAFETY: s heads a held segment.
-        let i = unsafe { (*s).index } as usize;
-        self.registry.remove(&s.addr());
-        let seg = self.segs.swap_remove(i);
-        if let Some(moved) = self.segs.get(i) {
-            // SAFETY: every held segment starts with its header.
-            unsafe { (*moved.base().as_ptr().cast::<SegHdr>()).index = i as u32 };
-        }
-        self.held -= seg.size();
-        self.pool.release(seg);
-    }
-
-    /// The header of the held segment (or span) whose aligned block holds
-    /// `addr`, with the segment's own provenance; None when the slab holds no
-    /// segment starting there. Reads nothing.
+    /// The header of the held block (or span) whose 16 KiB-aligned stretch
+    /// holds `addr`, with the block's own provenance; None when the slab
+    /// holds no block starting there. Reads nothing.
     #[inline]
-    fn held_seg(&self, addr: usize) -> Option<*mut SegHdr> {
-        self.registry.get(&block_of(addr)).copied()
+    fn held_block(&self, addr: usize) -> Option<*mut BlockHdr> {
+        self.tables().registry.get(block_of(addr))
     }
 
-    /// The object (allocated or freed) that starts at `addr` in a segment
-    /// this slab holds now, as a reference with its segment's provenance:
+    /// The object (allocated or freed) that starts at `addr` in a block
+    /// this slab holds now, as a reference with its block's provenance:
     /// then, and only then, its header may be read. Reads nothing at `addr`
-    /// itself, so a stale or foreign address is answered safely.
+    /// itself (only the block's map and page header), so a stale or foreign
+    /// address is answered safely.
     #[inline]
     pub fn slot(&self, addr: usize) -> Option<ObjRef> {
-        let s = self.held_seg(addr)?;
-        // SAFETY: s is a held segment's base, where its header is.
-        let h = unsafe { &*s };
-        let off = addr - s.addr();
-        let starts = if h.slot == 0 {
-            off == SEG_HEADER_BYTES
-        } else if off < SEG_HEADER_BYTES || off >= h.bump as usize {
-            false
-        } else {
-            let rel = (off - SEG_HEADER_BYTES) as u64;
-            let idx = (rel * h.magic as u64) >> 32;
-            idx * h.slot as u64 == rel
-        };
-        if !starts {
+        let b = self.held_block(addr)?;
+        // SAFETY: b is a held block, and addr masks to its base.
+        let m = unsafe { map_entry(b, addr) } << MAP_SHIFT;
+        if m == 0 {
             return None;
         }
-        // SAFETY: a slot start inside a held segment: non-null, and below the
-        // bump offset, where every slot holds an initialised header.
-        Some(unsafe { ObjRef::from_ptr(NonNull::new_unchecked(s.cast::<u8>().with_addr(addr))) })
+        // SAFETY: a map entry names a page header inside the block.
+        let h = unsafe { &*b.cast::<u8>().add(m).cast::<PageHdr>() };
+        // An address below its page's header wraps to a huge offset: no slot.
+        let off = offset_in_block(addr).wrapping_sub(m);
+        if !starts_slot(h, off) {
+            return None;
+        }
+        // SAFETY: a slot start below the bump offset of a held page.
+        Some(unsafe { obj_at(b, addr) })
     }
 
     /// Whether `addr` is where an object (allocated or freed) starts in a
-    /// segment this slab holds now (see [`Slab::slot`]).
+    /// block this slab holds now (see [`Slab::slot`]).
     #[inline]
     pub fn owns_slot(&self, addr: usize) -> bool {
         self.slot(addr).is_some()
@@ -499,18 +407,18 @@ impl Slab {
 
     /// Whether `addr` lies anywhere inside memory this slab holds.
     pub fn holds(&self, addr: usize) -> bool {
-        // A class segment fills its whole aligned block, so the mask finds it.
-        // A span can be longer than a segment, or shorter: what follows a
-        // short span in its aligned block is not the slab's (it may be
-        // anything, static data included), so spans are checked by extent.
-        // SAFETY: a registered header is a held segment's.
+        // A block is shorter than its aligned stretch when it is 4 or 8 KiB
+        // (and a span may be shorter or longer): what follows it is not the
+        // slab's (it may be anything, static data included), so the block's
+        // own length decides. Past a span's first 16 KiB, its extent does.
+        // SAFETY: a registered header is a held block's.
         if self
-            .held_seg(addr)
-            .is_some_and(|s| unsafe { (*s).slot } != 0)
+            .held_block(addr)
+            .is_some_and(|b| addr - b.addr() < unsafe { (*b).bytes } as usize)
         {
             return true;
         }
-        self.segs.iter().any(|s| s.contains(addr))
+        self.segs().iter().any(|s| s.contains(addr))
     }
 
     /// Whether `addr` is an allocated object of this slab.
@@ -522,21 +430,22 @@ impl Slab {
 
     /// Calls `f` on every allocated object.
     pub fn for_each_object(&self, mut f: impl FnMut(ObjRef)) {
-        for seg in &self.segs {
-            let s = seg.base().as_ptr().cast::<SegHdr>();
-            // SAFETY: every held segment starts with its header.
-            let h = unsafe { &*s };
-            let step = if h.slot == 0 { h.bump } else { h.slot } as usize;
-            let mut off = SEG_HEADER_BYTES;
-            while off < h.bump as usize {
-                // SAFETY: slots below bump hold initialised headers (module invariant).
-                let r =
-                    unsafe { ObjRef::from_ptr(NonNull::new_unchecked(s.cast::<u8>().add(off))) };
-                if r.header().flags & FLAG_FREED == 0 {
-                    f(r);
+        for seg in self.segs() {
+            let b = seg.base().as_ptr().cast::<BlockHdr>();
+            for_each_page(b, |s| {
+                // SAFETY: s is a page header of a held block.
+                let h = unsafe { &*s };
+                let step = if h.slot == 0 { h.bump } else { h.slot } as usize;
+                let mut off = PAGE_HEADER_BYTES;
+                while off < h.bump as usize {
+                    // SAFETY: slots below bump hold initialised headers (module invariant).
+                    let r = unsafe { obj_at(b, s.addr() + off) };
+                    if r.header().flags & FLAG_FREED == 0 {
+                        f(r);
+                    }
+                    off += step;
                 }
-                off += step;
-            }
+            });
         }
     }
 
@@ -557,7 +466,7 @@ impl Slab {
             allocated_bytes: self.allocated_bytes,
             live_bytes: self.live_bytes,
             heap_bytes: self.held,
-            segments: self.segs.len(),
+            segments: self.segment_count(),
             freed_objects: self.freed_objects,
             ..HeapStats::default()
         }
@@ -587,46 +496,42 @@ impl Slab {
             .collect()
     }
 
-    /// Every segment and span held, in `locate`'s order, with its bytes in use.
+    /// Every block and span held, in `locate`'s order, with its bytes in use.
     pub fn segment_map(&self) -> Vec<SegmentUse> {
-        self.segs
+        self.segs()
             .iter()
             .map(|seg| {
-                // SAFETY: every held segment starts with its header.
-                let h = unsafe { &*seg.base().as_ptr().cast::<SegHdr>() };
-                let large = h.class == LARGE;
+                let b = seg.base().as_ptr().cast::<BlockHdr>();
                 SegmentUse {
                     bytes: seg.size(),
-                    used: if large {
-                        h.bump as usize - SEG_HEADER_BYTES
-                    } else {
-                        h.live as usize * h.slot as usize
-                    },
-                    large,
+                    used: used_bytes(b),
+                    // SAFETY: every held block starts with its header.
+                    large: unsafe { (*b).large },
                 }
             })
             .collect()
     }
 
-    /// Where an object is: its segment's position in this heap, and offset.
+    /// Where an object is: its block's position in this heap, and offset.
     pub fn locate(&self, r: ObjRef) -> Option<Location> {
         self.slot(r.addr())?;
-        let s = self.held_seg(r.addr())?;
+        let b = self.held_block(r.addr())?;
         Some(Location {
-            // SAFETY: a registered header is a held segment's.
-            segment: unsafe { (*s).index } as usize,
-            offset: r.addr() - s.addr(),
+            // SAFETY: a registered header is a held block's.
+            segment: unsafe { (*b).index } as usize,
+            offset: r.addr() - b.addr(),
         })
     }
 
-    /// Bytes of segments and spans held.
+    /// Bytes of blocks and spans held.
     #[inline]
     pub fn held_bytes(&self) -> usize {
         self.held
     }
 
+    /// Blocks and spans held.
     pub fn segment_count(&self) -> usize {
-        self.segs.len()
+        self.segs().len()
     }
 
     /// Bytes of allocated objects (their exact sizes).
@@ -647,86 +552,39 @@ impl Slab {
         self.freed_objects
     }
 
-    /// The sweep of a tracing backend (mark-sweep): one walk over every
-    /// segment and span that frees each allocated object `dead` says is
-    /// dead, as `free` would, without a list of them in between. `dead`
-    /// sees every allocated object once (and may change its header's
-    /// flags); it must not call the slab. Segments are walked from the last
-    /// held, so that one given back (its place taken by the last, already
-    /// walked) never makes the walk skip one. Returns how many were freed.
+    /// The sweep of a tracing backend (mark-sweep): frees, as `free` would,
+    /// each allocated object `dead` says is dead. `dead` sees every
+    /// allocated object once (and may change its header's flags); it must
+    /// not call the slab. Returns how many were freed.
     pub fn sweep(&mut self, mut dead: impl FnMut(ObjRef) -> bool) -> u64 {
-        let mut freed = 0u64;
-        for i in (0..self.segs.len()).rev() {
-            let s = self.segs[i].base().as_ptr().cast::<SegHdr>();
-            // SAFETY: every held segment starts with its header; only this
-            // loop reads it until the partial list or `give_back` below do.
-            let (slot, bump) = unsafe { ((*s).slot as usize, (*s).bump as usize) };
-            if slot == 0 {
-                // SAFETY: a span holds its one (allocated) object after the header.
-                let r = unsafe {
-                    ObjRef::from_ptr(NonNull::new_unchecked(s.cast::<u8>().add(SEG_HEADER_BYTES)))
-                };
-                if dead(r) {
-                    self.live_bytes -= r.size();
-                    self.live_objects -= 1;
-                    freed += 1;
-                    self.give_back(s);
-                }
-                continue;
+        // Two passes: list the dead, then free each (the blocks-and-pages
+        // layout has no one-walk sweep yet; the list costs a word per dead
+        // object while the sweep runs).
+        let mut garbage = Vec::new();
+        self.for_each_object(|r| {
+            if dead(r) {
+                garbage.push(r);
             }
-            let mut off = SEG_HEADER_BYTES;
-            while off < bump {
-                // SAFETY: slots below bump hold initialised headers (module invariant).
-                let r =
-                    unsafe { ObjRef::from_ptr(NonNull::new_unchecked(s.cast::<u8>().add(off))) };
-                off += slot;
-                if r.header().flags & FLAG_FREED != 0 || !dead(r) {
-                    continue;
-                }
-                self.live_bytes -= r.size();
-                self.live_objects -= 1;
-                freed += 1;
-                r.header_mut().flags |= FLAG_FREED;
-                // SAFETY: every slot has room for the header and the link after
-                // it; s heads the segment holding r.
-                unsafe {
-                    r.as_ptr().add(FREE_LINK).cast::<*mut u8>().write((*s).free);
-                    (*s).free = r.as_ptr();
-                    (*s).live -= 1;
-                }
-            }
-            // SAFETY: as above; s is still held (nothing was given back yet).
-            let (c, live, in_partial, has_free) = unsafe {
-                (
-                    (*s).class as usize,
-                    (*s).live,
-                    (*s).in_partial,
-                    !(*s).free.is_null(),
-                )
-            };
-            if s == self.classes[c].cur {
-                continue;
-            }
-            if live == 0 {
-                if in_partial {
-                    self.unlink_partial(s);
-                }
-                self.give_back(s);
-            } else if has_free && !in_partial {
-                self.push_partial(s);
-            }
+        });
+        for &r in &garbage {
+            // SAFETY: for_each_object yields allocated objects of this slab,
+            // each once, and none is freed before its turn here.
+            unsafe { self.free(r) };
         }
-        self.freed_objects += freed;
-        freed
+        garbage.len() as u64
     }
 }
 
 impl Drop for Slab {
     fn drop(&mut self) {
-        for seg in self.segs.drain(..) {
-            self.pool.release(seg);
+        if self.owns_tables() {
+            // SAFETY: the slab's own tables, a box leaked in `tables_mut`,
+            // freed here once.
+            let t = unsafe { Box::from_raw(self.tables.as_ptr()) };
+            for seg in t.segs {
+                self.pool.release(seg);
+            }
         }
-        self.registry.clear();
         self.held = 0;
     }
 }

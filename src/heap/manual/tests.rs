@@ -1,10 +1,10 @@
 //! Unit tests of the manual backend: stamps, check, free, double free, use
-//! after reuse, stale references into segments gone back, leaks, internal
+//! after reuse, stale references into blocks gone back, leaks, internal
 //! storage, dangling references under verify. What every backend must do
 //! is the heap test kit's (`heap_kit!` below).
 
 use super::*;
-use crate::heap::slab::{SEG_HEADER_BYTES, SLAB_SEGMENT_BYTES};
+use crate::heap::slab::{SEG_HEADER_BYTES, SLAB_MIN_BLOCK_BYTES, SLAB_SEGMENT_BYTES};
 use crate::heap::statics::StaticSegment;
 use crate::value::list::new_list;
 use crate::value::map::new_map;
@@ -130,25 +130,28 @@ fn a_second_free_is_a_double_free_even_after_reuse() {
 }
 
 #[test]
-fn emptied_segments_go_back_and_stale_references_into_them_are_not_read() {
+fn emptied_blocks_go_back_and_stale_references_into_them_are_not_read() {
     let (pool, mut h) = heap();
-    let per_segment = (SLAB_SEGMENT_BYTES - SEG_HEADER_BYTES) / 64;
-    let lists: Vec<Value> = (0..3 * per_segment)
+    let block = |v: &Value| v.as_obj().unwrap().addr() & !(SLAB_SEGMENT_BYTES - 1);
+    let lists: Vec<Value> = (0..600)
         .map(|i| new_list(&mut h, &[Value::Int(i as i64), Value::Nil]).unwrap())
         .collect();
-    assert_eq!(h.stats().segments, 3);
+    let blocks = h.stats().segments;
+    assert!(blocks >= 3);
+    let first = block(&lists[0]);
+    let in_first = lists.iter().take_while(|l| block(l) == first).count();
     let in_use = pool.stats().in_use_bytes;
-    for l in &lists[..per_segment] {
+    for l in &lists[..in_first] {
         h.free(l, 11).unwrap();
     }
-    assert_eq!(h.stats().segments, 2);
-    assert_eq!(pool.stats().in_use_bytes, in_use - SLAB_SEGMENT_BYTES);
+    assert_eq!(h.stats().segments, blocks - 1);
+    assert_eq!(pool.stats().in_use_bytes, in_use - SLAB_MIN_BLOCK_BYTES);
     assert_eq!(h.stats().heap_bytes, pool.stats().in_use_bytes);
-    // Take the very segment back from the pool and plant, where the stale
+    // Take the very block back from the pool and plant, where the stale
     // reference points, a header that would pass the check if it were read.
-    let stale = lists[3];
+    let stale = lists[1];
     let seg = pool
-        .acquire_aligned(SLAB_SEGMENT_BYTES, SLAB_SEGMENT_BYTES)
+        .acquire_aligned(SLAB_MIN_BLOCK_BYTES, SLAB_SEGMENT_BYTES)
         .unwrap();
     let r = stale.as_obj().unwrap();
     assert!(
@@ -164,8 +167,8 @@ fn emptied_segments_go_back_and_stale_references_into_them_are_not_read() {
     assert_eq!(h.check(&stale), uaf(11), "decided from the registry alone");
     assert_eq!(h.free(&stale, 12), double(11));
     pool.release(seg);
-    // Freeing everything gives back all but one segment.
-    for l in &lists[per_segment..] {
+    // Freeing everything gives back all but one block.
+    for l in &lists[in_first..] {
         h.free(l, 13).unwrap();
     }
     assert_eq!(h.stats().segments, 1);
@@ -275,9 +278,15 @@ fn retired_storage_is_freed_at_once() {
 fn locate_gives_segment_and_offset() {
     let (_pool, mut h) = heap();
     let a = new_list(&mut h, &[Value::Int(1)]).unwrap();
-    let loc = h.locate(a.as_obj().unwrap()).unwrap();
+    let r = a.as_obj().unwrap();
+    let loc = h.locate(r).unwrap();
     assert_eq!(loc.segment, 0);
-    assert_eq!(loc.offset, SEG_HEADER_BYTES);
+    assert_eq!(
+        loc.offset,
+        r.addr() % SLAB_SEGMENT_BYTES,
+        "from the block's base"
+    );
+    assert!(loc.offset > SEG_HEADER_BYTES && loc.offset < SLAB_MIN_BLOCK_BYTES);
     let mut statics = StaticSegment::new();
     let s = new_str(&mut statics, b"s").unwrap();
     assert_eq!(h.locate(s.as_obj().unwrap()), None);
