@@ -26,6 +26,7 @@ mod mark;
 pub mod segment;
 pub mod slab;
 pub mod statics;
+pub mod tally;
 pub mod trigger;
 mod verify;
 

@@ -1,5 +1,6 @@
 //! When a full tracing collection is due, for the backends that collect
-//! when their allocation budget is spent (mark-compact, mark-sweep): after a
+//! when their allocation budget is spent (mark-compact, mark-sweep,
+//! semispace): after a
 //! collection, the next comes once the process has allocated
 //! [`GROWTH_FACTOR`] times the bytes that survived it, and never sooner than
 //! [`MIN_TRIGGER_BYTES`]; under `--gc-stress`, at every safepoint after an
@@ -52,6 +53,12 @@ impl Trigger {
         }
     }
 
+    /// A collection was skipped (semispace could not get its to-space):
+    /// try again after another budget's worth (at once under stress).
+    pub fn postpone(&mut self) {
+        self.since = 0;
+    }
+
     /// A collection left `live` bytes: a new budget in proportion to them.
     pub fn reset(&mut self, live: usize) {
         self.at = live.saturating_mul(GROWTH_FACTOR).max(MIN_TRIGGER_BYTES);
@@ -88,6 +95,8 @@ mod tests {
         assert_eq!(t.budget(), live * GROWTH_FACTOR);
         t.charge(live * GROWTH_FACTOR - 1);
         assert!(!t.due());
+        t.postpone();
+        assert_eq!((t.budget(), t.since()), (live * GROWTH_FACTOR, 0));
         t.reset(usize::MAX);
         assert_eq!(t.budget(), usize::MAX, "no overflow");
     }

@@ -26,10 +26,10 @@
 
 use super::{MarkCompactHeap, Seg};
 use crate::heap::mark::{is_marked, mark_from};
+use crate::heap::tally::Tally;
 use crate::heap::{GcEvent, GcReason, RootSet};
 use crate::value::ObjRef;
 use crate::value::object::{FLAG_MARK, Header, trace};
-use std::time::Instant;
 
 /// Offset of the header word, where phases 2 to 4 keep a pointer.
 const WORD: usize = std::mem::offset_of!(Header, word);
@@ -93,28 +93,15 @@ fn live_objects(seg: &Seg) -> impl Iterator<Item = ObjRef> {
 
 impl MarkCompactHeap {
     pub(super) fn full_collection(&mut self, roots: &mut dyn RootSet, reason: GcReason) -> GcEvent {
-        let start = Instant::now();
         self.seal();
-        let (bytes_before, segments_before) = (self.held, self.segment_count());
+        let began = Tally::begin(self.footprint());
         let live = self.mark(roots);
         let freed = self.compute_forwarding();
         self.update_references(roots);
         self.slide();
-        self.live_after_gc = live;
-        self.freed_objects += freed;
         self.trigger.reset(live);
-        let pause = start.elapsed();
-        self.record_pause(pause);
-        GcEvent {
-            reason,
-            pause,
-            bytes_before,
-            bytes_after: self.held,
-            segments_before,
-            segments_after: self.segment_count(),
-            live_bytes: live,
-            freed_objects: freed,
-        }
+        let after = self.footprint();
+        self.tally.end(began, reason, after, live, freed)
     }
 
     /// Phase 1 (`heap::mark`). Returns the bytes of marked objects.

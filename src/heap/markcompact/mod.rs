@@ -14,6 +14,7 @@ mod tests;
 mod verify;
 
 use super::segment::{MAX_SEGMENT_BYTES, MIN_SEGMENT_BYTES, Segment, SegmentPool};
+use super::tally::{Footprint, Tally};
 use super::trigger::Trigger;
 use super::{
     Backend, GcEvent, GcReason, Heap, HeapConfig, HeapStats, Location, RootSet, SegmentUse,
@@ -21,7 +22,6 @@ use super::{
 use crate::value::object::{HEADER_BYTES, init_header};
 use crate::value::{Alloc, AllocError, Kind, ObjRef};
 use std::sync::Arc;
-use std::time::Duration;
 
 /// Objects larger than this get their own span rather than a place in a segment.
 pub const LARGE_OBJECT_BYTES: usize = MAX_SEGMENT_BYTES / 4;
@@ -53,11 +53,8 @@ pub struct MarkCompactHeap {
     allocated_total: u64,
     /// When the next collection is due (`heap::trigger`).
     trigger: Trigger,
-    live_after_gc: usize,
-    collections: u64,
-    freed_objects: u64,
-    pause_total: Duration,
-    pause_max: Duration,
+    /// The books of its collections (`heap::tally`).
+    tally: Tally,
     mark_stack: Vec<ObjRef>,
     /// Most entries the mark stack may hold (`usize::MAX`; tests lower it).
     mark_stack_cap: usize,
@@ -143,10 +140,12 @@ impl MarkCompactHeap {
         }
     }
 
-    fn record_pause(&mut self, pause: Duration) {
-        self.collections += 1;
-        self.pause_total += pause;
-        self.pause_max = self.pause_max.max(pause);
+    /// What the heap holds now (the last segment's fill aside).
+    fn footprint(&self) -> Footprint {
+        Footprint {
+            bytes: self.held,
+            segments: self.segment_count(),
+        }
     }
 
     fn segment_count(&self) -> usize {
@@ -183,11 +182,7 @@ impl Heap for MarkCompactHeap {
             held: 0,
             allocated_total: 0,
             trigger: Trigger::new(config.stress),
-            live_after_gc: 0,
-            collections: 0,
-            freed_objects: 0,
-            pause_total: Duration::ZERO,
-            pause_max: Duration::ZERO,
+            tally: Tally::default(),
             mark_stack: Vec::new(),
             mark_stack_cap: usize::MAX,
             new_used: Vec::new(),
@@ -209,20 +204,8 @@ impl Heap for MarkCompactHeap {
     }
 
     fn stats(&self) -> HeapStats {
-        HeapStats {
-            allocated_bytes: self.allocated_total,
-            live_bytes: if self.collections == 0 {
-                self.allocated_total as usize
-            } else {
-                self.live_after_gc
-            },
-            heap_bytes: self.held,
-            segments: self.segment_count(),
-            collections: self.collections,
-            freed_objects: self.freed_objects,
-            pause_total: self.pause_total,
-            pause_max: self.pause_max,
-        }
+        self.tally
+            .bump_stats(self.allocated_total, self.footprint())
     }
 
     fn segment_map(&self) -> Vec<SegmentUse> {

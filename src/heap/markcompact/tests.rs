@@ -246,8 +246,8 @@ fn trigger_grows_with_live_size_and_stress_collects_always() {
         roots.push(new_list_filled(&mut h, 1000, Value::Nil).unwrap());
     }
     h.collect(&mut roots, GcReason::Budget);
-    assert!(h.live_after_gc * GROWTH_FACTOR > MIN_TRIGGER_BYTES);
-    assert!(h.trigger.budget() >= h.live_after_gc * GROWTH_FACTOR);
+    assert!(h.tally.live_after_gc * GROWTH_FACTOR > MIN_TRIGGER_BYTES);
+    assert!(h.trigger.budget() >= h.tally.live_after_gc * GROWTH_FACTOR);
     let pool = Arc::new(SegmentPool::new(None));
     let mut s = MarkCompactHeap::new(
         pool,

@@ -23,14 +23,13 @@
 
 use super::MarkSweepHeap;
 use crate::heap::mark::mark_from;
+use crate::heap::tally::Tally;
 use crate::heap::{GcEvent, GcReason, RootSet};
 use crate::value::object::FLAG_MARK;
-use std::time::Instant;
 
 impl MarkSweepHeap {
     pub(super) fn full_collection(&mut self, roots: &mut dyn RootSet, reason: GcReason) -> GcEvent {
-        let start = Instant::now();
-        let (bytes_before, segments_before) = (self.slab.held_bytes(), self.slab.segment_count());
+        let began = Tally::begin(self.footprint());
         let live = self.mark(roots);
         let freed = self.sweep();
         debug_assert_eq!(
@@ -38,22 +37,9 @@ impl MarkSweepHeap {
             self.slab.live_bytes(),
             "the sweep kept what was marked"
         );
-        self.live_after_gc = live;
         self.trigger.reset(live);
-        let pause = start.elapsed();
-        self.collections += 1;
-        self.pause_total += pause;
-        self.pause_max = self.pause_max.max(pause);
-        GcEvent {
-            reason,
-            pause,
-            bytes_before,
-            bytes_after: self.slab.held_bytes(),
-            segments_before,
-            segments_after: self.slab.segment_count(),
-            live_bytes: live,
-            freed_objects: freed,
-        }
+        let after = self.footprint();
+        self.tally.end(began, reason, after, live, freed)
     }
 
     /// Phase 1. Returns the bytes of marked objects.

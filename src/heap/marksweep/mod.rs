@@ -25,6 +25,7 @@ mod tests;
 mod verify;
 
 use super::slab::Slab;
+use super::tally::{Footprint, Tally};
 use super::trigger::Trigger;
 use super::{
     Backend, GcEvent, GcReason, Heap, HeapConfig, HeapStats, Location, RootSet, SegmentPool,
@@ -33,20 +34,26 @@ use super::{
 use crate::value::object::init_header;
 use crate::value::{Alloc, AllocError, Kind, ObjRef};
 use std::sync::Arc;
-use std::time::Duration;
 
 pub struct MarkSweepHeap {
     slab: Slab,
     /// When the next collection is due.
     trigger: Trigger,
-    /// Bytes marked by the last collection.
-    live_after_gc: usize,
-    collections: u64,
-    pause_total: Duration,
-    pause_max: Duration,
+    /// The books of its collections (`heap::tally`); the slab counts frees.
+    tally: Tally,
     mark_stack: Vec<ObjRef>,
     /// Most entries the mark stack may hold (`usize::MAX`; tests lower it).
     mark_stack_cap: usize,
+}
+
+impl MarkSweepHeap {
+    /// What the slab holds now.
+    fn footprint(&self) -> Footprint {
+        Footprint {
+            bytes: self.slab.held_bytes(),
+            segments: self.slab.segment_count(),
+        }
+    }
 }
 
 impl Alloc for MarkSweepHeap {
@@ -72,10 +79,7 @@ impl Heap for MarkSweepHeap {
         MarkSweepHeap {
             slab: Slab::new(pool, config.max_heap),
             trigger: Trigger::new(config.stress),
-            live_after_gc: 0,
-            collections: 0,
-            pause_total: Duration::ZERO,
-            pause_max: Duration::ZERO,
+            tally: Tally::default(),
             mark_stack: Vec::new(),
             mark_stack_cap: usize::MAX,
         }
@@ -98,18 +102,7 @@ impl Heap for MarkSweepHeap {
     /// The slab's books, with `live_bytes` as of the last collection (before
     /// the first, everything allocated) and the collector's own counts.
     fn stats(&self) -> HeapStats {
-        let slab = self.slab.stats();
-        HeapStats {
-            live_bytes: if self.collections == 0 {
-                slab.allocated_bytes as usize
-            } else {
-                self.live_after_gc
-            },
-            collections: self.collections,
-            pause_total: self.pause_total,
-            pause_max: self.pause_max,
-            ..slab
-        }
+        self.tally.traced(self.slab.stats())
     }
 
     fn locate(&self, r: ObjRef) -> Option<Location> {

@@ -494,8 +494,8 @@ fn trigger_grows_with_live_size_and_stress_collects_always() {
     assert_eq!(h.gc_due(), h.trigger.since() >= MIN_TRIGGER_BYTES);
     h.collect(&mut roots, GcReason::Budget);
     assert!(!h.gc_due());
-    assert!(h.live_after_gc * GROWTH_FACTOR > MIN_TRIGGER_BYTES);
-    assert_eq!(h.trigger.budget(), h.live_after_gc * GROWTH_FACTOR);
+    assert!(h.tally.live_after_gc * GROWTH_FACTOR > MIN_TRIGGER_BYTES);
+    assert_eq!(h.trigger.budget(), h.tally.live_after_gc * GROWTH_FACTOR);
     let (_pool, mut s) = heap_with(HeapConfig {
         max_heap: None,
         stress: true,

@@ -24,10 +24,10 @@ use super::{
     BLACK, GRAY, INDEX_SHIFT, PURPLE, RcHeap, STUCK, WHITE, buffered, colour, count, counted,
     set_colour,
 };
+use crate::heap::tally::{Footprint, Tally};
 use crate::heap::{GcEvent, GcReason};
 use crate::value::object::{FLAG_BACKEND, FLAG_STATIC, trace};
 use crate::value::{Kind, ObjRef};
-use std::time::Instant;
 
 impl RcHeap {
     /// `r`'s count just reached zero: free it and release what it refers to.
@@ -92,8 +92,7 @@ impl RcHeap {
     }
 
     pub(super) fn collect_cycles(&mut self, reason: GcReason) -> GcEvent {
-        let start = Instant::now();
-        let (bytes_before, segments_before) = (self.slab.held_bytes(), self.slab.segment_count());
+        let began = Tally::begin(self.footprint());
         let freed_before = self.slab.freed_objects();
         let mut roots = std::mem::take(&mut self.candidates);
         self.mark_roots(&mut roots);
@@ -103,19 +102,16 @@ impl RcHeap {
         self.candidates = roots;
         self.bound = live_scanned.clamp(super::CANDIDATE_BOUND, super::CANDIDATE_BOUND_MAX);
         self.allocs_since = 0;
-        let pause = start.elapsed();
-        self.collections += 1;
-        self.pause_total += pause;
-        self.pause_max = self.pause_max.max(pause);
-        GcEvent {
-            reason,
-            pause,
-            bytes_before,
-            bytes_after: self.slab.held_bytes(),
-            segments_before,
-            segments_after: self.slab.segment_count(),
-            live_bytes: self.slab.live_bytes(),
-            freed_objects: self.slab.freed_objects() - freed_before,
+        let (after, live) = (self.footprint(), self.slab.live_bytes());
+        let freed = self.slab.freed_objects() - freed_before;
+        self.tally.end(began, reason, after, live, freed)
+    }
+
+    /// What the slab holds now.
+    fn footprint(&self) -> Footprint {
+        Footprint {
+            bytes: self.slab.held_bytes(),
+            segments: self.slab.segment_count(),
         }
     }
 

@@ -37,13 +37,13 @@ mod tests;
 mod verify;
 
 use super::slab::Slab;
+use super::tally::Tally;
 use super::{
     Backend, GcEvent, GcReason, Heap, HeapConfig, HeapStats, Leak, Location, RootSet, SegmentPool,
 };
 use crate::value::object::{FLAG_BACKEND, FLAG_STATIC, Header, init_header};
 use crate::value::{Alloc, AllocError, Kind, ObjRef, Value};
 use std::sync::Arc;
-use std::time::Duration;
 
 /// Candidates buffered before a cycle collection is due (entries). Each
 /// garbage cycle leaves at least one; 8192 two-node map cycles are under
@@ -139,9 +139,9 @@ pub struct RcHeap {
     stack: Vec<ObjRef>,
     stack2: Vec<ObjRef>,
     storage: Vec<ObjRef>,
-    collections: u64,
-    pause_total: Duration,
-    pause_max: Duration,
+    /// The books of the cycle collections (`heap::tally`); the slab counts
+    /// live bytes and frees.
+    tally: Tally,
 }
 
 impl RcHeap {
@@ -217,9 +217,7 @@ impl Heap for RcHeap {
             stack: Vec::new(),
             stack2: Vec::new(),
             storage: Vec::new(),
-            collections: 0,
-            pause_total: Duration::ZERO,
-            pause_max: Duration::ZERO,
+            tally: Tally::default(),
         }
     }
 
@@ -260,12 +258,7 @@ impl Heap for RcHeap {
     }
 
     fn stats(&self) -> HeapStats {
-        HeapStats {
-            collections: self.collections,
-            pause_total: self.pause_total,
-            pause_max: self.pause_max,
-            ..self.slab.stats()
-        }
+        self.tally.counts(self.slab.stats())
     }
 
     fn locate(&self, r: ObjRef) -> Option<Location> {

@@ -26,11 +26,11 @@
 //! still refer to from-space.
 
 use super::{LARGE_OBJECT_BYTES, Seg, SemispaceHeap, copy_room, to_space_plan};
+use crate::heap::tally::Tally;
 use crate::heap::{GcEvent, GcReason, RootSet};
 use crate::value::ObjRef;
 use crate::value::object::{FLAG_MARK, FLAG_STATIC, Header, trace};
 use std::ptr::NonNull;
-use std::time::Instant;
 
 /// Offset of the header's word, where a copied object's old header keeps
 /// the address of its copy.
@@ -206,13 +206,12 @@ impl SemispaceHeap {
         roots: &mut dyn RootSet,
         reason: GcReason,
     ) -> Option<GcEvent> {
-        let start = Instant::now();
         self.seal();
-        let (bytes_before, segments_before) = (self.held, self.segment_count());
+        let began = Tally::begin(self.footprint());
         let Some(mut cp) = self.reserve() else {
             // Nothing moved. Try again after another budget's worth (at once
             // under stress); meanwhile allocation fails where the pool does.
-            self.since_gc = 0;
+            self.trigger.postpone();
             return None;
         };
         cp.copy_roots(roots);
@@ -222,22 +221,9 @@ impl SemispaceHeap {
         let from_objects = self.small_objects;
         let (copied, live) = self.install(cp);
         let freed = from_objects - copied + dead_large;
-        self.freed_objects += freed;
-        self.live_after_gc = live;
-        self.trigger = (live * super::GROWTH_FACTOR).max(super::MIN_TRIGGER_BYTES);
-        self.since_gc = 0;
-        let pause = start.elapsed();
-        self.record_pause(pause);
-        Some(GcEvent {
-            reason,
-            pause,
-            bytes_before,
-            bytes_after: self.held,
-            segments_before,
-            segments_after: self.segment_count(),
-            live_bytes: live,
-            freed_objects: freed,
-        })
+        self.trigger.reset(live);
+        let after = self.footprint();
+        Some(self.tally.end(began, reason, after, live, freed))
     }
 
     /// Phase 1: to-space for the worst case, a copy of every object in the

@@ -33,6 +33,8 @@ mod tests;
 mod verify;
 
 use super::segment::{MAX_SEGMENT_BYTES, MIN_SEGMENT_BYTES, Segment, SegmentPool};
+use super::tally::{Footprint, Tally};
+use super::trigger::Trigger;
 use super::{
     Backend, GcEvent, GcReason, Heap, HeapConfig, HeapStats, Location, RootSet, SegmentUse,
 };
@@ -41,20 +43,12 @@ use crate::value::{Alloc, AllocError, Kind, ObjRef};
 use std::ops::Range;
 use std::ptr::NonNull;
 use std::sync::Arc;
-use std::time::Duration;
 
 /// Objects larger than this (bytes) get their own span and are never copied:
 /// copying them would cost more than marking them, and the bound keeps what
 /// a full-size to-space segment can waste at its end to a sixteenth of it
 /// (see [`copy_room`]).
 pub const LARGE_OBJECT_BYTES: usize = MAX_SEGMENT_BYTES / 16;
-/// Never collect before this many bytes were allocated since the last
-/// collection: tiny heaps would otherwise collect all the time for nothing.
-pub const MIN_TRIGGER_BYTES: usize = 256 * 1024;
-/// After a collection, the next one comes when the process has allocated
-/// this many times the bytes that survived (each copy then costs at most
-/// 1 / this of what was allocated since the last).
-pub const GROWTH_FACTOR: usize = 2;
 /// Large spans are rounded up to this (page) size, in bytes.
 const SPAN_ROUND: usize = 4096;
 /// Under `max_heap`, allocation segments are at most this fraction of the
@@ -145,13 +139,12 @@ pub struct SemispaceHeap {
     /// Objects in `segs`.
     small_objects: u64,
     allocated_total: u64,
-    since_gc: usize,
-    trigger: usize,
-    live_after_gc: usize,
-    collections: u64,
-    freed_objects: u64,
-    pause_total: Duration,
-    pause_max: Duration,
+    /// When the next collection is due (`heap::trigger`: the budget grows
+    /// with what survived, so each copy costs at most a fixed fraction of
+    /// what was allocated since the last).
+    trigger: Trigger,
+    /// The books of its collections (`heap::tally`).
+    tally: Tally,
     /// Marked large objects waiting to be scanned during a collection. Its
     /// capacity is kept at least `large.len()` (by `alloc`), so that a
     /// collection never allocates for it.
@@ -287,10 +280,12 @@ impl SemispaceHeap {
         Ok(unsafe { init_header(p, kind, size, 0, 0) })
     }
 
-    fn record_pause(&mut self, pause: Duration) {
-        self.collections += 1;
-        self.pause_total += pause;
-        self.pause_max = self.pause_max.max(pause);
+    /// What the heap holds now (the last segment's fill aside).
+    fn footprint(&self) -> Footprint {
+        Footprint {
+            bytes: self.held,
+            segments: self.segment_count(),
+        }
     }
 
     fn segment_count(&self) -> usize {
@@ -312,7 +307,7 @@ impl Alloc for SemispaceHeap {
             None => self.alloc_slow(kind, size)?,
         };
         self.allocated_total += size as u64;
-        self.since_gc += size;
+        self.trigger.charge(size);
         Ok(r)
     }
 }
@@ -334,13 +329,8 @@ impl Heap for SemispaceHeap {
             small_held: 0,
             small_objects: 0,
             allocated_total: 0,
-            since_gc: 0,
-            trigger: MIN_TRIGGER_BYTES,
-            live_after_gc: 0,
-            collections: 0,
-            freed_objects: 0,
-            pause_total: Duration::ZERO,
-            pause_max: Duration::ZERO,
+            trigger: Trigger::new(config.stress),
+            tally: Tally::default(),
             large_queue: Vec::new(),
             spare: Vec::new(),
             released: Vec::new(),
@@ -349,11 +339,7 @@ impl Heap for SemispaceHeap {
 
     #[inline]
     fn gc_due(&self) -> bool {
-        if self.config.stress {
-            self.since_gc > 0
-        } else {
-            self.since_gc >= self.trigger
-        }
+        self.trigger.due()
     }
 
     /// A full copying collection; `None` when it was skipped because the
@@ -368,20 +354,8 @@ impl Heap for SemispaceHeap {
     }
 
     fn stats(&self) -> HeapStats {
-        HeapStats {
-            allocated_bytes: self.allocated_total,
-            live_bytes: if self.collections == 0 {
-                self.allocated_total as usize
-            } else {
-                self.live_after_gc
-            },
-            heap_bytes: self.held,
-            segments: self.segment_count(),
-            collections: self.collections,
-            freed_objects: self.freed_objects,
-            pause_total: self.pause_total,
-            pause_max: self.pause_max,
-        }
+        self.tally
+            .bump_stats(self.allocated_total, self.footprint())
     }
 
     /// Segments and spans by number (both lists are in that order already).

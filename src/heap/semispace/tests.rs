@@ -15,6 +15,7 @@ mod verify;
 use super::collect::forwardee;
 use super::*;
 use crate::heap::statics::StaticSegment;
+use crate::heap::trigger::{GROWTH_FACTOR, MIN_TRIGGER_BYTES};
 use crate::value::list::{new_list, new_list_filled};
 use crate::value::map::new_map;
 use crate::value::object::{FLAG_MARK, HEADER_BYTES, str_layout};
@@ -329,12 +330,12 @@ fn trigger_grows_with_live_size_and_stress_collects_always() {
         roots.push(new_list_filled(&mut h, 1000, Value::Nil).unwrap());
     }
     h.collect(&mut roots, GcReason::Budget);
-    assert!(h.live_after_gc * GROWTH_FACTOR > MIN_TRIGGER_BYTES);
-    assert_eq!(h.trigger, h.live_after_gc * GROWTH_FACTOR);
+    assert!(h.tally.live_after_gc * GROWTH_FACTOR > MIN_TRIGGER_BYTES);
+    assert_eq!(h.trigger.budget(), h.tally.live_after_gc * GROWTH_FACTOR);
     while !h.gc_due() {
         new_list(&mut h, &[]).unwrap();
     }
-    assert!(h.since_gc >= h.trigger);
+    assert!(h.trigger.since() >= h.trigger.budget());
     let pool = Arc::new(SegmentPool::new(None));
     let config = HeapConfig {
         max_heap: None,
