@@ -16,11 +16,13 @@
 
 use super::RootSet;
 use crate::value::object::{
-    FLAG_FREED, FLAG_STATIC, HEADER_BYTES, array_layout, bytes_layout, cell_layout, closure_layout,
-    list_layout, map_layout, read_u32, str_layout, trace,
+    FLAG_FREED, FLAG_MARK, FLAG_STATIC, HEADER_BYTES, Header, array_layout, bytes_layout,
+    cell_layout, closure_layout, list_layout, map_layout, read_u32, str_layout, trace,
 };
 use crate::value::{Kind, ObjRef};
 use rustc_hash::FxHashSet;
+use std::mem::offset_of;
+use std::ptr::NonNull;
 
 /// Problems reported at most, so a badly broken heap gives a readable report.
 const MAX_REPORTED: usize = 20;
@@ -47,6 +49,55 @@ impl Report {
             Err(self.0.join("\n"))
         }
     }
+}
+
+/// Checks the header at `p` of an object in a bump-allocated segment (or a
+/// span), outside a collection, with `room` bytes left after `p`: a kind, a
+/// size that fits, no mark and no forwarding address left in its word.
+/// Returns the object's size when the walk can go on past it. The header is
+/// read as raw bytes, since it may be garbage.
+pub(crate) fn check_bump_header(
+    p: *mut u8,
+    room: usize,
+    report: &mut Report,
+    at: &dyn Fn() -> String,
+) -> Option<usize> {
+    // SAFETY: callers pass a place inside a held segment with at least a
+    // header's worth of bytes (`room >= HEADER_BYTES`); fields are read raw.
+    let (kind, flags, size, word) = unsafe {
+        (
+            p.read(),
+            p.add(offset_of!(Header, flags)).read(),
+            p.add(offset_of!(Header, size)).cast::<u32>().read() as usize,
+            p.add(offset_of!(Header, word)).cast::<u64>().read(),
+        )
+    };
+    let r = match NonNull::new(p) {
+        // SAFETY: p is the start of `room` held bytes, a header's worth at least.
+        Some(p) => unsafe { ObjRef::from_ptr(p) },
+        None => {
+            report.add(format!("{}: null object address", at()));
+            return None;
+        }
+    };
+    if raw_kind(r).is_none() {
+        report.add(format!("{}: no object header (kind byte {kind})", at()));
+        return None;
+    }
+    if size < HEADER_BYTES || !size.is_multiple_of(8) || size > room {
+        report.add(format!("{}: size {size} with {room} bytes left", at()));
+        return None;
+    }
+    if flags & FLAG_MARK != 0 {
+        report.add(format!("{}: still marked after a collection", at()));
+    }
+    if word != 0 {
+        report.add(format!(
+            "{}: header word {word:#x} left (a forwarding address?)",
+            at()
+        ));
+    }
+    Some(size)
 }
 
 /// The kind byte of `r`, if it names a kind.

@@ -10,55 +10,11 @@
 
 use super::MarkCompactHeap;
 use crate::heap::RootSet;
-use crate::heap::verify::{Refs, Report, raw_kind, verify_graph};
+use crate::heap::verify::{Refs, Report, check_bump_header, verify_graph};
 use crate::value::ObjRef;
-use crate::value::object::{FLAG_MARK, HEADER_BYTES};
+use crate::value::object::HEADER_BYTES;
 use rustc_hash::FxHashSet;
 use std::ptr::NonNull;
-
-/// Offsets of header fields (`Header` is `repr(C)`: kind, flags, aux, size, word).
-const FLAGS_AT: usize = 1;
-const SIZE_AT: usize = 4;
-const WORD_AT: usize = 8;
-
-/// Checks the header at `p` with `room` bytes after it; returns the object's size.
-fn check_header(
-    p: *mut u8,
-    room: usize,
-    report: &mut Report,
-    at: &dyn Fn() -> String,
-) -> Option<usize> {
-    // SAFETY: callers pass a place inside a held segment with at least a
-    // header's worth of bytes (`room >= HEADER_BYTES`); fields are read raw.
-    let (kind, flags, size, word) = unsafe {
-        (
-            p.read(),
-            p.add(FLAGS_AT).read(),
-            p.add(SIZE_AT).cast::<u32>().read() as usize,
-            p.add(WORD_AT).cast::<u64>().read(),
-        )
-    };
-    // SAFETY: p is non-null (inside a segment).
-    let r = unsafe { ObjRef::from_ptr(NonNull::new_unchecked(p)) };
-    if raw_kind(r).is_none() {
-        report.add(format!("{}: no object header (kind byte {kind})", at()));
-        return None;
-    }
-    if size < HEADER_BYTES || !size.is_multiple_of(8) || size > room {
-        report.add(format!("{}: size {size} with {room} bytes left", at()));
-        return None;
-    }
-    if flags & FLAG_MARK != 0 {
-        report.add(format!("{}: still marked after a collection", at()));
-    }
-    if word != 0 {
-        report.add(format!(
-            "{}: header word {word:#x} left (a forwarding address?)",
-            at()
-        ));
-    }
-    Some(size)
-}
 
 impl MarkCompactHeap {
     pub(super) fn verify_heap(&mut self, roots: &mut dyn RootSet) -> Result<(), String> {
@@ -89,7 +45,7 @@ impl MarkCompactHeap {
                 }
                 // SAFETY: off < used <= size: inside the segment.
                 let p = unsafe { s.base().add(off) };
-                let Some(size) = check_header(p, s.used - off, &mut report, &at) else {
+                let Some(size) = check_bump_header(p, s.used - off, &mut report, &at) else {
                     break;
                 };
                 // SAFETY: as above.
@@ -100,7 +56,9 @@ impl MarkCompactHeap {
         for (i, span) in self.large.iter().enumerate() {
             held += span.size();
             let at = || format!("large span {i}");
-            if let Some(_size) = check_header(span.base().as_ptr(), span.size(), &mut report, &at) {
+            if let Some(_size) =
+                check_bump_header(span.base().as_ptr(), span.size(), &mut report, &at)
+            {
                 // SAFETY: the span's base holds its object.
                 objects.push(unsafe { ObjRef::from_ptr(span.base()) });
             }

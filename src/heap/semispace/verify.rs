@@ -14,11 +14,10 @@
 
 use super::{LARGE_OBJECT_BYTES, SemispaceHeap};
 use crate::heap::RootSet;
-use crate::heap::verify::{Refs, Report, check_refs, check_structure, describe, raw_kind};
+use crate::heap::verify::{Refs, Report, check_bump_header, check_refs, check_structure, describe};
 use crate::value::ObjRef;
-use crate::value::object::{FLAG_MARK, HEADER_BYTES, Header, trace};
+use crate::value::object::{HEADER_BYTES, trace};
 use rustc_hash::FxHashSet;
-use std::mem::offset_of;
 use std::ptr::NonNull;
 
 /// Where an object must be, by its size.
@@ -28,7 +27,8 @@ enum Place {
     Span,
 }
 
-/// Checks the header at `p` with `room` bytes after it; returns the object's size.
+/// Checks the header at `p` with `room` bytes after it, and that the object
+/// is where its size says it must be; returns the object's size.
 fn check_header(
     p: *mut u8,
     room: usize,
@@ -36,26 +36,7 @@ fn check_header(
     report: &mut Report,
     at: &dyn Fn() -> String,
 ) -> Option<usize> {
-    // SAFETY: callers pass a place inside a held segment with at least a
-    // header's worth of bytes (`room >= HEADER_BYTES`); fields are read raw.
-    let (kind, flags, size, word) = unsafe {
-        (
-            p.read(),
-            p.add(offset_of!(Header, flags)).read(),
-            p.add(offset_of!(Header, size)).cast::<u32>().read() as usize,
-            p.add(offset_of!(Header, word)).cast::<u64>().read(),
-        )
-    };
-    // SAFETY: p is non-null (inside a segment).
-    let r = unsafe { ObjRef::from_ptr(NonNull::new_unchecked(p)) };
-    if raw_kind(r).is_none() {
-        report.add(format!("{}: no object header (kind byte {kind})", at()));
-        return None;
-    }
-    if size < HEADER_BYTES || !size.is_multiple_of(8) || size > room {
-        report.add(format!("{}: size {size} with {room} bytes left", at()));
-        return None;
-    }
+    let size = check_bump_header(p, room, report, at)?;
     match place {
         Place::Segment if size > LARGE_OBJECT_BYTES => report.add(format!(
             "{}: a large object ({size} bytes) in a segment",
@@ -65,15 +46,6 @@ fn check_header(
             report.add(format!("{}: a small object ({size} bytes) in a span", at()))
         }
         _ => {}
-    }
-    if flags & FLAG_MARK != 0 {
-        report.add(format!("{}: still marked after a collection", at()));
-    }
-    if word != 0 {
-        report.add(format!(
-            "{}: header word {word:#x} left (a forwarding address?)",
-            at()
-        ));
     }
     Some(size)
 }
