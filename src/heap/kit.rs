@@ -11,13 +11,15 @@
 //! Cases: `objects.rs` (every kind and size, roots across collections,
 //! large objects, static data), `reclaim.rs` (garbage and cycles, segments
 //! back to the pool, the heap limit), `verify.rs` (`--verify-heap` on a busy
-//! heap and on planted faults).
+//! heap and on planted faults). `support.rs` holds the setup and readers
+//! the backends' own unit tests share.
 
 #![cfg(test)]
 
 mod mutator;
 mod objects;
 mod reclaim;
+pub(crate) mod support;
 mod verify;
 
 pub(crate) use objects::{

@@ -7,6 +7,7 @@
 //! large object, a collection that moves things.
 
 use super::*;
+use crate::heap::kit::support::{self, fresh, list_ints};
 use crate::heap::statics::StaticSegment;
 use crate::heap::trigger::{GROWTH_FACTOR, MIN_TRIGGER_BYTES};
 use crate::value::list::{new_list, new_list_filled};
@@ -17,31 +18,12 @@ use crate::value::{ListRef, Value};
 crate::heap::kit::heap_kit!(MarkCompactHeap);
 
 fn heap() -> (Arc<SegmentPool>, MarkCompactHeap) {
-    let pool = Arc::new(SegmentPool::new(None));
-    let h = MarkCompactHeap::new(pool.clone(), HeapConfig::default());
-    (pool, h)
+    fresh()
 }
 
-/// Items of a list just past [`LARGE_OBJECT_BYTES`] under Miri: the least that
-/// still gets a span of its own.
+/// Items of a list just past [`LARGE_OBJECT_BYTES`] under Miri, or `native`.
 const fn large_items(native: usize) -> usize {
-    if cfg!(miri) {
-        LARGE_OBJECT_BYTES / 16 + 1
-    } else {
-        native
-    }
-}
-
-fn list_ints(v: &Value) -> Vec<i64> {
-    v.as_list()
-        .unwrap()
-        .items()
-        .iter()
-        .map(|x| match x {
-            Value::Int(i) => *i,
-            _ => -1,
-        })
-        .collect()
+    support::large_items(native, LARGE_OBJECT_BYTES)
 }
 
 #[test]

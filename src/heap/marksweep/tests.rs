@@ -11,6 +11,7 @@
 //! a large span, a mark that overflows.
 
 use super::*;
+use crate::heap::kit::support::{chain_len, heap_on, int_at, obj};
 use crate::heap::slab::{SLAB_SEGMENT_BYTES, bytes_with_storage, owned_storage, slot_bytes};
 use crate::heap::statics::StaticSegment;
 use crate::heap::trigger::{GROWTH_FACTOR, MIN_TRIGGER_BYTES};
@@ -29,13 +30,7 @@ fn heap() -> (Arc<SegmentPool>, MarkSweepHeap) {
 }
 
 fn heap_with(config: HeapConfig) -> (Arc<SegmentPool>, MarkSweepHeap) {
-    let pool = Arc::new(SegmentPool::new(None));
-    let h = MarkSweepHeap::new(pool.clone(), config);
-    (pool, h)
-}
-
-fn obj(v: &Value) -> ObjRef {
-    v.as_obj().unwrap()
+    heap_on(config, None)
 }
 
 fn marked(v: &Value) -> bool {
@@ -52,23 +47,6 @@ fn lists_for(segments: usize) -> usize {
 fn new_list_size() -> usize {
     let (_pool, mut h) = heap();
     obj(&new_list(&mut h, &[Value::Int(0)]).unwrap()).size()
-}
-
-fn first_int(v: &Value) -> i64 {
-    match v.as_list().and_then(|l| l.get(0)) {
-        Some(Value::Int(i)) => i,
-        _ => -1,
-    }
-}
-
-/// Follows item 0 from `v` down a chain of lists; returns the links.
-fn chain_len(mut v: Value) -> usize {
-    let mut n = 0;
-    while let Some(l) = v.as_list() {
-        v = l.get(0).unwrap();
-        n += 1;
-    }
-    n
 }
 
 /// A list grown past its inline items (its items in an `Array`) and a map
@@ -216,7 +194,7 @@ fn sweep_frees_exactly_the_unmarked_and_clears_the_marks() {
     assert!(dead.iter().all(|&a| !h.slab.is_allocated(a)));
     assert_eq!(h.slab.live_objects(), roots.len());
     for (k, v) in roots.iter().enumerate() {
-        assert_eq!(first_int(v), 3 * k as i64);
+        assert_eq!(int_at(v, 0), Some(3 * k as i64));
     }
     h.verify(&mut roots).unwrap();
 }
@@ -290,7 +268,7 @@ fn the_sweep_walks_every_segment_while_emptied_ones_go_back() {
     assert!(h.stats().segments < segments);
     assert_eq!(h.slab.live_objects(), roots.len());
     h.verify(&mut roots).unwrap();
-    let ints: Vec<i64> = roots.iter().map(first_int).collect();
+    let ints: Vec<i64> = roots.iter().map(|v| int_at(v, 0).unwrap_or(-1)).collect();
     assert_eq!(ints, expect);
 }
 
@@ -365,7 +343,7 @@ fn objects_never_move() {
     }
     assert!(h.stats().segments < segments, "garbage segments went back");
     for (k, v) in roots[..roots.len() - 1].iter().enumerate() {
-        assert_eq!(first_int(v), 5 * k as i64);
+        assert_eq!(int_at(v, 0), Some(5 * k as i64));
     }
     h.verify(&mut roots).unwrap();
 }

@@ -14,6 +14,7 @@ mod verify;
 
 use super::collect::forwardee;
 use super::*;
+use crate::heap::kit::support::{self, heap_on, int_at, obj};
 use crate::heap::statics::StaticSegment;
 use crate::heap::trigger::{GROWTH_FACTOR, MIN_TRIGGER_BYTES};
 use crate::value::list::{new_list, new_list_filled};
@@ -26,36 +27,20 @@ fn heap_with(
     max_heap: Option<usize>,
     max_memory: Option<usize>,
 ) -> (Arc<SegmentPool>, SemispaceHeap) {
-    let pool = Arc::new(SegmentPool::new(max_memory));
     let config = HeapConfig {
         max_heap,
         stress: false,
     };
-    (pool.clone(), SemispaceHeap::new(pool, config))
+    heap_on(config, max_memory)
 }
 
 fn heap() -> (Arc<SegmentPool>, SemispaceHeap) {
     heap_with(None, None)
 }
 
-/// Items of a list just past [`LARGE_OBJECT_BYTES`] (under Miri) or `native`.
+/// Items of a list just past [`LARGE_OBJECT_BYTES`] under Miri, or `native`.
 const fn large_items(native: usize) -> usize {
-    if cfg!(miri) {
-        LARGE_OBJECT_BYTES / 16 + 1
-    } else {
-        native
-    }
-}
-
-fn obj(v: &Value) -> ObjRef {
-    v.as_obj().unwrap()
-}
-
-fn int_at(v: &Value, i: usize) -> Option<i64> {
-    match v.as_list()?.get(i)? {
-        Value::Int(n) => Some(n),
-        _ => None,
-    }
+    support::large_items(native, LARGE_OBJECT_BYTES)
 }
 
 /// Whether `r` lies in one of the to-space segments of `cp`.
