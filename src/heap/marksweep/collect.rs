@@ -3,20 +3,22 @@
 //! 1. `mark`: from the roots, with an explicit mark stack, set `FLAG_MARK` on
 //!    every reachable heap object (`heap::mark`, shared with mark-compact).
 //!    A live list's or map's internal storage is marked through its owner.
-//! 2. `sweep`: walk every allocated object of the slab (`Slab::sweep`, one
-//!    pass over the segments); clear the mark of a marked one, and free an
-//!    unmarked one onto its segment's free list. A segment left with no live
-//!    object goes back to the pool, a dead large object's span with it; a
-//!    segment with a hole joins its class's partial list, to be filled.
+//! 2. `sweep`: walk every allocated object of the slab (`Slab::sweep`);
+//!    clear the mark of a marked one, and free an unmarked one onto its
+//!    page's free list. A segment left with no live object goes back to the
+//!    pool, a dead large object's span with it; a page with a hole joins its
+//!    class's partial list, to be filled.
 //!
 //! Each object is freed once: the walk visits each allocated object once,
 //! and a dead list's or map's storage is an object of its own that the walk
-//! finds unmarked, never freed through its owner. No list of the garbage is
-//! made: it would take up to a third of the heap (an 8-byte entry per dead
-//! object of 24 bytes or more), or page faults at every sweep if given back. Between the phases every
-//! live object is marked; after the sweep no object is, and every object
-//! still allocated is one the mark reached — so every reference held by an
-//! allocated object points at an allocated object (or static data).
+//! finds unmarked, never freed through its owner. The slab's sweep lists
+//! the dead first and frees them after the walk (freeing can give a block
+//! back to the pool under the walk's feet); the list costs a word per dead
+//! object while the sweep runs, and is given back at its end. Between the
+//! phases every live object is marked; after the sweep no object is, and
+//! every object still allocated is one the mark reached — so every
+//! reference held by an allocated object points at an allocated object (or
+//! static data).
 //!
 //! The sweep is eager: its cost is in proportion to the objects allocated,
 //! live or dead, and `heap_stats()` is exact as soon as it is over.
