@@ -556,22 +556,73 @@ impl Slab {
     /// each allocated object `dead` says is dead. `dead` sees every
     /// allocated object once (and may change its header's flags); it must
     /// not call the slab. Returns how many were freed.
+    ///
+    /// One walk, page by page: a dead slot goes onto its page's free list
+    /// there and then, and the page's fate is settled once, after its
+    /// slots: onto its class's partial list if it has a hole, or onto a
+    /// short list of pages (and spans) left empty, given back after the walk
+    /// (giving a block back reorders the blocks the walk goes through).
     pub fn sweep(&mut self, mut dead: impl FnMut(ObjRef) -> bool) -> u64 {
-        // Two passes: list the dead, then free each (the blocks-and-pages
-        // layout has no one-walk sweep yet; the list costs a word per dead
-        // object while the sweep runs).
-        let mut garbage = Vec::new();
-        self.for_each_object(|r| {
-            if dead(r) {
-                garbage.push(r);
+        let (mut freed, mut freed_bytes) = (0u64, 0usize);
+        let mut emptied: Vec<*mut PageHdr> = Vec::new();
+        let mut dead_spans: Vec<*mut BlockHdr> = Vec::new();
+        let mut pages = Vec::new();
+        for i in 0..self.segment_count() {
+            let b = self.segs()[i].base().as_ptr().cast::<BlockHdr>();
+            pages.clear();
+            for_each_page(b, |s| pages.push(s));
+            for &s in &pages {
+                // SAFETY: s is a page header of a held block; no other
+                // reference to it is alive while the page is swept.
+                let h = unsafe { &mut *s };
+                if h.slot == 0 {
+                    // SAFETY: a span's one object starts after its page header.
+                    let r = unsafe { obj_at(b, s.addr() + PAGE_HEADER_BYTES) };
+                    if dead(r) {
+                        (freed, freed_bytes) = (freed + 1, freed_bytes + r.size());
+                        dead_spans.push(b);
+                    }
+                    continue;
+                }
+                let (step, mut off, mut n) = (h.slot as usize, PAGE_HEADER_BYTES, 0u32);
+                while off < h.bump as usize {
+                    // SAFETY: slots below bump hold initialised headers (module invariant).
+                    let r = unsafe { obj_at(b, s.addr() + off) };
+                    if r.header().flags & FLAG_FREED == 0 && dead(r) {
+                        freed_bytes += r.size();
+                        n += 1;
+                        r.header_mut().flags |= FLAG_FREED;
+                        let p = r.as_ptr();
+                        // SAFETY: every slot has room for the header and the link after it.
+                        unsafe { p.add(FREE_LINK).cast::<*mut u8>().write(h.free) };
+                        h.free = p;
+                    }
+                    off += step;
+                }
+                h.live -= n;
+                freed += n as u64;
+                let (c, live, in_partial) = (h.class as usize, h.live, h.in_partial);
+                let t = self.tables_mut();
+                if n == 0 || s == t.classes[c].cur {
+                    continue;
+                }
+                if live == 0 {
+                    emptied.push(s);
+                } else if !in_partial {
+                    t.push_partial(s);
+                }
             }
-        });
-        for &r in &garbage {
-            // SAFETY: for_each_object yields allocated objects of this slab,
-            // each once, and none is freed before its turn here.
-            unsafe { self.free(r) };
         }
-        garbage.len() as u64
+        self.live_bytes -= freed_bytes;
+        self.live_objects -= freed as usize;
+        self.freed_objects += freed;
+        for s in emptied {
+            self.release_page(s);
+        }
+        for b in dead_spans {
+            self.give_back(b);
+        }
+        freed
     }
 }
 

@@ -11,10 +11,10 @@
 //!
 //! Each object is freed once: the walk visits each allocated object once,
 //! and a dead list's or map's storage is an object of its own that the walk
-//! finds unmarked, never freed through its owner. The slab's sweep lists
-//! the dead first and frees them after the walk (freeing can give a block
-//! back to the pool under the walk's feet); the list costs a word per dead
-//! object while the sweep runs, and is given back at its end. Between the
+//! finds unmarked, never freed through its owner. The sweep is one walk,
+//! page by page; no list of the garbage is made (it would take a word per
+//! dead object, about 2 MB a collection on `binary_trees 16`), only of the pages
+//! left empty, given back once the walk is over. Between the
 //! phases every live object is marked; after the sweep no object is, and
 //! every object still allocated is one the mark reached — so every
 //! reference held by an allocated object points at an allocated object (or
