@@ -55,6 +55,7 @@ mod block;
 mod registry;
 
 use super::segment::{Segment, SegmentPool};
+use super::tally::Footprint;
 use super::{HeapStats, Leak, Location, SegmentUse};
 use crate::value::object::{FLAG_FREED, HEADER_BYTES, Header, list_layout, map_layout};
 use crate::value::{AllocError, Kind, ObjRef};
@@ -348,10 +349,7 @@ impl Slab {
             self.give_back(b);
             return;
         }
-        r.header_mut().flags |= FLAG_FREED;
-        // SAFETY: every slot has room for the header and the link after it.
-        unsafe { p.add(FREE_LINK).cast::<*mut u8>().write(h.free) };
-        h.free = p;
+        push_free(h, r);
         h.live -= 1;
         let (c, live, in_partial) = (h.class as usize, h.live, h.in_partial);
         // SAFETY: r was allocated here, so the slab has its own tables.
@@ -529,6 +527,14 @@ impl Slab {
         self.held
     }
 
+    /// What the slab holds now, for a collection's event.
+    pub fn footprint(&self) -> Footprint {
+        Footprint {
+            bytes: self.held,
+            segments: self.segment_count(),
+        }
+    }
+
     /// Blocks and spans held.
     pub fn segment_count(&self) -> usize {
         self.segs().len()
@@ -591,19 +597,18 @@ impl Slab {
                     if r.header().flags & FLAG_FREED == 0 && dead(r) {
                         freed_bytes += r.size();
                         n += 1;
-                        r.header_mut().flags |= FLAG_FREED;
-                        let p = r.as_ptr();
-                        // SAFETY: every slot has room for the header and the link after it.
-                        unsafe { p.add(FREE_LINK).cast::<*mut u8>().write(h.free) };
-                        h.free = p;
+                        push_free(h, r);
                     }
                     off += step;
+                }
+                if n == 0 {
+                    continue;
                 }
                 h.live -= n;
                 freed += n as u64;
                 let (c, live, in_partial) = (h.class as usize, h.live, h.in_partial);
                 let t = self.tables_mut();
-                if n == 0 || s == t.classes[c].cur {
+                if s == t.classes[c].cur {
                     continue;
                 }
                 if live == 0 {
@@ -638,6 +643,17 @@ impl Drop for Slab {
         }
         self.held = 0;
     }
+}
+
+/// Puts the slot of `r`, an allocated object of page `h` now dead, on the
+/// page's free list (its live count is the caller's).
+#[inline]
+fn push_free(h: &mut PageHdr, r: ObjRef) {
+    r.header_mut().flags |= FLAG_FREED;
+    let p = r.as_ptr();
+    // SAFETY: every slot has room for the header and the link after it.
+    unsafe { p.add(FREE_LINK).cast::<*mut u8>().write(h.free) };
+    h.free = p;
 }
 
 /// How many bytes a slot of the class serving `size` has (for tests and `inspect`).

@@ -31,7 +31,7 @@ use crate::value::object::FLAG_MARK;
 
 impl MarkSweepHeap {
     pub(super) fn full_collection(&mut self, roots: &mut dyn RootSet, reason: GcReason) -> GcEvent {
-        let began = Tally::begin(self.footprint());
+        let began = Tally::begin(self.slab.footprint());
         let live = self.mark(roots);
         let freed = self.sweep();
         debug_assert_eq!(
@@ -40,7 +40,7 @@ impl MarkSweepHeap {
             "the sweep kept what was marked"
         );
         self.trigger.reset(live);
-        let after = self.footprint();
+        let after = self.slab.footprint();
         self.tally.end(began, reason, after, live, freed)
     }
 

@@ -25,7 +25,7 @@ mod tests;
 mod verify;
 
 use super::slab::Slab;
-use super::tally::{Footprint, Tally};
+use super::tally::Tally;
 use super::trigger::Trigger;
 use super::{
     Backend, GcEvent, GcReason, Heap, HeapConfig, HeapStats, Location, RootSet, SegmentPool,
@@ -44,16 +44,6 @@ pub struct MarkSweepHeap {
     mark_stack: Vec<ObjRef>,
     /// Most entries the mark stack may hold (`usize::MAX`; tests lower it).
     mark_stack_cap: usize,
-}
-
-impl MarkSweepHeap {
-    /// What the slab holds now.
-    fn footprint(&self) -> Footprint {
-        Footprint {
-            bytes: self.slab.held_bytes(),
-            segments: self.slab.segment_count(),
-        }
-    }
 }
 
 impl Alloc for MarkSweepHeap {

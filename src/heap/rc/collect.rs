@@ -24,7 +24,7 @@ use super::{
     BLACK, GRAY, INDEX_SHIFT, PURPLE, RcHeap, STUCK, WHITE, buffered, colour, count, counted,
     set_colour,
 };
-use crate::heap::tally::{Footprint, Tally};
+use crate::heap::tally::Tally;
 use crate::heap::{GcEvent, GcReason};
 use crate::value::object::{FLAG_BACKEND, FLAG_STATIC, trace};
 use crate::value::{Kind, ObjRef};
@@ -92,7 +92,7 @@ impl RcHeap {
     }
 
     pub(super) fn collect_cycles(&mut self, reason: GcReason) -> GcEvent {
-        let began = Tally::begin(self.footprint());
+        let began = Tally::begin(self.slab.footprint());
         let freed_before = self.slab.freed_objects();
         let mut roots = std::mem::take(&mut self.candidates);
         self.mark_roots(&mut roots);
@@ -102,17 +102,9 @@ impl RcHeap {
         self.candidates = roots;
         self.bound = live_scanned.clamp(super::CANDIDATE_BOUND, super::CANDIDATE_BOUND_MAX);
         self.allocs_since = 0;
-        let (after, live) = (self.footprint(), self.slab.live_bytes());
+        let (after, live) = (self.slab.footprint(), self.slab.live_bytes());
         let freed = self.slab.freed_objects() - freed_before;
         self.tally.end(began, reason, after, live, freed)
-    }
-
-    /// What the slab holds now.
-    fn footprint(&self) -> Footprint {
-        Footprint {
-            bytes: self.slab.held_bytes(),
-            segments: self.slab.segment_count(),
-        }
     }
 
     /// Step 1. Keeps in `roots` the candidates trial deletion started from.
