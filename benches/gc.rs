@@ -79,7 +79,7 @@ fn replace_half<H: Heap>(h: &mut H, roots: &[Value]) {
             .expect("chunks are lists");
         for j in (0..chunk.len()).step_by(2) {
             let p = pair(h, j as i64);
-            chunk.set(j, p);
+            chunk.set(h, j, p);
         }
     }
 }
@@ -137,7 +137,7 @@ fn make_cycles(h: &mut RcHeap, n: usize) {
         h.retain(&a); // b's reference
         let b = new_list(h, &[a]).expect("allocation succeeds");
         h.retain(&b); // a's reference, stored next
-        let old = a.as_list().expect("a list").set(0, b).expect("in range");
+        let old = a.as_list().expect("a list").set(h, 0, b).expect("in range");
         h.release(old);
         h.retain(&a); // a stack slot's reference...
         h.release(a); // ...dropped: a becomes a possible cycle root

@@ -34,9 +34,11 @@ impl ClosureRef {
 
     /// Stores `v` as capture `i` and returns the value it replaced; `None`
     /// when out of range. (Message copy links captures after allocating.)
+    /// `a` is the closure's heap (its write barrier).
     #[inline]
-    pub fn set_capture(self, i: usize, v: Value) -> Option<Value> {
+    pub fn set_capture(self, a: &mut impl Alloc, i: usize, v: Value) -> Option<Value> {
         if i < self.n_captures() {
+            a.barrier(self.0, &v);
             // SAFETY: i < NUP: an initialised capture slot.
             Some(unsafe { self.0.field::<Value>(F::UPS).add(i).replace(v) })
         } else {
@@ -72,9 +74,11 @@ impl CellRef {
         unsafe { self.0.field::<Value>(C::VALUE).read() }
     }
 
-    /// Stores `v`; returns the value it replaced.
+    /// Stores `v`; returns the value it replaced. `a` is the cell's heap
+    /// (its write barrier).
     #[inline]
-    pub fn set(self, v: Value) -> Value {
+    pub fn set(self, a: &mut impl Alloc, v: Value) -> Value {
+        a.barrier(self.0, &v);
         // SAFETY: as get.
         unsafe { self.0.field::<Value>(C::VALUE).replace(v) }
     }

@@ -61,10 +61,12 @@ impl ListRef {
         }
     }
 
-    /// Stores `v` at `i` and returns the value it replaced; `None` when out of range.
+    /// Stores `v` at `i` and returns the value it replaced; `None` when out
+    /// of range. `a` is the list's heap (its write barrier).
     #[inline]
-    pub fn set(self, i: usize, v: Value) -> Option<Value> {
+    pub fn set(self, a: &mut impl Alloc, i: usize, v: Value) -> Option<Value> {
         if i < self.len() {
+            a.barrier(self.0, &v);
             // SAFETY: i < len, inside the initialised slots.
             unsafe {
                 let p = self.items_ptr().add(i);
@@ -84,6 +86,7 @@ impl ListRef {
         if len == cap {
             self.grow(a, (cap * 2).max(EMPTY_LIST_INLINE))?;
         }
+        a.barrier(self.0, &v);
         // SAFETY: len < cap after growing; the slot is inside the storage.
         unsafe { self.items_ptr().add(len).write(v) };
         write_u32(self.0, L::LEN, len as u32 + 1);
@@ -121,6 +124,7 @@ impl ListRef {
         let old = self.ext();
         // SAFETY: EXT is inside every list.
         unsafe { self.0.field::<Option<ObjRef>>(L::EXT).write(Some(arr)) };
+        a.remember(self.0, arr);
         write_u32(self.0, L::CAP, new_cap as u32);
         if let Some(old) = old {
             a.retire(old);

@@ -183,6 +183,7 @@ impl MapRef {
         val: Value,
     ) -> Result<Option<Value>, AllocError> {
         if let Some(i) = self.find(&key) {
+            a.barrier(self.0, &val);
             let old = self.val_at(i);
             // SAFETY: i < used.
             unsafe { self.slots().add(2 * i + 1).write(val) };
@@ -198,6 +199,8 @@ impl MapRef {
             self.rebuild(a, new_cap)?;
         }
         let i = self.used();
+        a.barrier(self.0, &key);
+        a.barrier(self.0, &val);
         // SAFETY: i < cap after the rebuild; the two slots are inside the storage.
         unsafe {
             self.slots().add(2 * i).write(key);
@@ -271,6 +274,10 @@ impl MapRef {
         unsafe {
             self.0.field::<Option<ObjRef>>(L::EXT).write(Some(arr));
             self.0.field::<Option<ObjRef>>(L::INDEX).write(ix);
+        }
+        a.remember(self.0, arr);
+        if let Some(ix) = ix {
+            a.remember(self.0, ix);
         }
         write_u32(self.0, L::CAP, new_cap as u32);
         write_u32(self.0, L::USED, n as u32);

@@ -121,6 +121,29 @@ pub trait Alloc {
     /// touching what the contents referred to.
     #[inline]
     fn retire(&mut self, _r: ObjRef) {}
+
+    /// Whether the backend needs to hear of every reference stored into an
+    /// object that already exists (generational: an old object made to point
+    /// at a young one must be remembered). Otherwise [`Alloc::remember`] is
+    /// never called and the stores cost nothing extra.
+    const NEEDS_BARRIER: bool = false;
+
+    /// The write barrier: `holder` (an object, any kind) now refers to
+    /// `stored`. Called by every store into an existing object: list slots,
+    /// `push`, map entries, captured-variable cells, closure captures, and a
+    /// list's or map's new internal storage.
+    #[inline(always)]
+    fn remember(&mut self, _holder: ObjRef, _stored: ObjRef) {}
+
+    /// [`Alloc::remember`] for a stored value, when it refers to an object.
+    #[inline(always)]
+    fn barrier(&mut self, holder: ObjRef, stored: &Value) {
+        if Self::NEEDS_BARRIER
+            && let Value::Obj(_, r) = stored
+        {
+            self.remember(holder, *r);
+        }
+    }
 }
 
 /// Why an allocation failed.

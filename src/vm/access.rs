@@ -97,7 +97,7 @@ pub(crate) fn set_index<H: Heap>(
         let Value::Int(i) = idx else {
             return err("list index must be an int");
         };
-        return match usize::try_from(i).ok().and_then(|i| l.set(i, v)) {
+        return match usize::try_from(i).ok().and_then(|i| l.set(heap, i, v)) {
             Some(old) => Ok((Some(old), false)),
             None => err("index out of range"),
         };

@@ -674,7 +674,7 @@ impl<H: Heap> Vm<H> {
                     let v = pop!();
                     match holder.obj_of(Kind::Cell) {
                         Some(c) => {
-                            let old = CellRef(c).set(v);
+                            let old = CellRef(c).set(&mut self.heap, v);
                             dec!(old);
                         }
                         None => dec!(v),

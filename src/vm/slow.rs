@@ -184,7 +184,7 @@ impl<H: Heap> Vm<H> {
                 };
                 let v = pop!();
                 match holder.obj_of(Kind::Cell) {
-                    Some(c) => dec!(CellRef(c).set(v)),
+                    Some(c) => dec!(CellRef(c).set(heap, v)),
                     None => dec!(v),
                 }
             }

@@ -152,7 +152,7 @@ impl Message {
                     let l = ListRef(obj);
                     for (i, s) in kids.iter().enumerate() {
                         let v = stored(heap, s, made);
-                        l.set(i, v);
+                        l.set(heap, i, v);
                     }
                 }
                 Head::Map(_) => {
@@ -173,13 +173,13 @@ impl Message {
                     let c = ClosureRef(obj);
                     for (i, s) in kids.iter().enumerate() {
                         let v = stored(heap, s, made);
-                        c.set_capture(i, v);
+                        c.set_capture(heap, i, v);
                     }
                 }
                 Head::Cell => {
                     if let Some(s) = kids.first() {
                         let v = stored(heap, s, made);
-                        CellRef(obj).set(v);
+                        CellRef(obj).set(heap, v);
                     }
                 }
             }

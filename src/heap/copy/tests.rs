@@ -188,7 +188,7 @@ fn sharing_is_kept<H: Heap>() {
 fn cycles_stay_cycles<H: Heap>() {
     let mut f = sender();
     let me = l(&mut f, &[Value::Int(1), Value::Nil]);
-    me.as_list().unwrap().set(1, me);
+    me.as_list().unwrap().set(&mut f, 1, me);
     let (h, copy) = send::<H>(&f, me);
     assert_eq!(obj(item(copy, 1)), obj(copy));
     assert_eq!(show(&h, copy), "[1, [...]]");
@@ -245,9 +245,9 @@ fn closures_share_cells<H: Heap>() {
     // A recursive local function: its cell holds the closure itself.
     let rec_cell = new_cell(&mut f, Value::Nil).unwrap();
     let rec = new_closure(&mut f, 6, &[rec_cell]).unwrap();
-    CellRef(obj(rec_cell)).set(rec);
+    CellRef(obj(rec_cell)).set(&mut f, rec);
     let root = l(&mut f, &[f1, f2, f3, rec]);
-    let (_h, copy) = send::<H>(&f, root);
+    let (mut h, copy) = send::<H>(&f, root);
     let (c1, c2) = (
         ClosureRef(obj(item(copy, 0))),
         ClosureRef(obj(item(copy, 1))),
@@ -258,7 +258,7 @@ fn closures_share_cells<H: Heap>() {
     assert!(matches!(c1.capture(1), Value::Int(1)));
     let shared = CellRef(obj(c1.capture(0)));
     assert!(matches!(shared.get(), Value::Int(5)));
-    shared.set(Value::Int(9));
+    shared.set(&mut h, Value::Int(9));
     assert!(matches!(CellRef(obj(c2.capture(0))).get(), Value::Int(9)));
     let c3 = ClosureRef(obj(item(copy, 2)));
     assert!(matches!(CellRef(obj(c3.capture(0))).get(), Value::Undef));

@@ -199,7 +199,11 @@ impl<H: Heap> Mutator<H> {
     /// `l[i] = item`: the new item counted, the old one dropped.
     pub fn set(&mut self, l: Value, i: usize, item: Value) {
         self.retain(&item);
-        let old = l.as_list().expect("a list").set(i, item).expect("in range");
+        let old = l
+            .as_list()
+            .expect("a list")
+            .set(&mut self.heap, i, item)
+            .expect("in range");
         self.discard(&[old]);
     }
 
@@ -251,7 +255,7 @@ impl<H: Heap> Mutator<H> {
     /// Sets the cell `c` to `v`, counted.
     pub fn set_cell(&mut self, c: Value, v: Value) {
         self.retain(&v);
-        let old = CellRef(c.as_obj().expect("a cell")).set(v);
+        let old = CellRef(c.as_obj().expect("a cell")).set(&mut self.heap, v);
         self.discard(&[old]);
     }
 }

@@ -105,9 +105,11 @@ pub(crate) fn verify_passes_on_a_busy_heap_and_reports_planted_faults<H: Heap>()
 
     // A list item referring to internal storage (the items bypass counting:
     // planted and taken back as they were).
-    let old = other.set(0, Value::Obj(0, map_entries)).unwrap();
+    let old = other
+        .set(&mut m.heap, 0, Value::Obj(0, map_entries))
+        .unwrap();
     reported(&mut m, "reference to storage", &["internal storage"]);
-    other.set(0, old);
+    other.set(&mut m.heap, 0, old);
     m.verify().unwrap();
 
     // Two lists owning one items array.
@@ -134,11 +136,11 @@ pub(crate) fn verify_passes_on_a_busy_heap_and_reports_planted_faults<H: Heap>()
     // SAFETY: the address is inside victim (of 16 bytes or more); it is only
     // planted as a reference, never read by this test.
     let inside = unsafe { ObjRef::from_ptr(NonNull::new_unchecked(victim.as_ptr().add(16))) };
-    let old = other.set(0, Value::Obj(0, inside)).unwrap();
+    let old = other.set(&mut m.heap, 0, Value::Obj(0, inside)).unwrap();
     if !H::CHECKS_USE {
         reported(&mut m, "list item into an object", &["not a live object"]);
     }
-    other.set(0, old);
+    other.set(&mut m.heap, 0, old);
     m.roots.push(Value::Obj(0, inside));
     if !H::CHECKS_USE {
         reported(&mut m, "root into an object", &["a root refers to"]);

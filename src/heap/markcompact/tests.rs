@@ -209,7 +209,7 @@ fn a_heap_of_garbage_keeps_only_its_first_segment() {
     for _ in 0..pairs {
         let a = new_list(&mut h, &[Value::Nil]).unwrap();
         let b = new_list(&mut h, &[a]).unwrap();
-        a.as_list().unwrap().set(0, b);
+        a.as_list().unwrap().set(&mut h, 0, b);
     }
     let ev = h.collect(&mut roots, GcReason::Explicit).unwrap();
     assert_eq!(ev.live_bytes, 0);
@@ -280,8 +280,8 @@ fn busy_heap() -> (Arc<SegmentPool>, MarkCompactHeap, Vec<Value>, StaticSegment)
     // Under Miri only its ends refer to static data: verify checks each reference.
     let live_big = new_list_filled(&mut h, big, if cfg!(miri) { Value::Nil } else { s }).unwrap();
     let ends = live_big.as_list().unwrap();
-    ends.set(0, s);
-    ends.set(big - 1, s);
+    ends.set(&mut h, 0, s);
+    ends.set(&mut h, big - 1, s);
     roots.push(live_big);
     h.collect(&mut roots, GcReason::Explicit);
     (pool, h, roots, statics)
@@ -328,10 +328,10 @@ fn a_mark_stack_that_cannot_grow_overflows_and_rescans() {
         let n = large_items(40_000);
         let big = new_list_filled(h, n, if cfg!(miri) { Value::Nil } else { wide }).unwrap();
         for i in (0..n).step_by(n / 8) {
-            big.as_list().unwrap().set(i, wide);
+            big.as_list().unwrap().set(h, i, wide);
         }
         let a = new_list(h, &[Value::Nil]).unwrap();
-        a.as_list().unwrap().set(0, a);
+        a.as_list().unwrap().set(h, 0, a);
         roots.extend([chain, wide, big, a]);
         roots
     };

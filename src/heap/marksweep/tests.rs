@@ -119,7 +119,7 @@ fn a_million_deep_chain_marks_without_recursion() {
     for _ in 0..DEPTH / 2 - 1 {
         mid = mid.as_list().unwrap().get(0).unwrap();
     }
-    mid.as_list().unwrap().set(0, Value::Nil);
+    mid.as_list().unwrap().set(&mut h, 0, Value::Nil);
     let ev = h.collect(&mut roots, GcReason::Explicit).unwrap();
     assert_eq!(ev.freed_objects, (DEPTH - DEPTH / 2) as u64);
     assert_eq!(chain_len(roots[0]), DEPTH / 2);
@@ -149,7 +149,7 @@ fn a_mark_stack_that_cannot_grow_overflows_and_rescans() {
             new_list(h, &[Value::Int(-i)]).unwrap(); // garbage between
         }
         let a = new_list(h, &[Value::Nil]).unwrap();
-        a.as_list().unwrap().set(0, a);
+        a.as_list().unwrap().set(h, 0, a);
         vec![chain, wide, a]
     };
     let (_p1, mut plain) = heap();
@@ -508,10 +508,10 @@ fn verify_catches_a_mark_left_behind_a_header_word_and_a_freed_referent() {
     let old = outer
         .as_list()
         .unwrap()
-        .set(0, Value::Obj(0, slot))
+        .set(&mut h, 0, Value::Obj(0, slot))
         .unwrap();
     let e = h.verify(&mut roots).unwrap_err();
     assert!(e.contains("not a live object"), "{e}");
-    outer.as_list().unwrap().set(0, old);
+    outer.as_list().unwrap().set(&mut h, 0, old);
     h.verify(&mut roots).unwrap();
 }

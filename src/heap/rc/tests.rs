@@ -52,7 +52,7 @@ fn list(h: &mut RcHeap, items: &[Value]) -> Value {
 /// `l[i] = v`, counted.
 fn set(h: &mut RcHeap, l: Value, i: usize, v: Value) {
     h.retain(&v);
-    let old = l.as_list().unwrap().set(i, v).unwrap();
+    let old = l.as_list().unwrap().set(h, i, v).unwrap();
     h.release(old);
 }
 

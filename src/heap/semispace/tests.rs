@@ -177,9 +177,9 @@ fn forwarding_keeps_sharing_and_cycles() {
     let holder = new_list(&mut h, &[shared, shared]).unwrap();
     let a = new_list(&mut h, &[Value::Nil]).unwrap();
     let b = new_list(&mut h, &[a]).unwrap();
-    a.as_list().unwrap().set(0, b);
+    a.as_list().unwrap().set(&mut h, 0, b);
     let me = new_list(&mut h, &[Value::Nil]).unwrap();
-    me.as_list().unwrap().set(0, me);
+    me.as_list().unwrap().set(&mut h, 0, me);
     let m = new_map(&mut h, &[(Value::Int(1), shared)]).unwrap();
     m.as_map()
         .unwrap()

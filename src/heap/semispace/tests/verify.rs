@@ -59,10 +59,10 @@ fn verify_catches_a_reference_into_from_space() {
     // A list item left pointing at the old place (as a copy that missed a
     // slot would leave it); then a root.
     let holder = roots.last().unwrap().as_list().unwrap();
-    let item = holder.set(0, moved).unwrap();
+    let item = holder.set(&mut h, 0, moved).unwrap();
     let e = h.verify(&mut roots).unwrap_err();
     assert!(e.contains("gave back"), "{e}");
-    holder.set(0, item);
+    holder.set(&mut h, 0, item);
     h.verify(&mut roots).unwrap();
     roots.push(moved);
     let e = h.verify(&mut roots).unwrap_err();
@@ -87,10 +87,10 @@ fn verify_catches_a_reference_into_the_middle_of_an_object() {
         // the reference is only planted, never read through.
         let inside =
             unsafe { ObjRef::from_ptr(NonNull::new_unchecked(target.as_ptr().add(HEADER_BYTES))) };
-        let item = holder.set(0, Value::Obj(0, inside)).unwrap();
+        let item = holder.set(&mut h, 0, Value::Obj(0, inside)).unwrap();
         let e = h.verify(&mut roots).unwrap_err();
         assert!(e.contains("not a live object"), "{e}");
-        holder.set(0, item);
+        holder.set(&mut h, 0, item);
         h.verify(&mut roots).unwrap();
     }
 }
