@@ -239,13 +239,18 @@ impl<H: Heap> Repl<H> {
         match cmd {
             ":help" | ":h" | ":?" => self.say(HELP),
             ":quit" | ":q" | ":exit" => return false,
-            ":gc" => match self.vm.collect(GcReason::Explicit) {
-                Some(e) => self.say(&crate::observe::trace_line(&e, H::BACKEND)),
-                None => self.say(&format!(
-                    "the {} backend has nothing to collect",
-                    H::BACKEND.name()
-                )),
-            },
+            ":gc" => {
+                let events = self.vm.collect(GcReason::Explicit);
+                if events.is_empty() {
+                    self.say(&format!(
+                        "the {} backend has nothing to collect",
+                        H::BACKEND.name()
+                    ));
+                }
+                for e in &events {
+                    self.say(&crate::observe::trace_line(e, H::BACKEND));
+                }
+            }
             ":stats" => {
                 let t = crate::observe::stats_table(&[(
                     "<pid 0> main",

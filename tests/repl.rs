@@ -305,7 +305,19 @@ impl WithHeap for Commands {
         let (_, err) = s.feed(&["let keep = fill(1000, 0);", "let before = inspect(keep);"]);
         assert_eq!(err, "", "{name}");
         let (out, _) = s.feed(&[":gc"]);
-        if H::TRACES {
+        if H::GENERATIONAL {
+            // A minor collection, then a major one.
+            let lines: Vec<&str> = out.lines().collect();
+            assert_eq!(lines.len(), 2, "{out}");
+            assert!(
+                lines[0].starts_with(&format!("gc {name} minor (explicit)")),
+                "{out}"
+            );
+            assert!(
+                lines[1].starts_with(&format!("gc {name} major (explicit)")),
+                "{out}"
+            );
+        } else if H::TRACES {
             assert!(out.starts_with(&format!("gc {name} (explicit)")), "{out}");
         }
         let (out, _) = s.feed(&[":stats"]);
@@ -313,6 +325,7 @@ impl WithHeap for Commands {
         let (out, _) = s.feed(&[":heap"]);
         assert!(out.starts_with(&format!("{name} heap: ")), "{out}");
         assert!(out.contains("segment sizes: "), "{out}");
+        assert_eq!(out.contains("nursery"), H::GENERATIONAL, "{out}");
         let (out, _) = s.feed(&[":inspect keep"]);
         assert!(out.contains("\"kind\": \"list\""), "{name}: {out}");
         // Semispace copies every survivor into a new segment.

@@ -326,7 +326,7 @@ impl<'a> Resolver<'a> {
                     sc.mark_declared(&name.name, d);
                 }
             }
-            StmtKind::Assign { target, value } => {
+            StmtKind::Assign { target, value, .. } => {
                 self.expr(value);
                 match &target.kind {
                     ExprKind::Name(id) => self.assign_name(id),

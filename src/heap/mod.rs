@@ -19,6 +19,7 @@
 //! only through [`Backend::with`], the one `match` over backends.
 
 pub mod copy;
+mod forward;
 pub mod keys;
 #[cfg(test)]
 mod kit;
@@ -67,6 +68,7 @@ macro_rules! backends {
     };
 }
 
+pub mod generational;
 pub mod manual;
 pub mod markcompact;
 pub mod marksweep;
@@ -79,6 +81,7 @@ backends! {
     MarkCompact = "mark-compact" => markcompact::MarkCompactHeap,
     MarkSweep = "mark-sweep" => marksweep::MarkSweepHeap,
     Semispace = "semispace" => semispace::SemispaceHeap,
+    Generational = "generational" => generational::GenerationalHeap,
 }
 
 impl std::fmt::Display for Backend {
@@ -170,9 +173,32 @@ impl GcReason {
     }
 }
 
+/// Which kind of collection an event was: the generational backend has two.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum GcKind {
+    /// The backend's one kind (every backend but generational).
+    #[default]
+    Full,
+    /// Generational: the nursery's survivors promoted to the old generation.
+    Minor,
+    /// Generational: the old generation marked and compacted.
+    Major,
+}
+
+impl GcKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            GcKind::Full => "full",
+            GcKind::Minor => "minor",
+            GcKind::Major => "major",
+        }
+    }
+}
+
 /// One collection, as `--gc-trace` reports it.
 #[derive(Clone, Copy, Debug)]
 pub struct GcEvent {
+    pub kind: GcKind,
     pub reason: GcReason,
     pub pause: Duration,
     pub bytes_before: usize,
@@ -198,6 +224,19 @@ pub struct HeapStats {
     pub freed_objects: u64,
     pub pause_total: Duration,
     pub pause_max: Duration,
+    /// The generational backend's own counters (None elsewhere).
+    pub generations: Option<GenerationStats>,
+}
+
+/// The counters `heap_stats()` has under `generational` (section 8).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GenerationStats {
+    pub minor_collections: u64,
+    pub major_collections: u64,
+    /// The nursery's size now (0 while the process holds none).
+    pub nursery_bytes: usize,
+    /// Bytes copied from the nursery to the old generation, in all.
+    pub promoted_bytes: u64,
 }
 
 /// Where an object is, for `inspect`: segment number (in the heap's own
@@ -218,6 +257,8 @@ pub struct SegmentUse {
     pub used: usize,
     /// A span for one large object rather than a shared segment.
     pub large: bool,
+    /// The generational backend's nursery (where new objects are born).
+    pub nursery: bool,
 }
 
 /// A misuse of memory a backend detected.
@@ -278,6 +319,9 @@ pub trait Heap: Alloc + Sized + Send + 'static {
     /// copy of a value into a new place (`retain`) and every place that stops
     /// holding one (`release`). Otherwise those calls are not made.
     const COUNTS_REFS: bool = false;
+    /// Whether objects are born young and may be promoted (generational):
+    /// `inspect` then says which generation an object is in.
+    const GENERATIONAL: bool = false;
     /// Whether the backend records where objects are allocated (for
     /// `--leak-check`): the VM calls `set_site` before allocating.
     const TRACKS_SITES: bool = false;
@@ -295,6 +339,13 @@ pub trait Heap: Alloc + Sized + Send + 'static {
     /// Reclaims what is unreachable from `roots` (a full collection in
     /// mark-compact, a cycle collection in rc, nothing in manual).
     fn collect(&mut self, roots: &mut dyn RootSet, reason: GcReason) -> Option<GcEvent>;
+
+    /// A collection that ran in the last `collect` call before the one it
+    /// returned (generational: the minor collection before a major), taken
+    /// once. The VM reports it first.
+    fn earlier_event(&mut self) -> Option<GcEvent> {
+        None
+    }
 
     /// Checks that `v` may be used (manual: not freed since the reference was made).
     #[inline]
@@ -330,6 +381,12 @@ pub trait Heap: Alloc + Sized + Send + 'static {
     /// Every segment and span the heap holds, in its own order (the order
     /// `locate` numbers them in), with how full each is.
     fn segment_map(&self) -> Vec<SegmentUse>;
+
+    /// The generation of a heap object, where the backend has generations:
+    /// `"young"` or `"old"`.
+    fn generation(&self, _r: ObjRef) -> Option<&'static str> {
+        None
+    }
 
     /// The reference count of an object, where the backend keeps one.
     fn refcount(&self, _r: ObjRef) -> Option<u64> {

@@ -505,6 +505,7 @@ impl Slab {
                     used: used_bytes(b),
                     // SAFETY: every held block starts with its header.
                     large: unsafe { (*b).large },
+                    nursery: false,
                 }
             })
             .collect()

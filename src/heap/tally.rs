@@ -7,7 +7,7 @@
 //! [`Tally::begin`] to [`Tally::end`], and `live_bytes` before the first
 //! collection is everything allocated (nothing has been found dead yet).
 
-use super::{GcEvent, GcReason, HeapStats};
+use super::{GcEvent, GcKind, GcReason, HeapStats};
 use std::time::{Duration, Instant};
 
 /// A heap's size at one moment: bytes of segments and spans held, and how many.
@@ -64,6 +64,7 @@ impl Tally {
         self.pause_total += pause;
         self.pause_max = self.pause_max.max(pause);
         GcEvent {
+            kind: GcKind::Full,
             reason,
             pause,
             bytes_before: began.before.bytes,

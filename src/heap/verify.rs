@@ -253,6 +253,48 @@ fn storage_fits(o: ObjRef, s: ObjRef, kind: Kind) -> bool {
     }
 }
 
+/// The objects reachable from `roots` among `objects` (whose addresses are
+/// `all`), for a heap that also holds dead objects whose references need
+/// not be sound (generational: what died in the old generation may point at
+/// a nursery since given back). Every object is shape-checked first; an
+/// object is traced only if its storage fields point at objects of `all` of
+/// the right kind and size, so tracing reads only memory inside objects
+/// (what is wrong with the rest, `verify_graph` on the result reports).
+pub(crate) fn reachable(
+    objects: &[ObjRef],
+    all: &FxHashSet<usize>,
+    roots: &mut dyn RootSet,
+) -> Result<Vec<ObjRef>, String> {
+    let mut report = Report::default();
+    for &o in objects {
+        if let Err(e) = check_shape(o) {
+            report.add(e);
+        }
+    }
+    report.finish()?;
+    let mut seen = FxHashSet::default();
+    let mut out = Vec::new();
+    let mut stack = Vec::new();
+    let mut reach = |t: ObjRef, stack: &mut Vec<ObjRef>| {
+        if all.contains(&t.addr()) && seen.insert(t.addr()) {
+            stack.push(t);
+        }
+    };
+    roots.visit(&mut |r| reach(*r, &mut stack));
+    while let Some(o) = stack.pop() {
+        out.push(o);
+        let sound = storage_fields(o.kind()).iter().all(|&(off, kind)| {
+            storage_field(o, off).is_none_or(|s| {
+                all.contains(&s.addr()) && s.kind() == kind && storage_fits(o, s, kind)
+            })
+        });
+        if sound {
+            trace(o, &mut |slot| reach(*slot, &mut stack));
+        }
+    }
+    Ok(out)
+}
+
 /// How strictly references are judged.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Refs {

@@ -26,10 +26,15 @@ use crate::heap::{Backend, GcEvent, HeapStats};
 
 /// One line per collection, in the spirit of Go's `GODEBUG=gctrace=1`:
 /// `gc N? mark-compact budget: pause 0.123 ms, 1.5 MB -> 0.4 MB, 12 -> 4 segments, live 0.4 MB, freed 1234`.
+/// The generational backend's lines say which kind: `gc generational minor (budget): ...`.
 pub fn trace_line(e: &GcEvent, backend: Backend) -> String {
     let mb = |b: usize| b as f64 / (1024.0 * 1024.0);
+    let kind = match e.kind {
+        crate::heap::GcKind::Full => String::new(),
+        k => format!(" {}", k.name()),
+    };
     format!(
-        "gc {} ({}): pause {:.3} ms, heap {:.3} MB -> {:.3} MB, segments {} -> {}, live {:.3} MB, freed {} objects",
+        "gc {}{kind} ({}): pause {:.3} ms, heap {:.3} MB -> {:.3} MB, segments {} -> {}, live {:.3} MB, freed {} objects",
         backend.name(),
         e.reason.name(),
         e.pause.as_secs_f64() * 1000.0,
@@ -121,8 +126,8 @@ pub fn leak_report(
 }
 
 /// The REPL's `:heap` view: one cell per segment showing how full it is
-/// (` ` empty, `▁`…`▇` partly, `█` full), 64 to a row, large spans on their
-/// own row, then the totals.
+/// (` ` empty, `▁`…`▇` partly, `█` full), 64 to a row, the nursery
+/// (generational) and large spans on rows of their own, then the totals.
 pub fn heap_map(backend: Backend, map: &[crate::heap::SegmentUse], st: &HeapStats) -> String {
     const CELLS: [char; 9] = [' ', '▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
     const PER_ROW: usize = 64;
@@ -151,8 +156,21 @@ pub fn heap_map(backend: Backend, map: &[crate::heap::SegmentUse], st: &HeapStat
         human_bytes(held),
         human_bytes(used),
     ));
-    let (small, large): (Vec<_>, Vec<_>) = map.iter().enumerate().partition(|(_, u)| !u.large);
-    for (label, list) in [("", small), ("large ", large)] {
+    let rows = |f: &dyn Fn(&crate::heap::SegmentUse) -> bool| -> Vec<_> {
+        map.iter().enumerate().filter(|(_, u)| f(u)).collect()
+    };
+    let nursery = rows(&|u| u.nursery);
+    if let Some((_, n)) = nursery.first() {
+        s.push_str(&format!(
+            "nursery: {} of {} in use{}\n",
+            human_bytes(n.used),
+            human_bytes(n.bytes),
+            if n.bytes == 0 { " (none held)" } else { "" }
+        ));
+    }
+    let small = rows(&|u| !u.large && !u.nursery);
+    let large = rows(&|u| u.large);
+    for (label, list) in [("nursery ", nursery), ("", small), ("large ", large)] {
         for row in list.chunks(PER_ROW) {
             let first = row.first().map_or(0, |(i, _)| *i);
             let cells: String = row.iter().map(|(_, u)| cell(u)).collect();
@@ -160,7 +178,7 @@ pub fn heap_map(backend: Backend, map: &[crate::heap::SegmentUse], st: &HeapStat
         }
     }
     let mut sizes: std::collections::BTreeMap<usize, usize> = Default::default();
-    for u in map.iter().filter(|u| !u.large) {
+    for u in map.iter().filter(|u| !u.large && !u.nursery) {
         *sizes.entry(u.bytes).or_default() += 1;
     }
     if !sizes.is_empty() {
@@ -205,7 +223,12 @@ mod tests {
     use crate::heap::SegmentUse;
 
     fn seg(bytes: usize, used: usize, large: bool) -> SegmentUse {
-        SegmentUse { bytes, used, large }
+        SegmentUse {
+            bytes,
+            used,
+            large,
+            nursery: false,
+        }
     }
 
     #[test]

@@ -101,9 +101,10 @@ impl Trace {
                 let pause = e.pause.as_secs_f64() * 1e6;
                 let _ = writeln!(
                     w,
-                    "{{\"event\":\"gc\",\"t_us\":{},\"end_us\":{end},\"pid\":{pid},\"backend\":\"{}\",\"reason\":\"{}\",\"pause_us\":{pause:.3},\"heap_before\":{},\"heap_after\":{},\"segments_before\":{},\"segments_after\":{},\"live_after\":{},\"freed\":{}}}",
+                    "{{\"event\":\"gc\",\"t_us\":{},\"end_us\":{end},\"pid\":{pid},\"backend\":\"{}\",\"kind\":\"{}\",\"reason\":\"{}\",\"pause_us\":{pause:.3},\"heap_before\":{},\"heap_after\":{},\"segments_before\":{},\"segments_after\":{},\"live_after\":{},\"freed\":{}}}",
                     end.saturating_sub(pause as u64),
                     backend.name(),
+                    e.kind.name(),
                     e.reason.name(),
                     e.bytes_before,
                     e.bytes_after,
@@ -158,7 +159,7 @@ impl Trace {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::heap::GcReason;
+    use crate::heap::{GcKind, GcReason};
 
     #[test]
     fn json_lines_have_every_field() {
@@ -166,6 +167,7 @@ mod tests {
         let t = Trace::json_file(&dir).expect("temp file");
         assert!(t.json());
         let e = GcEvent {
+            kind: GcKind::Minor,
             reason: GcReason::Budget,
             pause: Duration::from_micros(250),
             bytes_before: 4096,
@@ -187,6 +189,7 @@ mod tests {
         assert!(lines[0].contains("\"pause_us\":250.000"));
         assert!(lines[0].contains("\"heap_before\":4096,\"heap_after\":1024"));
         assert!(lines[0].contains("\"reason\":\"budget\""));
+        assert!(lines[0].contains("\"kind\":\"minor\""));
         assert!(lines[1].contains("\"backend\":\"rc\""));
         assert!(lines[2].contains("\"event\":\"exit\""));
         assert!(lines.iter().all(|l| l.ends_with('}')));

@@ -197,7 +197,15 @@ pub fn function(
 
 /// `target = value;`: the target must be a name, an index or a field. Any
 /// other is reported and the statement kept, so the parse goes on.
-pub fn assign(st: &mut State, target: Expr, value: Expr, lo: usize, hi: usize) -> Stmt {
+/// `op` is the operator of a compound assignment (`target op= value;`).
+pub fn assign(
+    st: &mut State,
+    target: Expr,
+    op: Option<BinOp>,
+    value: Expr,
+    lo: usize,
+    hi: usize,
+) -> Stmt {
     if !matches!(
         target.kind,
         ExprKind::Name(_) | ExprKind::Index { .. } | ExprKind::Field { .. }
@@ -207,7 +215,7 @@ pub fn assign(st: &mut State, target: Expr, value: Expr, lo: usize, hi: usize) -
             target.span,
         ));
     }
-    Stmt::new(StmtKind::Assign { target, value }, Span::new(lo, hi))
+    Stmt::new(StmtKind::Assign { target, op, value }, Span::new(lo, hi))
 }
 
 /// One `if cond { then }` of an `if ... else if ...` chain, with where its

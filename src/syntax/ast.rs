@@ -50,9 +50,12 @@ pub enum StmtKind {
         name: Ident,
         init: Expr,
     },
-    /// `target = value;` where target is a name, an index or a field.
+    /// `target = value;` where target is a name, an index or a field;
+    /// `target op= value;` (compound) when `op` is set: the target's parts
+    /// are evaluated once.
     Assign {
         target: Expr,
+        op: Option<BinOp>,
         value: Expr,
     },
     /// `expr;`
@@ -204,7 +207,7 @@ impl StmtKind {
         use StmtKind::*;
         match self {
             Let { init, .. } | Static { init, .. } => init.depth,
-            Assign { target, value } => target.depth.max(value.depth),
+            Assign { target, value, .. } => target.depth.max(value.depth),
             Expr(e) => e.depth,
             If { cond, then, els } => {
                 let e = match els {

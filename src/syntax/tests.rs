@@ -147,7 +147,8 @@ fn statements() {
         .iter()
         .map(|s| match &s.kind {
             StmtKind::Let { .. } => "let",
-            StmtKind::Assign { .. } => "assign",
+            StmtKind::Assign { op: None, .. } => "assign",
+            StmtKind::Assign { op: Some(_), .. } => "compound-assign",
             StmtKind::Expr(_) => "expr",
             StmtKind::If { .. } => "if",
             StmtKind::While { .. } => "while",

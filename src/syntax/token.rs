@@ -67,6 +67,16 @@ pub enum Token {
     RBrace,
     #[token("=")]
     Assign,
+    #[token("+=")]
+    PlusAssign,
+    #[token("-=")]
+    MinusAssign,
+    #[token("*=")]
+    StarAssign,
+    #[token("/=")]
+    SlashAssign,
+    #[token("%=")]
+    PercentAssign,
     #[token("..")]
     DotDot,
     #[token(".")]
@@ -158,6 +168,11 @@ impl Token {
             LBrace => "{",
             RBrace => "}",
             Assign => "=",
+            PlusAssign => "+=",
+            MinusAssign => "-=",
+            StarAssign => "*=",
+            SlashAssign => "/=",
+            PercentAssign => "%=",
             DotDot => "..",
             Dot => ".",
             Plus => "+",

@@ -145,10 +145,25 @@ pub fn new_list(a: &mut impl Alloc, items: &[Value]) -> Result<Value, AllocError
     let v = alloc_list(a, items.len(), cap)?;
     if let Some(l) = v.as_list() {
         let p = l.items_ptr();
-        for (i, item) in items.iter().enumerate() {
-            // SAFETY: the list has `cap >= items.len()` inline slots. (A loop,
-            // not a memcpy call: most lists built by a literal are short.)
-            unsafe { p.add(i).write(*item) };
+        // SAFETY: the list has `cap >= items.len()` inline slots; the items
+        // are another object's or the stack's. Most lists a literal builds
+        // are short: fixed-size copies for them, not a call to memcpy (which
+        // a loop would become).
+        unsafe {
+            let src = items.as_ptr();
+            match items.len() {
+                1 => p.write(*src),
+                2 => p
+                    .cast::<[Value; 2]>()
+                    .write(src.cast::<[Value; 2]>().read()),
+                3 => p
+                    .cast::<[Value; 3]>()
+                    .write(src.cast::<[Value; 3]>().read()),
+                4 => p
+                    .cast::<[Value; 4]>()
+                    .write(src.cast::<[Value; 4]>().read()),
+                n => std::ptr::copy_nonoverlapping(src, p, n),
+            }
         }
     }
     Ok(v)

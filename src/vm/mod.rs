@@ -441,19 +441,22 @@ impl<H: Heap> Vm<H> {
         }
     }
 
-    /// Runs a collection now, with the stack as roots.
-    pub fn collect(&mut self, reason: GcReason) -> Option<GcEvent> {
+    /// Runs a collection now, with the stack as roots. Returns the
+    /// collections that ran, in order (none, one, or under generational a
+    /// minor then a major).
+    pub fn collect(&mut self, reason: GcReason) -> Vec<GcEvent> {
         let live = &mut self.stack[..self.sp];
         let ev = self.heap.collect(&mut { live }, reason);
-        if let Some(e) = &ev
-            && let Some(t) = &self.opts.trace
-        {
-            t.gc(self.pid(), H::BACKEND, e);
+        let events: Vec<GcEvent> = self.heap.earlier_event().into_iter().chain(ev).collect();
+        if let Some(t) = &self.opts.trace {
+            for e in &events {
+                t.gc(self.pid(), H::BACKEND, e);
+            }
         }
-        if self.opts.verify_heap && (ev.is_some() || reason == GcReason::Explicit) {
+        if self.opts.verify_heap && (!events.is_empty() || reason == GcReason::Explicit) {
             self.verify_or_stop();
         }
-        ev
+        events
     }
 
     /// `--verify-heap`: checks the heap now; a broken invariant is a bug in

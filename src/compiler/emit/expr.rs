@@ -168,7 +168,12 @@ impl Emitter<'_> {
     }
 
     pub(super) fn arith_op(&mut self, e: &Expr, op: BinOp) {
-        self.cur().span = e.span;
+        self.arith_op_at(e.span, op)
+    }
+
+    /// The instruction of `op`, its errors reported at `span`.
+    pub(super) fn arith_op_at(&mut self, span: Span, op: BinOp) {
+        self.cur().span = span;
         let o = match op {
             BinOp::Add => Op::Add,
             BinOp::Sub => Op::Sub,

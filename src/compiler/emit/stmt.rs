@@ -22,7 +22,16 @@ impl Emitter<'_> {
                     None => self.error("internal error: unresolved let", name.span),
                 }
             }
-            StmtKind::Assign { target, value } => self.assign(target, value),
+            StmtKind::Assign {
+                target,
+                op: None,
+                value,
+            } => self.assign(target, value),
+            StmtKind::Assign {
+                target,
+                op: Some(op),
+                value,
+            } => self.compound_assign(target, *op, value),
             StmtKind::Expr(e) => {
                 self.expr(e);
                 self.cur().span = s.span;
@@ -144,6 +153,54 @@ impl Emitter<'_> {
                 let k = self.string(&name.name, name.span);
                 let k = self.konst(k);
                 self.cur().span = target.span;
+                self.op(Op::SetField, k, -2);
+            }
+            _ => self.error("invalid assignment target", target.span),
+        }
+    }
+
+    /// `target op= value;`: the target's object and index are evaluated once
+    /// and kept in stack slots, read through them, then stored into.
+    pub(super) fn compound_assign(&mut self, target: &Expr, op: BinOp, value: &Expr) {
+        let whole = |e: &mut Self| e.cur().span = target.span;
+        match &target.kind {
+            ExprKind::Name(_) => {
+                // A name has no parts to evaluate twice: `x = x op value`,
+                // with the fast forms that has (`x += 1` is one instruction).
+                let sum = Expr::node(
+                    ExprKind::Binary {
+                        op,
+                        lhs: Box::new(target.clone()),
+                        rhs: Box::new(value.clone()),
+                    },
+                    target.span.to(value.span),
+                );
+                self.assign(target, &sum);
+            }
+            ExprKind::Index { obj, index } => {
+                self.expr(obj);
+                self.expr(index);
+                let (a, b) = (self.cur().depth - 2, self.cur().depth - 1);
+                self.op(Op::GetLocal, a, 1);
+                self.op(Op::GetLocal, b, 1);
+                whole(self);
+                self.op(Op::Index, 0, -1);
+                self.expr(value);
+                self.arith_op_at(target.span.to(value.span), op);
+                whole(self);
+                self.op(Op::SetIndex, 0, -3);
+            }
+            ExprKind::Field { obj, name } => {
+                self.expr(obj);
+                let a = self.cur().depth - 1;
+                let k = self.string(&name.name, name.span);
+                let k = self.konst(k);
+                self.op(Op::GetLocal, a, 1);
+                whole(self);
+                self.op(Op::GetField, k, 0);
+                self.expr(value);
+                self.arith_op_at(target.span.to(value.span), op);
+                whole(self);
                 self.op(Op::SetField, k, -2);
             }
             _ => self.error("invalid assignment target", target.span),

@@ -116,7 +116,8 @@ pub(crate) fn segments_go_back_to_the_pool<H: Heap>() {
     m.collect();
     let after = m.pool.stats();
     assert!(
-        after.in_use_bytes - low.in_use_bytes < (high.in_use_bytes - low.in_use_bytes) / 4,
+        after.in_use_bytes.saturating_sub(low.in_use_bytes)
+            < (high.in_use_bytes - low.in_use_bytes) / 4,
         "in use: {} before the garbage, {} with it, {} after",
         low.in_use_bytes,
         high.in_use_bytes,

@@ -25,6 +25,7 @@
 //! code is the same as storing the address.
 
 use super::{MarkCompactHeap, Seg};
+use crate::heap::forward::move_object;
 use crate::heap::mark::{is_marked, mark_from};
 use crate::heap::tally::Tally;
 use crate::heap::{GcEvent, GcReason, RootSet};
@@ -200,7 +201,7 @@ impl MarkCompactHeap {
                     // SAFETY: dest was computed in phase 2 inside a held segment,
                     // before obj; ptr::copy allows the overlap of sliding within a
                     // segment. The walk reads obj's size before this copy.
-                    unsafe { std::ptr::copy(obj.as_ptr(), dest, obj.size()) };
+                    unsafe { move_object(obj.as_ptr(), dest, obj.size()) };
                 }
                 // SAFETY: dest now holds the moved object.
                 let h = unsafe { ObjRef::from_ptr(std::ptr::NonNull::new_unchecked(dest)) }

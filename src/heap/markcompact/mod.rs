@@ -9,6 +9,7 @@
 //! `--verify-heap`'s checks in `verify.rs`.
 
 mod collect;
+mod old;
 #[cfg(test)]
 mod tests;
 mod verify;
@@ -60,6 +61,12 @@ pub struct MarkCompactHeap {
     mark_stack_cap: usize,
     /// Scratch for a collection: how full each kept segment will be.
     new_used: Vec<usize>,
+    /// Bytes its owner holds beside it that count against `max_heap` (the
+    /// generational backend's nursery; zero otherwise).
+    outside: usize,
+    /// Segments taken ahead for a promotion (`old.rs`), used before any new
+    /// one and given back when it is over. Counted in `held`.
+    spare: Vec<Segment>,
 }
 
 // SAFETY: the raw pointers point into segments this heap exclusively owns; a heap
@@ -76,7 +83,9 @@ impl MarkCompactHeap {
     }
 
     fn within_limit(&self, extra: usize) -> bool {
-        self.config.max_heap.is_none_or(|m| self.held + extra <= m)
+        self.config
+            .max_heap
+            .is_none_or(|m| self.held + self.outside + extra <= m)
     }
 
     /// Closes the bump window: records how far the last segment is used.
@@ -186,6 +195,8 @@ impl Heap for MarkCompactHeap {
             mark_stack: Vec::new(),
             mark_stack_cap: usize::MAX,
             new_used: Vec::new(),
+            outside: 0,
+            spare: Vec::new(),
         }
     }
 
@@ -223,6 +234,7 @@ impl Heap for MarkCompactHeap {
                     s.used
                 },
                 large: false,
+                nursery: false,
             })
             .collect();
         map.extend(self.large.iter().map(|s| SegmentUse {
@@ -230,6 +242,7 @@ impl Heap for MarkCompactHeap {
             // SAFETY: a held large span starts with the header of its one object.
             used: unsafe { ObjRef::from_ptr(s.base()) }.size(),
             large: true,
+            nursery: false,
         }));
         map
     }
@@ -257,7 +270,7 @@ impl Drop for MarkCompactHeap {
         for s in self.segs.drain(..) {
             self.pool.release(s.seg);
         }
-        for s in self.large.drain(..) {
+        for s in self.large.drain(..).chain(self.spare.drain(..)) {
             self.pool.release(s);
         }
     }

@@ -18,6 +18,15 @@ use std::ptr::NonNull;
 
 impl MarkCompactHeap {
     pub(super) fn verify_heap(&mut self, roots: &mut dyn RootSet) -> Result<(), String> {
+        let objects = self.verify_layout()?;
+        let live: FxHashSet<usize> = objects.iter().map(|r| r.addr()).collect();
+        let holds = |a: usize| self.holds(a);
+        verify_graph(&objects, &live, &holds, roots, Refs::Strict, &mut |_| {})
+    }
+
+    /// The layout checks; returns every object (live or not: outside a
+    /// collection a segment also holds what died since the last one).
+    pub(in crate::heap) fn verify_layout(&mut self) -> Result<Vec<ObjRef>, String> {
         self.seal();
         let mut report = Report::default();
         let mut objects = Vec::new();
@@ -69,11 +78,13 @@ impl MarkCompactHeap {
                 self.held
             ));
         }
+        if !self.spare.is_empty() {
+            report.add(format!(
+                "{} spare segments left after a promotion",
+                self.spare.len()
+            ));
+        }
         report.finish()?;
-        let live: FxHashSet<usize> = objects.iter().map(|r| r.addr()).collect();
-        let holds = |a: usize| {
-            self.segs.iter().any(|s| s.seg.contains(a)) || self.large.iter().any(|s| s.contains(a))
-        };
-        verify_graph(&objects, &live, &holds, roots, Refs::Strict, &mut |_| {})
+        Ok(objects)
     }
 }

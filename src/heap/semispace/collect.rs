@@ -17,43 +17,20 @@
 //!    segments (the last one the bump window); unused ones go back.
 //!
 //! Invariants while copying: a from-space object has `FLAG_MARK` iff it was
-//! copied, and then its header word holds its copy's address, stored as a
-//! pointer so that it keeps its provenance (no address is ever turned back
-//! into a pointer); a to-space header is never marked (the copy is taken
+//! copied, and then its header word holds its copy's address
+//! (`heap::forward`); a to-space header is never marked (the copy is taken
 //! before the mark is set); a large object is marked iff it was reached, and
 //! then it is queued or already scanned. Objects behind the scan cursor refer
 //! only to to-space, large objects and static data; those ahead of it may
 //! still refer to from-space.
 
 use super::{LARGE_OBJECT_BYTES, Seg, SemispaceHeap, copy_room, to_space_plan};
+use crate::heap::forward::{forwardee, move_object, set_forwarding};
 use crate::heap::tally::Tally;
 use crate::heap::{GcEvent, GcReason, RootSet};
 use crate::value::ObjRef;
-use crate::value::object::{FLAG_MARK, FLAG_STATIC, Header, trace};
+use crate::value::object::{FLAG_MARK, FLAG_STATIC, trace};
 use std::ptr::NonNull;
-
-/// Offset of the header's word, where a copied object's old header keeps
-/// the address of its copy.
-const WORD_AT: usize = std::mem::offset_of!(Header, word);
-const _: () = assert!(std::mem::size_of::<*mut u8>() <= std::mem::size_of::<u64>());
-
-/// Marks `old` as copied to `copy`.
-#[inline(always)]
-fn set_forwarding(old: ObjRef, copy: NonNull<u8>) {
-    old.header_mut().flags |= FLAG_MARK;
-    // SAFETY: the word is 8 bytes at offset 8 of an 8-aligned header: room
-    // and alignment for a pointer, which is stored as a pointer to keep its
-    // provenance for `forwardee`.
-    unsafe { old.field::<*mut u8>(WORD_AT).write(copy.as_ptr()) };
-}
-
-/// Where the copied `old` went.
-#[inline(always)]
-pub(super) fn forwardee(old: ObjRef) -> ObjRef {
-    // SAFETY: `old` is marked, so `set_forwarding` stored a non-null pointer
-    // to its copy in its word (a pointer-typed read of a pointer-typed write).
-    unsafe { ObjRef::from_ptr(NonNull::new_unchecked(old.field::<*mut u8>(WORD_AT).read())) }
-}
 
 /// To-space during a copy: the reserved segments and the copy cursor.
 pub(super) struct ToSpace {
@@ -161,7 +138,7 @@ impl Copier {
         let dest = self.to.bump(size);
         // SAFETY: r is a from-space object of `size` bytes (the heap's
         // invariant); dest is `size` unused bytes of to-space, another segment.
-        unsafe { std::ptr::copy_nonoverlapping(r.as_ptr(), dest.as_ptr(), size) };
+        unsafe { move_object(r.as_ptr(), dest.as_ptr(), size) };
         set_forwarding(r, dest);
         self.copied_objects += 1;
         self.copied_bytes += size;

@@ -378,6 +378,7 @@ impl Heap for SemispaceHeap {
                 bytes: s.size(),
                 used,
                 large,
+                nursery: false,
             })
             .collect()
     }

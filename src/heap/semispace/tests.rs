@@ -12,8 +12,8 @@ crate::heap::kit::heap_kit!(SemispaceHeap);
 mod plan;
 mod verify;
 
-use super::collect::forwardee;
 use super::*;
+use crate::heap::forward::forwardee;
 use crate::heap::kit::support::{self, heap_on, int_at, obj};
 use crate::heap::statics::StaticSegment;
 use crate::heap::trigger::{GROWTH_FACTOR, MIN_TRIGGER_BYTES};

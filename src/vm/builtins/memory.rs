@@ -73,22 +73,28 @@ pub fn heap_stats<H: Heap>(vm: &mut Vm<H>, args: &[Value]) -> Result<Value, Trap
     let int = |n: u64| Value::Int(n.min(i64::MAX as u64) as i64);
     // The shared pool, for the whole program (every process's heap together).
     let pool = vm.host.as_ref().map(|h| h.pool_stats()).unwrap_or_default();
-    record(
-        vm,
-        &[
-            ("backend", backend),
-            ("pool_bytes", int(pool.in_use_bytes as u64)),
-            ("pool_segments", int(pool.segments_in_use as u64)),
-            ("allocated_bytes", int(s.allocated_bytes)),
-            ("live_bytes", int(s.live_bytes as u64)),
-            ("heap_bytes", int(s.heap_bytes as u64)),
-            ("segments", int(s.segments as u64)),
-            ("collections", int(s.collections)),
-            ("freed_objects", int(s.freed_objects)),
-            ("pause_total_us", int(s.pause_total.as_micros() as u64)),
-            ("pause_max_us", int(s.pause_max.as_micros() as u64)),
-        ],
-    )
+    let mut fields = vec![
+        ("backend", backend),
+        ("pool_bytes", int(pool.in_use_bytes as u64)),
+        ("pool_segments", int(pool.segments_in_use as u64)),
+        ("allocated_bytes", int(s.allocated_bytes)),
+        ("live_bytes", int(s.live_bytes as u64)),
+        ("heap_bytes", int(s.heap_bytes as u64)),
+        ("segments", int(s.segments as u64)),
+        ("collections", int(s.collections)),
+        ("freed_objects", int(s.freed_objects)),
+        ("pause_total_us", int(s.pause_total.as_micros() as u64)),
+        ("pause_max_us", int(s.pause_max.as_micros() as u64)),
+    ];
+    if let Some(g) = s.generations {
+        fields.extend([
+            ("minor_collections", int(g.minor_collections)),
+            ("major_collections", int(g.major_collections)),
+            ("nursery_bytes", int(g.nursery_bytes as u64)),
+            ("promoted_bytes", int(g.promoted_bytes)),
+        ]);
+    }
+    record(vm, &fields)
 }
 
 pub fn inspect<H: Heap>(vm: &mut Vm<H>, args: &[Value]) -> Result<Value, Trap> {
@@ -98,6 +104,12 @@ pub fn inspect<H: Heap>(vm: &mut Vm<H>, args: &[Value]) -> Result<Value, Trap> {
         return Ok(Value::Nil);
     };
     vm.check(&v)?;
+    // Where it is now: allocating the strings below moves nothing.
+    let generation = if r.is_static() {
+        None
+    } else {
+        vm.heap.generation(r)
+    };
     let kind = new_str(&mut vm.heap, r.kind().name().as_bytes())?;
     let (segment, offset) = if r.is_static() {
         vm.program.statics.locate(r).unwrap_or((0, 0))
@@ -113,6 +125,9 @@ pub fn inspect<H: Heap>(vm: &mut Vm<H>, args: &[Value]) -> Result<Value, Trap> {
     ];
     if let Some(rc) = vm.heap.refcount(r) {
         fields.push(("refcount", Value::Int(rc as i64)));
+    }
+    if let Some(g) = generation {
+        fields.push(("generation", new_str(&mut vm.heap, g.as_bytes())?));
     }
     debug_assert!(r.kind() != Kind::Cell);
     record(vm, &fields)
