@@ -78,7 +78,7 @@ impl Promoter<'_> {
 }
 
 impl GenerationalHeap {
-    /// What `collect` does: a minor collection when a nursery is held, then
+    /// What `collect` does: a minor collection, then
     /// a major one when `gc()` (or a failed allocation) asked, when the old
     /// generation's budget is spent, or every few stressed collections.
     pub(super) fn collection(
@@ -87,20 +87,17 @@ impl GenerationalHeap {
         reason: GcReason,
     ) -> Option<GcEvent> {
         self.earlier = None;
-        let mut ev = None;
-        if self.nursery.is_some() {
-            match self.minor(roots, reason) {
-                Some(e) => ev = Some(e),
-                None => {
-                    let e = self.adopting_major(roots, reason);
-                    self.allocated_at_gc = self.allocated_bytes();
-                    return Some(e);
-                }
-            }
-        }
+        // Always a minor collection first (with no nursery held it only
+        // counts): the major one then finds the nursery empty.
+        let Some(minor) = self.minor(roots, reason) else {
+            let e = self.adopting_major(roots, reason);
+            self.allocated_at_gc = self.allocated_bytes();
+            return Some(e);
+        };
+        let mut ev = Some(minor);
         let major = match reason {
             GcReason::Explicit | GcReason::Limit => true,
-            GcReason::Stress => self.tally.collections.is_multiple_of(STRESS_MAJOR_EVERY),
+            GcReason::Stress => self.minors.is_multiple_of(STRESS_MAJOR_EVERY),
             GcReason::Budget => false,
         };
         if major || self.old.gc_due() {
