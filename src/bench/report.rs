@@ -1,7 +1,7 @@
 //! The results: per-backend summaries, the table on stdout, the JSON document.
 
 use super::run::Figures;
-use super::trace::Curve;
+use super::trace::{Curve, Pauses};
 use super::units::{bytes, time};
 use serde::Serialize;
 
@@ -43,6 +43,10 @@ pub struct Summary {
     pub pause_max_us: f64,
     pub freed: u64,
     pub final_heap: u64,
+    /// Generational: minor and major collections apart (medians of count
+    /// and total, the longest pause in any run).
+    pub minor: Pauses,
+    pub major: Pauses,
 }
 
 /// The whole benchmark, as `--json` writes it.
@@ -82,6 +86,17 @@ pub fn median_run(runs: &[Figures]) -> Option<usize> {
     idx.get(runs.len().saturating_sub(1) / 2).copied()
 }
 
+/// One kind of collection over the runs: medians of count and total, the
+/// longest pause.
+fn kind_summary(runs: &[Figures], f: impl Fn(&Figures) -> Pauses) -> Pauses {
+    let mut totals: Vec<f64> = runs.iter().map(|x| f(x).total_us).collect();
+    Pauses {
+        count: median_u(runs, |x| f(x).count),
+        total_us: median_f(&mut totals),
+        max_us: runs.iter().map(|x| f(x).max_us).fold(0.0, f64::max),
+    }
+}
+
 /// Summaries for every backend that has runs, with the ratios to the fastest.
 pub fn summarize(results: &mut [BackendResult]) {
     for r in results.iter_mut() {
@@ -107,6 +122,8 @@ pub fn summarize(results: &mut [BackendResult]) {
                 .fold(0.0, f64::max),
             freed: median_u(runs, |x| x.totals.freed),
             final_heap: median_u(runs, |x| x.totals.final_heap),
+            minor: kind_summary(runs, |x| x.totals.minor),
+            major: kind_summary(runs, |x| x.totals.major),
         });
     }
     let fastest = results
@@ -204,6 +221,24 @@ pub fn table(rep: &Report) -> String {
         }
         out.push_str(line.trim_end());
         out.push('\n');
+    }
+    for r in &rep.backends {
+        if let Some(s) = r.summary.filter(|s| s.minor.count + s.major.count > 0) {
+            let kind = |name: &str, p: Pauses| {
+                format!(
+                    "{} {name} (pause total {}, max {})",
+                    p.count,
+                    time(p.total_us / 1e6),
+                    time(p.max_us / 1e6)
+                )
+            };
+            out.push_str(&format!(
+                "{}: {}, {}\n",
+                r.backend,
+                kind("minor", s.minor),
+                kind("major", s.major)
+            ));
+        }
     }
     out.push_str(
         "\nwall: median, min and max over the runs; pause max: the longest in any run; \

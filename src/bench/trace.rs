@@ -14,6 +14,11 @@ enum Event {
         pid: u64,
         heap_before: u64,
         heap_after: u64,
+        /// `minor`, `major` (generational) or `full`; traces written
+        /// before kinds existed have none.
+        #[serde(default)]
+        kind: String,
+        pause_us: f64,
     },
     Sample {
         t_us: u64,
@@ -49,6 +54,29 @@ pub struct Totals {
     pub freed: u64,
     /// The main process's (pid 0) heap size as it ended (bytes).
     pub final_heap: u64,
+    /// Generational's minor collections, apart (zero elsewhere).
+    #[serde(default)]
+    pub minor: Pauses,
+    /// Generational's major collections, apart.
+    #[serde(default)]
+    pub major: Pauses,
+}
+
+/// Collections of one kind, from the trace's `gc` lines: how many, and
+/// their pauses (µs).
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq)]
+pub struct Pauses {
+    pub count: u64,
+    pub total_us: f64,
+    pub max_us: f64,
+}
+
+impl Pauses {
+    fn add(&mut self, pause_us: f64) {
+        self.count += 1;
+        self.total_us += pause_us;
+        self.max_us = self.max_us.max(pause_us);
+    }
 }
 
 /// Heap size over time: `(t_us, bytes)` points, and where each collection ended.
@@ -95,7 +123,14 @@ pub fn parse(text: &str) -> Result<Parsed, String> {
                 pid,
                 heap_before,
                 heap_after,
+                kind,
+                pause_us,
             } => {
+                match kind.as_str() {
+                    "minor" => totals.minor.add(pause_us),
+                    "major" => totals.major.add(pause_us),
+                    _ => {}
+                }
                 updates.push((t_us, pid, Update::Heap(heap_before)));
                 updates.push((end_us.max(t_us), pid, Update::GcEnd(heap_after)));
             }
@@ -230,6 +265,42 @@ mod tests {
         assert!((p.totals.pause_total_us - 70.5).abs() < 1e-9);
         assert!((p.totals.pause_max_us - 80.0).abs() < 1e-9);
         assert_eq!(p.totals.final_heap, 1700);
+    }
+
+    #[test]
+    fn generational_kinds_are_counted_apart() {
+        let gc = |kind: &str, pause: f64| {
+            format!(
+                "{{\"event\":\"gc\",\"t_us\":1,\"end_us\":2,\"pid\":0,\"kind\":\"{kind}\",\"pause_us\":{pause},\"heap_before\":9,\"heap_after\":8}}\n"
+            )
+        };
+        let t = [
+            gc("minor", 10.0),
+            gc("minor", 30.0),
+            gc("major", 500.0),
+            gc("full", 7.0),
+        ]
+        .concat()
+            + r#"{"event":"exit","t_us":3,"pid":0,"heap":8,"allocated":1,"collections":4,"freed":0,"pause_total_us":547.0,"pause_max_us":500.0}"#;
+        let p = parse(&t).expect("parses");
+        assert_eq!(
+            p.totals.minor,
+            Pauses {
+                count: 2,
+                total_us: 40.0,
+                max_us: 30.0
+            }
+        );
+        assert_eq!(
+            p.totals.major,
+            Pauses {
+                count: 1,
+                total_us: 500.0,
+                max_us: 500.0
+            }
+        );
+        let old = parse(TRACE).expect("a trace without kinds parses");
+        assert_eq!(old.totals.minor, Pauses::default());
     }
 
     #[test]
