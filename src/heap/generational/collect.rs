@@ -159,7 +159,7 @@ impl GenerationalHeap {
     /// Mark-compact's full collection of the old generation (the nursery is
     /// empty: a minor collection ran just before, or none is held).
     fn major(&mut self, roots: &mut dyn RootSet, reason: GcReason) -> GcEvent {
-        debug_assert!(self.nursery.is_none() && self.remembered.is_empty());
+        debug_assert!(self.nursery_used() == 0 && self.remembered.is_empty());
         let began = Tally::begin(self.footprint());
         let e = self.old.major(roots, reason);
         self.count_major(began, reason, e)
