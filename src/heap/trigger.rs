@@ -25,6 +25,9 @@ pub struct Trigger {
     at: usize,
     /// `--gc-stress`: due after any allocation.
     stress: bool,
+    /// The budget after a collection, in percent of what survived it
+    /// (`GROWTH_FACTOR` × 100 unless the heap sets another).
+    growth_percent: usize,
 }
 
 impl Trigger {
@@ -34,6 +37,7 @@ impl Trigger {
             since: 0,
             at: MIN_TRIGGER_BYTES,
             stress,
+            growth_percent: GROWTH_FACTOR * 100,
         }
     }
 
@@ -59,9 +63,17 @@ impl Trigger {
         self.since = 0;
     }
 
+    /// The budget after each collection: `percent` of what survived it.
+    pub fn set_growth_percent(&mut self, percent: usize) {
+        self.growth_percent = percent;
+    }
+
     /// A collection left `live` bytes: a new budget in proportion to them.
     pub fn reset(&mut self, live: usize) {
-        self.at = live.saturating_mul(GROWTH_FACTOR).max(MIN_TRIGGER_BYTES);
+        let budget = live as u128 * self.growth_percent as u128 / 100;
+        self.at = usize::try_from(budget)
+            .unwrap_or(usize::MAX)
+            .max(MIN_TRIGGER_BYTES);
         self.since = 0;
     }
 

@@ -97,11 +97,11 @@ impl GenerationalHeap {
         let mut ev = Some(minor);
         let major = match reason {
             GcReason::Explicit | GcReason::Limit => true,
-            GcReason::Stress => self.minors.is_multiple_of(STRESS_MAJOR_EVERY),
+            GcReason::Stress => self.minors().is_multiple_of(STRESS_MAJOR_EVERY),
             GcReason::Budget => false,
         };
-        if major || self.old.gc_due() {
-            self.earlier = ev;
+        if major || self.old.as_ref().is_some_and(|o| o.gc_due()) {
+            self.earlier = ev.map(Box::new);
             ev = Some(self.major(roots, reason));
         }
         self.allocated_at_gc = self.allocated_bytes();
@@ -113,30 +113,44 @@ impl GenerationalHeap {
     pub(super) fn minor(&mut self, roots: &mut dyn RootSet, reason: GcReason) -> Option<GcEvent> {
         let began = Tally::begin(self.footprint());
         let used = self.nursery_used();
-        let largest = NURSERY_LARGE_BYTES.min(self.young_size);
-        if !self.old.reserve(used, largest) {
-            self.old.release_spare();
-            return None;
-        }
-        let mut at = self.old.cursor();
-        let mut p = Promoter {
-            old: &mut self.old,
-            base: self.young_base,
-            size: self.young_size,
-            bytes: 0,
-            objects: 0,
+        let (bytes, objects) = if used == 0 {
+            // Nothing young: nothing to copy (an object born old may still
+            // have been remembered while the nursery was empty).
+            for r in self.remembered.drain(..) {
+                r.header_mut().flags &= !FLAG_REMEMBERED;
+            }
+            (0, 0)
+        } else {
+            let largest = NURSERY_LARGE_BYTES.min(self.young_size);
+            let (base, size) = (self.young_base, self.young_size);
+            self.old_mut();
+            let Some(old) = self.old.as_deref_mut() else {
+                return None; // never: just made
+            };
+            if !old.reserve(used, largest) {
+                old.release_spare();
+                return None;
+            }
+            let mut at = old.cursor();
+            let mut p = Promoter {
+                old,
+                base,
+                size,
+                bytes: 0,
+                objects: 0,
+            };
+            roots.visit(&mut |r| p.evacuate(r));
+            for &r in &self.remembered {
+                r.header_mut().flags &= !FLAG_REMEMBERED;
+                trace(r, &mut |s| p.evacuate(s));
+            }
+            while let Some(obj) = p.old.next_promoted(&mut at) {
+                trace(obj, &mut |s| p.evacuate(s));
+            }
+            p.old.release_spare();
+            self.remembered.clear();
+            (p.bytes, p.objects)
         };
-        roots.visit(&mut |r| p.evacuate(r));
-        for &r in &self.remembered {
-            r.header_mut().flags &= !FLAG_REMEMBERED;
-            trace(r, &mut |s| p.evacuate(s));
-        }
-        while let Some(obj) = p.old.next_promoted(&mut at) {
-            trace(obj, &mut |s| p.evacuate(s));
-        }
-        let (bytes, objects) = (p.bytes, p.objects);
-        self.remembered.clear();
-        self.old.release_spare();
         if std::mem::take(&mut self.minor_due) {
             self.next_nursery = (self.young_size * 2).min(MAX_NURSERY_BYTES);
         }
@@ -148,9 +162,8 @@ impl GenerationalHeap {
         } else {
             self.drop_nursery();
         }
-        self.minors += 1;
         self.promoted += bytes as u64;
-        let live = self.old.occupied();
+        let live = self.old.as_ref().map_or(0, |o| o.occupied());
         let mut e = self.tally.end(began, reason, self.footprint(), live, freed);
         e.kind = GcKind::Minor;
         Some(e)
@@ -161,8 +174,14 @@ impl GenerationalHeap {
     fn major(&mut self, roots: &mut dyn RootSet, reason: GcReason) -> GcEvent {
         debug_assert!(self.nursery_used() == 0 && self.remembered.is_empty());
         let began = Tally::begin(self.footprint());
-        let e = self.old.major(roots, reason);
-        self.count_major(began, reason, e)
+        let (live, freed) = match self.old.as_deref_mut() {
+            Some(old) => {
+                let e = old.major(roots, reason);
+                (e.live_bytes, e.freed_objects)
+            }
+            None => (0, 0), // nothing old yet
+        };
+        self.count_major(began, reason, live, freed)
     }
 
     /// The nursery adopted by the old generation, then one mark-compact
@@ -174,29 +193,24 @@ impl GenerationalHeap {
         }
         let used = self.nursery_used();
         if let Some(n) = self.nursery.take() {
-            self.old.adopt(n.seg, used);
+            self.old_mut().adopt(n.seg, used);
         }
         self.drop_nursery();
         self.minor_due = false;
         self.young_objects = 0;
-        let e = self.old.major(roots, reason);
-        self.count_major(began, reason, e)
+        let e = self.old_mut().major(roots, reason);
+        self.count_major(began, reason, e.live_bytes, e.freed_objects)
     }
 
     fn count_major(
         &mut self,
         began: crate::heap::tally::Began,
         reason: GcReason,
-        e: GcEvent,
+        live: usize,
+        freed: u64,
     ) -> GcEvent {
         self.majors += 1;
-        let mut ev = self.tally.end(
-            began,
-            reason,
-            self.footprint(),
-            e.live_bytes,
-            e.freed_objects,
-        );
+        let mut ev = self.tally.end(began, reason, self.footprint(), live, freed);
         ev.kind = GcKind::Major;
         ev
     }

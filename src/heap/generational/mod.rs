@@ -67,6 +67,9 @@ pub const MIN_NURSERY_BYTES: usize = MIN_SEGMENT_BYTES;
 pub const MAX_NURSERY_BYTES: usize = 256 * 1024;
 /// Objects bigger than this (bytes) are born in the old generation.
 pub const NURSERY_LARGE_BYTES: usize = 16 * 1024;
+/// The old generation's budget after a major collection, in percent of
+/// what survived it (mark-compact's is 200).
+const OLD_GROWTH_PERCENT: usize = 100;
 /// Header flag: an old object in the remembered set.
 pub const FLAG_REMEMBERED: u8 = FLAG_BACKEND;
 /// Under `--gc-stress`, every this many-th collection is a major one (the
@@ -92,7 +95,9 @@ pub struct GenerationalHeap {
     next_nursery: usize,
     /// The nursery filled up: a minor collection is due.
     minor_due: bool,
-    old: MarkCompactHeap,
+    /// Created at the first promotion or old birth: a process that only
+    /// ever allocates in its nursery costs less than a mark-compact one.
+    old: Option<Box<MarkCompactHeap>>,
     /// Old objects that may point at young ones (each has `FLAG_REMEMBERED`).
     remembered: Vec<ObjRef>,
     pool: Arc<SegmentPool>,
@@ -106,11 +111,10 @@ pub struct GenerationalHeap {
     allocated_at_gc: u64,
     /// Every collection, minor and major (`heap::tally`).
     tally: Tally,
-    minors: u64,
     majors: u64,
     promoted: u64,
     /// The minor collection before the major one `collect` returned.
-    earlier: Option<GcEvent>,
+    earlier: Option<Box<GcEvent>>,
 }
 
 // SAFETY: the raw pointers point into the nursery segment this heap
@@ -161,7 +165,7 @@ impl GenerationalHeap {
                 self.minor_due = true;
             }
         }
-        let r = self.old.alloc(kind, size)?;
+        let r = self.old_mut().alloc(kind, size)?;
         if self.nursery.is_some() && holds_refs(kind) {
             self.remember_old(r);
         }
@@ -174,7 +178,8 @@ impl GenerationalHeap {
     fn take_nursery(&mut self) -> bool {
         let mut size = self.next_nursery;
         if let Some(m) = self.config.max_heap {
-            let fits = |n: usize| self.old.held() + n + promotion_room(n) <= m;
+            let held = self.old_held();
+            let fits = |n: usize| held + n + promotion_room(n) <= m;
             while size > MIN_NURSERY_BYTES && !fits(size) {
                 size /= 2;
             }
@@ -192,7 +197,9 @@ impl GenerationalHeap {
         self.young_base = base.addr();
         self.young_size = size;
         self.nursery = Some(Nursery { seg });
-        self.old.set_outside(size);
+        if let Some(old) = &mut self.old {
+            old.set_outside(size);
+        }
         true
     }
 
@@ -205,12 +212,37 @@ impl GenerationalHeap {
         self.limit = std::ptr::null_mut();
         self.young_base = 0;
         self.young_size = 0;
-        self.old.set_outside(0);
+        if let Some(old) = &mut self.old {
+            old.set_outside(0);
+        }
     }
 
     /// Bytes of objects in the nursery.
     fn nursery_used(&self) -> usize {
         self.top.addr() - self.young_base
+    }
+
+    /// The old generation, created if this is its first use.
+    fn old_mut(&mut self) -> &mut MarkCompactHeap {
+        let (pool, config, outside) = (&self.pool, self.config, self.young_size);
+        self.old.get_or_insert_with(|| {
+            // Its budget decides majors; stress is this heap's own.
+            let mut old = MarkCompactHeap::new(
+                pool.clone(),
+                HeapConfig {
+                    stress: false,
+                    ..config
+                },
+            );
+            old.set_growth_percent(OLD_GROWTH_PERCENT);
+            old.set_outside(outside);
+            Box::new(old)
+        })
+    }
+
+    /// Bytes the old generation holds.
+    fn old_held(&self) -> usize {
+        self.old.as_ref().map_or(0, |o| o.held())
     }
 
     /// Puts the old object `r` in the remembered set (once).
@@ -230,15 +262,20 @@ impl GenerationalHeap {
             None => (0, 0),
         };
         Footprint {
-            bytes: self.old.held() + bytes,
-            segments: self.old.segments() + segments,
+            bytes: self.old_held() + bytes,
+            segments: self.old.as_ref().map_or(0, |o| o.segments()) + segments,
         }
+    }
+
+    /// Minor collections so far (every collection not a major one).
+    fn minors(&self) -> u64 {
+        self.tally.collections - self.majors
     }
 
     /// The generation counters of `heap_stats()`.
     fn generation_stats(&self) -> GenerationStats {
         GenerationStats {
-            minor_collections: self.minors,
+            minor_collections: self.minors(),
             major_collections: self.majors,
             nursery_bytes: self.young_size,
             promoted_bytes: self.promoted,
@@ -280,11 +317,6 @@ impl Heap for GenerationalHeap {
     const GENERATIONAL: bool = true;
 
     fn new(pool: Arc<SegmentPool>, config: HeapConfig) -> Self {
-        // The old generation's budget decides majors; stress is this heap's.
-        let old_config = HeapConfig {
-            stress: false,
-            ..config
-        };
         GenerationalHeap {
             top: std::ptr::null_mut(),
             limit: std::ptr::null_mut(),
@@ -293,7 +325,7 @@ impl Heap for GenerationalHeap {
             nursery: None,
             next_nursery: MIN_NURSERY_BYTES,
             minor_due: false,
-            old: MarkCompactHeap::new(pool.clone(), old_config),
+            old: None,
             remembered: Vec::new(),
             pool,
             config,
@@ -301,7 +333,6 @@ impl Heap for GenerationalHeap {
             young_objects: 0,
             allocated_at_gc: 0,
             tally: Tally::default(),
-            minors: 0,
             majors: 0,
             promoted: 0,
             earlier: None,
@@ -313,7 +344,7 @@ impl Heap for GenerationalHeap {
         if self.config.stress {
             self.allocated_bytes() != self.allocated_at_gc
         } else {
-            self.minor_due || self.old.gc_due()
+            self.minor_due || self.old.as_ref().is_some_and(|o| o.gc_due())
         }
     }
 
@@ -322,12 +353,12 @@ impl Heap for GenerationalHeap {
     }
 
     fn earlier_event(&mut self) -> Option<GcEvent> {
-        self.earlier.take()
+        self.earlier.take().map(|e| *e)
     }
 
     #[inline]
     fn allocated_bytes(&self) -> u64 {
-        self.young_allocated + self.old.allocated_bytes()
+        self.young_allocated + self.old.as_ref().map_or(0, |o| o.allocated_bytes())
     }
 
     fn stats(&self) -> HeapStats {
@@ -341,7 +372,7 @@ impl Heap for GenerationalHeap {
     fn generation(&self, r: ObjRef) -> Option<&'static str> {
         if self.is_young(r) {
             Some("young")
-        } else if self.old.holds(r.addr()) {
+        } else if self.old.as_ref().is_some_and(|o| o.holds(r.addr())) {
             Some("old")
         } else {
             None
@@ -358,7 +389,9 @@ impl Heap for GenerationalHeap {
             nursery: true,
         };
         let mut map = vec![nursery];
-        map.extend(self.old.segment_map());
+        if let Some(old) = &self.old {
+            map.extend(old.segment_map());
+        }
         map
     }
 
@@ -369,7 +402,7 @@ impl Heap for GenerationalHeap {
                 offset: r.addr() - self.young_base,
             });
         }
-        self.old.locate(r).map(|l| Location {
+        self.old.as_ref()?.locate(r).map(|l| Location {
             segment: l.segment + 1,
             ..l
         })

@@ -59,6 +59,18 @@ fn minor(h: &mut GenerationalHeap, roots: &mut [Value]) -> GcEvent {
 }
 
 #[test]
+fn a_heap_that_never_promoted_is_smaller_than_a_mark_compact_one() {
+    // What 100,000 idle or small processes cost (spawn_many): the old
+    // generation is made at the first promotion or old birth.
+    assert!(std::mem::size_of::<GenerationalHeap>() <= std::mem::size_of::<MarkCompactHeap>());
+    let (_pool, mut h) = heap();
+    let mut roots = vec![new_list(&mut h, &[Value::Int(1)]).unwrap()];
+    assert!(h.old.is_none(), "young objects need no old generation");
+    minor(&mut h, &mut roots);
+    assert!(h.old.is_some());
+}
+
+#[test]
 fn a_heap_that_never_allocated_holds_no_nursery() {
     let (pool, h) = heap();
     assert_eq!(pool.stats().in_use_bytes, 0);
@@ -359,7 +371,7 @@ fn the_old_generations_budget_makes_a_major_collection_due() {
     let (_pool, mut h) = heap();
     let mut roots = Vec::new();
     let mut rounds = 0;
-    while !h.old.gc_due() {
+    while !h.old.as_ref().is_some_and(|o| o.gc_due()) {
         // Everything allocated survives its minor collection: promoted.
         for i in 0..64 {
             roots.push(new_list(&mut h, &[Value::Int(i)]).unwrap());
@@ -438,8 +450,9 @@ fn a_minor_collection_without_room_to_promote_becomes_an_adopting_major() {
     while let Ok(s) = new_str(&mut h, &[b'o'; 70_000]) {
         roots.push(s);
     }
-    assert!(!h.old.reserve(h.nursery_used(), h.young_size));
-    h.old.release_spare();
+    let (used, size) = (h.nursery_used(), h.young_size);
+    assert!(!h.old_mut().reserve(used, size));
+    h.old_mut().release_spare();
     let e = h.collect(&mut roots, GcReason::Budget).unwrap();
     assert_eq!(e.kind, GcKind::Major, "the nursery was adopted");
     h.verify(&mut roots).unwrap();

@@ -26,7 +26,10 @@ use std::ptr::NonNull;
 
 impl GenerationalHeap {
     pub(super) fn verify_heap(&mut self, roots: &mut dyn RootSet) -> Result<(), String> {
-        let mut objects = self.old.verify_layout()?;
+        let mut objects = match self.old.as_deref_mut() {
+            Some(old) => old.verify_layout()?,
+            None => Vec::new(),
+        };
         let old_count = objects.len();
         let mut report = Report::default();
         self.check_nursery(&mut objects, &mut report);
@@ -36,7 +39,8 @@ impl GenerationalHeap {
         let all: FxHashSet<usize> = objects.iter().map(|r| r.addr()).collect();
         let live = reachable(&objects, &all, roots)?;
         let live_set: FxHashSet<usize> = live.iter().map(|r| r.addr()).collect();
-        let holds = |a: usize| self.is_young_addr(a) || self.old.holds(a);
+        let holds =
+            |a: usize| self.is_young_addr(a) || self.old.as_ref().is_some_and(|o| o.holds(a));
         verify_graph(&live, &live_set, &holds, roots, Refs::Strict, &mut |_| {})?;
         self.check_barrier(&live)
     }

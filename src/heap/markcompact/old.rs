@@ -25,6 +25,11 @@ impl MarkCompactHeap {
         self.outside = bytes;
     }
 
+    /// Its allocation budget after a collection, in percent of what survived.
+    pub(in crate::heap) fn set_growth_percent(&mut self, percent: usize) {
+        self.trigger.set_growth_percent(percent);
+    }
+
     /// Bytes of segments and spans it holds (spare room included).
     pub(in crate::heap) fn held(&self) -> usize {
         self.held
