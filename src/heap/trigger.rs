@@ -1,8 +1,10 @@
 //! When a full tracing collection is due, for the backends that collect
 //! when their allocation budget is spent (mark-compact, mark-sweep,
-//! semispace): after a
+//! semispace, generational's old generation): after a
 //! collection, the next comes once the process has allocated
-//! [`GROWTH_FACTOR`] times the bytes that survived it, and never sooner than
+//! [`GROWTH_FACTOR`] times the bytes that survived it (or another multiple
+//! the heap sets: generational's old generation, filled only by promotion,
+//! uses one), and never sooner than
 //! [`MIN_TRIGGER_BYTES`]; under `--gc-stress`, at every safepoint after an
 //! allocation. A collection's cost is in proportion to what survives (and,
 //! for sweeping, to the heap), so a budget in proportion to the survivors
@@ -109,6 +111,22 @@ mod tests {
         assert!(!t.due());
         t.postpone();
         assert_eq!((t.budget(), t.since()), (live * GROWTH_FACTOR, 0));
+        t.reset(usize::MAX);
+        assert_eq!(t.budget(), usize::MAX, "no overflow");
+    }
+
+    #[test]
+    fn a_heap_may_set_its_own_growth() {
+        let mut t = Trigger::new(false);
+        t.set_growth_percent(100);
+        let live = MIN_TRIGGER_BYTES * 3;
+        t.reset(live);
+        assert_eq!(t.budget(), live);
+        t.set_growth_percent(150);
+        t.reset(live);
+        assert_eq!(t.budget(), live * 3 / 2);
+        t.reset(10);
+        assert_eq!(t.budget(), MIN_TRIGGER_BYTES);
         t.reset(usize::MAX);
         assert_eq!(t.budget(), usize::MAX, "no overflow");
     }
