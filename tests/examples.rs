@@ -49,6 +49,7 @@ fn the_other_examples_run() {
         "examples/hello.loam",
         "examples/closures.loam",
         "examples/statics.loam",
+        "examples/generations.loam",
         "examples/bench/scaling.loam",
         "examples/bench/pause.loam",
     ] {
