@@ -91,6 +91,7 @@ impl GenerationalHeap {
         // counts): the major one then finds the nursery empty.
         let Some(minor) = self.minor(roots, reason) else {
             let e = self.adopting_major(roots, reason);
+            self.old_due = false;
             self.allocated_at_gc = self.allocated_bytes();
             return Some(e);
         };
@@ -104,6 +105,7 @@ impl GenerationalHeap {
             self.earlier = ev.map(Box::new);
             ev = Some(self.major(roots, reason));
         }
+        self.old_due = false;
         self.allocated_at_gc = self.allocated_bytes();
         ev
     }

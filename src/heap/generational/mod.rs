@@ -95,6 +95,9 @@ pub struct GenerationalHeap {
     next_nursery: usize,
     /// The nursery filled up: a minor collection is due.
     minor_due: bool,
+    /// An old birth spent the old generation's budget: a major collection
+    /// is due (kept here so that `gc_due` reads no further than this heap).
+    old_due: bool,
     /// Created at the first promotion or old birth: a process that only
     /// ever allocates in its nursery costs less than a mark-compact one.
     old: Option<Box<MarkCompactHeap>>,
@@ -102,9 +105,8 @@ pub struct GenerationalHeap {
     remembered: Vec<ObjRef>,
     pool: Arc<SegmentPool>,
     config: HeapConfig,
-    /// Bytes ever allocated in the nursery (old births are the old
-    /// generation's `allocated_bytes`).
-    young_allocated: u64,
+    /// Bytes ever allocated, young and old births.
+    allocated: u64,
     /// Objects born in the nursery since the last minor collection.
     young_objects: u64,
     /// `allocated_bytes()` at the end of the last collection (`--gc-stress`).
@@ -141,7 +143,7 @@ impl GenerationalHeap {
             let p = self.top;
             // SAFETY: top + size <= limit, inside the nursery.
             self.top = unsafe { p.add(size) };
-            self.young_allocated += size as u64;
+            self.allocated += size as u64;
             self.young_objects += 1;
             // SAFETY: p is non-null (an empty window has limit == top == null,
             // so no size > 0 passes), 8-aligned (sizes are multiples of 8) and
@@ -165,7 +167,10 @@ impl GenerationalHeap {
                 self.minor_due = true;
             }
         }
-        let r = self.old_mut().alloc(kind, size)?;
+        let old = self.old_mut();
+        let r = old.alloc(kind, size)?;
+        self.old_due = old.gc_due();
+        self.allocated += size as u64;
         if self.nursery.is_some() && holds_refs(kind) {
             self.remember_old(r);
         }
@@ -325,11 +330,12 @@ impl Heap for GenerationalHeap {
             nursery: None,
             next_nursery: MIN_NURSERY_BYTES,
             minor_due: false,
+            old_due: false,
             old: None,
             remembered: Vec::new(),
             pool,
             config,
-            young_allocated: 0,
+            allocated: 0,
             young_objects: 0,
             allocated_at_gc: 0,
             tally: Tally::default(),
@@ -344,7 +350,7 @@ impl Heap for GenerationalHeap {
         if self.config.stress {
             self.allocated_bytes() != self.allocated_at_gc
         } else {
-            self.minor_due || self.old.as_ref().is_some_and(|o| o.gc_due())
+            self.minor_due || self.old_due
         }
     }
 
@@ -358,7 +364,7 @@ impl Heap for GenerationalHeap {
 
     #[inline]
     fn allocated_bytes(&self) -> u64 {
-        self.young_allocated + self.old.as_ref().map_or(0, |o| o.allocated_bytes())
+        self.allocated
     }
 
     fn stats(&self) -> HeapStats {
