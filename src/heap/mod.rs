@@ -2,7 +2,9 @@
 //!
 //! Each process owns one heap. The VM allocates through [`Alloc`] (which
 //! `Heap` extends), reports what the backend may need to know (reference
-//! stores and drops for `rc`, `free` for `manual`), and at safepoints, when
+//! stores and drops for `rc`, `free` for `manual`, every reference stored
+//! into an existing object for `generational`'s write barrier, through
+//! `Alloc::remember`, which the value layer's store functions call), and at safepoints, when
 //! [`Heap::gc_due`] says so, hands its roots to [`Heap::collect`]. The
 //! backend never knows opcodes; the VM never knows the collector's internals.
 //! Objects never move except inside `collect`, so between safepoints a raw
