@@ -69,3 +69,35 @@ pub(crate) unsafe fn move_object(src: *const u8, dst: *mut u8, size: usize) {
         }
     }
 }
+
+/// Cheney's scan cursor: the object at `at` (segment index, byte offset)
+/// among `count` segments packed with objects, moving `at` past it; None
+/// when it meets `top`, the copy cursor in the last segment. `seg(i)` is
+/// segment i's base and how far it was filled (read for all but the last).
+#[inline(always)]
+pub(crate) fn next_packed(
+    at: &mut (usize, usize),
+    count: usize,
+    seg: impl Fn(usize) -> (*mut u8, usize),
+    top: *mut u8,
+) -> Option<ObjRef> {
+    loop {
+        if at.0 >= count {
+            return None;
+        }
+        let (base, used) = seg(at.0);
+        let last = at.0 + 1 == count;
+        let end = if last { top.addr() - base.addr() } else { used };
+        if at.1 < end {
+            // SAFETY: [base, end) is packed with objects whose headers were
+            // written (allocation) or copied whole (a copy or promotion).
+            let r = unsafe { ObjRef::from_ptr(NonNull::new_unchecked(base.add(at.1))) };
+            at.1 += r.size();
+            return Some(r);
+        }
+        if last {
+            return None;
+        }
+        *at = (at.0 + 1, 0);
+    }
+}

@@ -139,7 +139,13 @@ impl GenerationalHeap {
     /// Whether `r` is in the nursery.
     #[inline(always)]
     fn is_young(&self, r: ObjRef) -> bool {
-        r.addr().wrapping_sub(self.young_base) < self.young_size
+        self.is_young_addr(r.addr())
+    }
+
+    /// Whether `a` lies in the nursery.
+    #[inline(always)]
+    fn is_young_addr(&self, a: usize) -> bool {
+        a.wrapping_sub(self.young_base) < self.young_size
     }
 
     #[inline(always)]

@@ -45,10 +45,6 @@ impl GenerationalHeap {
         self.check_barrier(&live)
     }
 
-    fn is_young_addr(&self, a: usize) -> bool {
-        a.wrapping_sub(self.young_base) < self.young_size
-    }
-
     /// The nursery's objects, packed up to the bump pointer, pushed onto `objects`.
     fn check_nursery(&self, objects: &mut Vec<ObjRef>, report: &mut Report) {
         let Some(base) = self.nursery.as_ref().map(|n| n.seg.base().as_ptr()) else {

@@ -11,6 +11,7 @@
 //! ([`MarkCompactHeap::set_outside`]).
 
 use super::{MarkCompactHeap, Seg};
+use crate::heap::forward::next_packed;
 use crate::heap::segment::{MAX_SEGMENT_BYTES, MIN_SEGMENT_BYTES, Segment};
 use crate::heap::{GcEvent, GcReason, RootSet};
 use crate::value::ObjRef;
@@ -160,26 +161,8 @@ impl MarkCompactHeap {
     /// pointer.
     #[inline(always)]
     pub(in crate::heap) fn next_promoted(&self, at: &mut Cursor) -> Option<ObjRef> {
-        loop {
-            let s = self.segs.get(at.0)?;
-            let last = at.0 + 1 == self.segs.len();
-            let end = if last {
-                self.top.addr() - s.base().addr()
-            } else {
-                s.used
-            };
-            if at.1 < end {
-                // SAFETY: [base, end) is packed with objects whose headers
-                // were written (allocation) or copied whole (promotion).
-                let r = unsafe { ObjRef::from_ptr(NonNull::new_unchecked(s.base().add(at.1))) };
-                at.1 += r.size();
-                return Some(r);
-            }
-            if last {
-                return None;
-            }
-            *at = (at.0 + 1, 0);
-        }
+        let seg = |i: usize| (self.segs[i].base(), self.segs[i].used);
+        next_packed(at, self.segs.len(), seg, self.top)
     }
 
     /// Takes `seg`, packed with objects up to `used`, as one of its own

@@ -25,7 +25,7 @@
 //! still refer to from-space.
 
 use super::{LARGE_OBJECT_BYTES, Seg, SemispaceHeap, copy_room, to_space_plan};
-use crate::heap::forward::{forwardee, move_object, set_forwarding};
+use crate::heap::forward::{forwardee, move_object, next_packed, set_forwarding};
 use crate::heap::tally::Tally;
 use crate::heap::{GcEvent, GcReason, RootSet};
 use crate::value::ObjRef;
@@ -81,26 +81,8 @@ impl ToSpace {
     /// scanned, moving the cursor past it; None when it met the copy cursor.
     #[inline(always)]
     fn next_unscanned(&self, at: &mut (usize, usize)) -> Option<ObjRef> {
-        loop {
-            let s = self.segs.get(at.0).filter(|_| at.0 < self.opened)?;
-            let last = at.0 + 1 == self.opened;
-            let end = if last {
-                self.top.addr() - s.base().addr()
-            } else {
-                s.used
-            };
-            if at.1 < end {
-                // SAFETY: [base, end) is packed with copied objects, whose
-                // headers were copied whole.
-                let r = unsafe { ObjRef::from_ptr(NonNull::new_unchecked(s.base().add(at.1))) };
-                at.1 += r.size();
-                return Some(r);
-            }
-            if last {
-                return None;
-            }
-            *at = (at.0 + 1, 0);
-        }
+        let seg = |i: usize| (self.segs[i].base(), self.segs[i].used);
+        next_packed(at, self.opened, seg, self.top)
     }
 }
 
