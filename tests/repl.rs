@@ -341,3 +341,26 @@ fn commands_work_on_every_backend() {
         b.with(Commands);
     }
 }
+
+#[test]
+fn imports_are_relative_to_the_current_directory_and_run_once() {
+    // Tests run in the package's folder.
+    let mut s = session();
+    let (out, err) = s.feed(&[
+        "import \"tests/scripts/modules/lib/counter.loam\" as c;",
+        "c.bump();",
+        "c.bump();",
+    ]);
+    assert_eq!(out, "1\n2\n", "{err}");
+    // A later entry importing the same file binds the same map: the module does not run again.
+    let (out, err) = s.feed(&[
+        "import \"tests/../tests/scripts/modules/lib/counter.loam\" as d;",
+        "d == c;",
+        "d.bump();",
+    ]);
+    assert_eq!(out, "true\n3\n", "{err}");
+    let (_, err) = s.feed(&["import \"no/such.loam\" as x;"]);
+    assert!(err.contains("cannot import 'no/such.loam'"), "{err}");
+    let (out, err) = s.feed(&["c.current();"]);
+    assert_eq!(out, "3\n", "{err}");
+}

@@ -3,6 +3,8 @@
 //! the expectations written in its comments (the same format as the shared
 //! conformance suite):
 //!
+//! Files in a folder named `lib` are modules the scripts import.
+//!
 //! ```text
 //! // expect: TEXT                 next line of stdout
 //! // expect runtime error: TEXT   exit status 70 and TEXT in stderr
@@ -81,7 +83,8 @@ fn scripts(dir: &Path, out: &mut Vec<PathBuf>) {
     };
     for e in rd.flatten() {
         let p = e.path();
-        if p.is_dir() {
+        // A folder named `lib` holds modules the scripts import, not scripts.
+        if p.is_dir() && p.file_name().is_some_and(|n| n != "lib") {
             scripts(&p, out);
         } else if p.extension().is_some_and(|x| x == "loam") {
             out.push(p);

@@ -58,6 +58,15 @@ builtins! {
     SelfPid = "self",
     Monitor = "monitor",
     Sleep = "sleep",
+    Sort = "sort",
+    // Internal: only the runtime's own Loam code (`compiler/sort.loam`) can name these.
+    SortCheck = "__sort_check",
+    SortStore = "__sort_store",
+}
+
+/// Builtins only the runtime's own Loam code can name (`__` names).
+pub fn is_internal(id: u16) -> bool {
+    NAMES.get(id as usize).is_some_and(|n| n.starts_with("__"))
 }
 
 /// The number of the builtin called `name`.

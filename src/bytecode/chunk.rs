@@ -35,6 +35,9 @@ pub struct Proto {
     pub names: HashMap<u32, String>,
     /// The builtin this is, for builtins (their code is empty).
     pub native: Option<u16>,
+    /// Part of the runtime's own Loam code (`sort` with a comparator): left
+    /// out of stack traces, so errors point at the script's call.
+    pub internal: bool,
     /// Program-wide number of this function's first instruction: the site
     /// number of word `pc` is `site_base + pc` (see [`Program::site_location`]).
     pub site_base: u32,
@@ -65,6 +68,28 @@ pub struct Program {
     pub site_table: Vec<(u32, u32)>,
     /// The next unused site number.
     pub next_site: u32,
+    /// The modules the program imports, by number (section 4.1).
+    pub modules: Vec<ModuleInfo>,
+    /// The static string `"__proto"`, the key method lookup follows.
+    pub proto_key: Value,
+    /// `sort(xs, less)`: a static closure of the runtime's Loam merge sort
+    /// (`compiler/sort.loam`), compiled into programs that name `sort`.
+    pub sort_by: Option<Value>,
+}
+
+/// One imported module: compiled once per program, its top level run the
+/// first time an `import` of it runs.
+#[derive(Debug, Clone)]
+pub struct ModuleInfo {
+    /// The canonical path (what makes two imports the same module).
+    pub path: std::path::PathBuf,
+    /// Its top level: a function of no arguments that returns the module's map.
+    pub proto: u32,
+    /// A static closure of `proto` (what an import calls).
+    pub loader: Value,
+    /// The slot of the program's top-level frame (the main process's frame 0)
+    /// that caches the module's map once it has run (nil before).
+    pub slot: u32,
 }
 
 impl crate::value::format::FnNames for Program {

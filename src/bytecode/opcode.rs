@@ -169,6 +169,15 @@ opcodes! {
     JEqNilL,
     /// a: slot; word: jump unless slot a is not nil
     JNeNilL,
+    /// x: constant (the method's name): replace the top (the receiver) with
+    /// the method found in it or its `__proto` chain, then push the receiver
+    /// again (`x:name(...)`; a `Call` follows the arguments)
+    Method,
+    /// x: module number; word: if the module has run, push its map and jump;
+    /// else push its top level's closure (a `Call 0` follows)
+    ModuleGet,
+    /// x: module number: cache the top (the module's map) in its slot of the top frame
+    ModuleSet,
 }
 
 impl Op {
@@ -192,6 +201,7 @@ impl Op {
                 | Op::JNeLI
                 | Op::JEqNilL
                 | Op::JNeNilL
+                | Op::ModuleGet
         )
     }
 }

@@ -54,7 +54,9 @@ pub fn verify(p: &Proto, n_protos: usize, n_builtins: usize) -> Result<(), Verif
             return fail(pc, "instruction runs past the end");
         }
         match op {
-            Op::Const | Op::GetField | Op::SetField if x(ins) as usize >= p.consts.len() => {
+            Op::Const | Op::GetField | Op::SetField | Op::Method
+                if x(ins) as usize >= p.consts.len() =>
+            {
                 return fail(pc, "constant number out of range");
             }
             Op::GetLocalField | Op::SetLocalField if b(ins) as usize >= p.consts.len() => {

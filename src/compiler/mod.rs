@@ -5,16 +5,18 @@
 //! top-level names, their slots, and the interned string literals.
 
 pub mod emit;
+mod modules;
 pub mod resolve;
 pub mod statics;
 
+use crate::bytecode::builtins::Builtin;
 use crate::bytecode::builtins::NAMES;
 use crate::bytecode::chunk::{Program, Proto};
 use crate::diagnostics::Diagnostic;
 use crate::syntax::span::Source;
 use crate::value::Value;
 use crate::value::func::new_closure;
-use resolve::{DeclKind, Resolver, TopBinding};
+use resolve::{DeclKind, Res, Resolver, TopBinding};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -38,6 +40,8 @@ pub fn new_program() -> Program {
         let v = new_closure(&mut p.statics, i as u32, &[]).unwrap_or(Value::Nil);
         p.builtins.push(v);
     }
+    // Tiny, so the static segment cannot refuse it.
+    p.proto_key = crate::value::string::new_str(&mut p.statics, b"__proto").unwrap_or(Value::Nil);
     p
 }
 
@@ -77,19 +81,52 @@ fn compile_in(
         source: source.clone(),
     };
     let module = crate::syntax::parse(&source).map_err(fail)?;
-    let res = Resolver::resolve(&module.stmts, &session.top, &mut program.statics).map_err(fail)?;
+    // Modules first (each compiled once per program); on an error the
+    // program keeps none of the modules this compilation added.
+    let first_module = program.modules.len();
+    let imports = match modules::load_imports(program, &module.stmts, &source, &mut Vec::new()) {
+        Ok(t) => t,
+        Err(e) => {
+            program.modules.truncate(first_module);
+            return Err(e);
+        }
+    };
+    let reserve = modules::reserve_slots(program, first_module, session.next_slot);
+    let res = match Resolver::resolve(&module.stmts, &session.top, &mut program.statics) {
+        Ok(r) => r,
+        Err(d) => {
+            program.modules.truncate(first_module);
+            return Err(fail(d));
+        }
+    };
+    if program.sort_by.is_none() && res.uses.values().any(|r| *r == Res::Builtin(SORT)) {
+        match compile_sort(program) {
+            Ok(f) => program.sort_by = Some(f),
+            Err(e) => {
+                program.modules.truncate(first_module);
+                return Err(e);
+            }
+        }
+    }
     let src_id = program.sources.len() as u32;
     program.sources.push(source.clone());
-    let out = emit::Emitter::emit(
-        program,
-        &res,
-        &module.stmts,
-        src_id,
+    let unit = emit::Unit {
+        source: src_id,
         repl,
-        session.next_slot,
-        &mut session.strings,
-    )
-    .map_err(fail)?;
+        first_slot: session.next_slot,
+        reserve,
+        imports: &imports,
+        module: None,
+        internal: false,
+    };
+    let out = match emit::Emitter::emit(program, &res, &module.stmts, &unit, &mut session.strings) {
+        Ok(o) => o,
+        Err(d) => {
+            program.modules.truncate(first_module);
+            return Err(fail(d));
+        }
+    };
+    session.next_slot += reserve;
     for (d, slot) in &out.top_slots {
         let decl = &res.decls[*d as usize];
         session
@@ -109,4 +146,43 @@ fn compile_in(
             .push((decl.name.clone(), TopBinding::Const(*v, kind)));
     }
     Ok(out.main)
+}
+
+const SORT: u16 = Builtin::Sort as u16;
+
+/// Compiles the runtime's Loam `sort(xs, less)` (`sort.loam`) into the
+/// program; returns its function, a static closure.
+fn compile_sort(program: &mut Program) -> Result<Value, CompileError> {
+    let source = Arc::new(Source::new("<sort>", include_str!("sort.loam")));
+    let fail = |diagnostics| CompileError {
+        diagnostics,
+        source: source.clone(),
+    };
+    let module = crate::syntax::parse(&source).map_err(fail)?;
+    let res = Resolver::resolve_internal(&module.stmts, &mut program.statics).map_err(fail)?;
+    let src_id = program.sources.len() as u32;
+    program.sources.push(source.clone());
+    let imports = HashMap::new();
+    let unit = emit::Unit {
+        source: src_id,
+        repl: false,
+        first_slot: 0,
+        reserve: 0,
+        imports: &imports,
+        module: None,
+        internal: true,
+    };
+    let mut strings = HashMap::new();
+    let out =
+        emit::Emitter::emit(program, &res, &module.stmts, &unit, &mut strings).map_err(fail)?;
+    out.top_consts
+        .iter()
+        .find(|(d, _)| res.decls[*d as usize].name == "sort")
+        .map(|(_, v)| *v)
+        .ok_or_else(|| {
+            fail(vec![Diagnostic::new(
+                "internal error: sort.loam has no sort",
+                Default::default(),
+            )])
+        })
 }

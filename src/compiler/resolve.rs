@@ -162,6 +162,8 @@ pub struct Resolver<'a> {
     errors: Vec<Diagnostic>,
     folder: StaticFolder,
     statics: &'a mut StaticSegment,
+    /// The runtime's own code: may name the internal builtins.
+    internal: bool,
 }
 
 impl<'a> Resolver<'a> {
@@ -171,7 +173,25 @@ impl<'a> Resolver<'a> {
         top: &[(String, TopBinding)],
         statics: &'a mut StaticSegment,
     ) -> Result<Resolution, Vec<Diagnostic>> {
+        Self::resolve_in(stmts, top, statics, false)
+    }
+
+    /// Resolves the runtime's own Loam code, which may name internal builtins.
+    pub fn resolve_internal(
+        stmts: &[Stmt],
+        statics: &'a mut StaticSegment,
+    ) -> Result<Resolution, Vec<Diagnostic>> {
+        Self::resolve_in(stmts, &[], statics, true)
+    }
+
+    fn resolve_in(
+        stmts: &[Stmt],
+        top: &[(String, TopBinding)],
+        statics: &'a mut StaticSegment,
+        internal: bool,
+    ) -> Result<Resolution, Vec<Diagnostic>> {
         let mut r = Resolver {
+            internal,
             res: Resolution::default(),
             scopes: Vec::new(),
             func: TOP_FUNC,
@@ -283,6 +303,10 @@ impl<'a> Resolver<'a> {
         for s in stmts {
             match &s.kind {
                 StmtKind::Let { name, .. } => slots.push(self.declare(name, DeclKind::Let, false)),
+                StmtKind::Import { name, .. } if top => {
+                    slots.push(self.declare(name, DeclKind::Let, false))
+                }
+                StmtKind::Import { .. } => self.error("'import' only at the top level", s.span),
                 StmtKind::Fn(f) => {
                     if let Some(name) = &f.name {
                         let d = self.declare(name, DeclKind::Fn, true);
@@ -386,6 +410,14 @@ impl<'a> Resolver<'a> {
                 }
             }
             StmtKind::Static { .. } => {}
+            StmtKind::Import { name, .. } => {
+                if let (Some(&d), Some(sc)) = (
+                    self.res.decl_at.get(&name.span.start),
+                    self.scopes.last_mut(),
+                ) {
+                    sc.mark_declared(&name.name, d);
+                }
+            }
         }
     }
 
@@ -422,7 +454,9 @@ impl<'a> Resolver<'a> {
                 }
                 Some(Res::Decl(d))
             }
-            None => names::lookup(&id.name).map(Res::Builtin),
+            None => names::lookup(&id.name)
+                .filter(|b| self.internal || !names::is_internal(*b))
+                .map(Res::Builtin),
         }
     }
 
@@ -502,6 +536,10 @@ impl<'a> Resolver<'a> {
                 self.expr(index);
             }
             ExprKind::Field { obj, .. } => self.expr(obj),
+            ExprKind::Method { obj, args, .. } => {
+                self.expr(obj);
+                args.iter().for_each(|a| self.expr(a));
+            }
             ExprKind::Unary { expr, .. } => self.expr(expr),
             ExprKind::Binary { lhs, rhs, .. }
             | ExprKind::And(lhs, rhs)

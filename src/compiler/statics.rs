@@ -84,6 +84,7 @@ impl StaticFolder {
             }
             ExprKind::Fn(_)
             | ExprKind::Call { .. }
+            | ExprKind::Method { .. }
             | ExprKind::Index { .. }
             | ExprKind::Field { .. } => {
                 return Err(not_const());

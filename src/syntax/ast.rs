@@ -93,6 +93,12 @@ pub enum StmtKind {
         name: Ident,
         init: Expr,
     },
+    /// `import "path" as name;` (`path_span` covers the string literal).
+    Import {
+        path: String,
+        path_span: Span,
+        name: Ident,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -133,6 +139,13 @@ pub enum ExprKind {
     Field {
         obj: Box<Expr>,
         name: Ident,
+    },
+    /// `obj:name(args)`: `name` looked up in obj and its `__proto` chain,
+    /// called with obj first.
+    Method {
+        obj: Box<Expr>,
+        name: Ident,
+        args: Vec<Expr>,
     },
     Unary {
         op: UnOp,
@@ -182,6 +195,7 @@ impl ExprKind {
             Call { callee, args } => args.iter().map(|e| e.depth).fold(callee.depth, u32::max),
             Index { obj, index } => obj.depth.max(index.depth),
             Field { obj, .. } => obj.depth,
+            Method { obj, args, .. } => args.iter().map(|e| e.depth).fold(obj.depth, u32::max),
             Unary { expr, .. } => expr.depth,
             Binary { lhs, rhs, .. } | And(lhs, rhs) | Or(lhs, rhs) => lhs.depth.max(rhs.depth),
         }
@@ -222,7 +236,7 @@ impl StmtKind {
                 start, end, body, ..
             } => start.depth.max(end.depth).max(body.depth),
             ForIn { iter, body, .. } => iter.depth.max(body.depth),
-            Break | Continue | Return(None) => 0,
+            Break | Continue | Return(None) | Import { .. } => 0,
             Return(Some(e)) => e.depth,
             Fn(f) => f.body.depth,
         }

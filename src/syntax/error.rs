@@ -116,6 +116,7 @@ const STMT_ONLY_START: &[&str] = &[
     "\"return\"",
     "\"break\"",
     "\"continue\"",
+    "\"import\"",
 ];
 
 /// Every keyword: all of them, and identifiers, may follow a `.`.
@@ -137,6 +138,8 @@ const KEYWORDS: &[&str] = &[
     "\"and\"",
     "\"or\"",
     "\"not\"",
+    "\"import\"",
+    "\"as\"",
 ];
 
 /// Binary operators: when one is expected, any other could be too, and
@@ -147,7 +150,7 @@ const BINARY_OPS: &[&str] = &[
 ];
 
 /// Postfix operators, which follow any complete operand.
-const POSTFIX_OPS: &[&str] = &["\"(\"", "\"[\"", "\".\""];
+const POSTFIX_OPS: &[&str] = &["\"(\"", "\"[\"", "\".\"", "\":\""];
 
 /// Longest list of alternatives spelled out in a message.
 const MAX_LISTED: usize = 5;

@@ -59,6 +59,10 @@ pub(super) fn sx(e: &Expr) -> String {
         }
         Index { obj, index } => format!("(index {} {})", sx(obj), sx(index)),
         Field { obj, name } => format!("(. {} {})", sx(obj), name.name),
+        Method { obj, name, args } => {
+            let args: Vec<String> = args.iter().map(sx).collect();
+            format!("(: {} {} {})", sx(obj), name.name, args.join(" "))
+        }
         Unary { op, expr } => format!("({op:?} {})", sx(expr)),
         Binary { op, lhs, rhs } => format!("({} {} {})", op.symbol(), sx(lhs), sx(rhs)),
         And(l, r) => format!("(and {} {})", sx(l), sx(r)),
@@ -159,6 +163,7 @@ fn statements() {
             StmtKind::Return(_) => "return",
             StmtKind::Fn(_) => "fn",
             StmtKind::Static { .. } => "static",
+            StmtKind::Import { .. } => "import",
         })
         .collect();
     assert_eq!(
@@ -234,4 +239,39 @@ fn functions_as_statements_and_expressions() {
     assert!(matches!(m.stmts[1].kind, StmtKind::Expr(_)));
     // A declaration takes no `;`.
     assert_eq!(one_err("fn f() { };").0, "expected statement but found ';'");
+}
+
+#[test]
+fn method_calls_bind_like_calls_and_fields() {
+    assert_eq!(expr("a:f(1, 2)"), "(: a f 1 2)");
+    assert_eq!(expr("a.b:f()[0]"), "(index (: (. a b) f ) 0)");
+    assert_eq!(expr("a:f():g(x)"), "(: (: a f ) g x)");
+    assert_eq!(expr("-a:f()"), "(Neg (: a f ))");
+    assert_eq!(expr("x:in()"), "(: x in )");
+    // In a map literal's key a `:` ends the key; parentheses make it a method call.
+    assert_eq!(expr("{a: b:f()}"), "{a:(: b f )}");
+    assert_eq!(expr("{(a:k()): 1}"), "{(: a k ):1}");
+    assert_eq!(expr("{[a:k()]: 1}"), "{[(: a k )]:1}");
+    // A method needs its argument list.
+    assert_eq!(one_err("a:f;").0, "expected '(' but found ';'");
+}
+
+#[test]
+fn imports_name_a_path_and_a_binding() {
+    let m = ok("import \"lib/v.loam\" as v;");
+    let StmtKind::Import {
+        path,
+        path_span,
+        name,
+    } = &m.stmts[0].kind
+    else {
+        panic!("not an import")
+    };
+    assert_eq!((path.as_str(), name.name.as_str()), ("lib/v.loam", "v"));
+    assert_eq!(path_span.range(), 7..19);
+    assert_eq!(
+        one_err("import v as v;").0,
+        "expected string but found identifier 'v'"
+    );
+    assert_eq!(one_err("import \"a\";").0, "expected 'as' but found ';'");
 }

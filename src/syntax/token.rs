@@ -44,6 +44,10 @@ pub enum Token {
     And,
     #[token("or")]
     Or,
+    #[token("import")]
+    Import,
+    #[token("as")]
+    As,
     #[token("not")]
     Not,
 
@@ -158,6 +162,8 @@ impl Token {
             And => "and",
             Or => "or",
             Not => "not",
+            Import => "import",
+            As => "as",
             Semi => ";",
             Comma => ",",
             Colon => ":",

@@ -22,9 +22,10 @@ pub use string::StrRef;
 
 /// A Loam value. The representation is fixed (`repr(u32)`: a 4-byte tag,
 /// then the payload at offset 4 or 8) so a value copies as 16 plain bytes.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Default)]
 #[repr(u32)]
 pub enum Value {
+    #[default]
     Nil,
     Bool(bool),
     Int(i64),

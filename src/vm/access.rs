@@ -29,6 +29,46 @@ pub(super) fn get_field<H: Heap>(heap: &H, obj: Value, key: Value) -> Result<Val
     }
 }
 
+/// Most maps a method lookup examines, the receiver included (section 3):
+/// a longer `__proto` chain, or a cycle, ends in `no method`.
+const MAX_PROTO_CHAIN: usize = 100;
+
+/// The method `key` of `obj` (`obj:key(...)`): obj's own entry when it has
+/// one (even nil), else the first found along its `__proto` chain.
+#[inline(never)]
+pub(super) fn method<H: Heap>(
+    heap: &H,
+    obj: Value,
+    key: Value,
+    proto_key: Value,
+) -> Result<Value, Trap> {
+    let name = || {
+        key.as_str()
+            .map_or(String::new(), |s| s.as_str().into_owned())
+    };
+    heap.check(&obj)?;
+    if obj.as_map().is_none() {
+        return err(format!(
+            "cannot call method '{}' on {}",
+            name(),
+            obj.type_name()
+        ));
+    }
+    let mut at = obj;
+    for _ in 0..MAX_PROTO_CHAIN {
+        heap.check(&at)?;
+        let Some(m) = at.as_map() else { break };
+        if let Some(f) = m.get(&key) {
+            return Ok(f);
+        }
+        match m.get(&proto_key) {
+            Some(p) => at = p,
+            None => break,
+        }
+    }
+    err(format!("no method '{}'", name()))
+}
+
 /// `a + b` beyond two ints or two floats: mixed numbers, strings, lists.
 #[inline(never)]
 pub(super) fn add_values<H: Heap>(heap: &mut H, lhs: Value, rhs: Value) -> Result<Value, Trap> {

@@ -21,7 +21,7 @@
 //! backend with `CHECKS_USE` (manual) whether an object may be used before
 //! the VM looks into it.
 
-use super::access::{add_values, capture_at, get_field, index};
+use super::access::{add_values, capture_at, get_field, index, method};
 use super::error::{Trap, err};
 use super::{Exit, Frame, MAX_FRAMES, Vm};
 use crate::bytecode::chunk::Program;
@@ -421,6 +421,13 @@ impl<H: Heap> Vm<H> {
                         None => None,
                     };
                     let Some((c, target)) = target else {
+                        // `sort` called as a value with a comparator: run this
+                        // Call again on the runtime's Loam sort (both static).
+                        if let Some(f) = sort_by(&program, stack[callee_at], argc) {
+                            stack[callee_at] = f;
+                            ip = at;
+                            continue;
+                        }
                         // A builtin called as a value, or an error.
                         let r = protect!({
                             self.fault_pc = pc!();
@@ -582,6 +589,25 @@ impl<H: Heap> Vm<H> {
                     inc!(v);
                     top!() = v;
                     dec!(obj);
+                }
+                op::Method => {
+                    // The method replaces the receiver, which moves up one
+                    // slot (its count moves with it): [f, x], then the
+                    // arguments, then `Call`.
+                    let obj = top!();
+                    let key = proto.consts[x(ins) as usize];
+                    let own = if H::CHECKS_USE {
+                        None
+                    } else {
+                        obj.as_map().and_then(|m| m.get(&key))
+                    };
+                    let f = match own {
+                        Some(f) => f,
+                        None => tryv!(pc!(), method(&self.heap, obj, key, program.proto_key)),
+                    };
+                    inc!(f);
+                    top!() = f;
+                    push!(obj);
                 }
                 op::ForLoop => {
                     let s = x(ins) as usize;
@@ -771,6 +797,17 @@ fn release_slots<H: Heap>(heap: &mut H, stack: &mut [Value], from: usize, to: us
     for v in &mut stack[from..to] {
         heap.release(std::mem::replace(v, Value::Nil));
     }
+}
+
+/// The runtime's Loam `sort(xs, less)` when `callee` is the builtin `sort`
+/// called with two arguments.
+#[cold]
+fn sort_by(program: &Program, callee: Value, argc: usize) -> Option<Value> {
+    let c = callee.as_closure()?;
+    let sort = crate::bytecode::builtins::Builtin::Sort as u16;
+    (argc == 2 && program.protos.get(c.proto() as usize)?.native == Some(sort))
+        .then_some(program.sort_by)
+        .flatten()
 }
 
 /// The message for reading a variable whose `let` has not run yet.

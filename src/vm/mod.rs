@@ -406,6 +406,9 @@ impl<H: Heap> Vm<H> {
             Trap::Block(_) => "internal error: a wait escaped the VM".into(),
         };
         let n = self.frames.len();
+        // The runtime's own Loam code is left out: an error inside it is
+        // reported at the script's call.
+        let program = &self.program;
         let trace = self
             .frames
             .iter()
@@ -420,6 +423,12 @@ impl<H: Heap> Vm<H> {
                 },
             })
             .take(n)
+            .filter(|t| {
+                !program
+                    .protos
+                    .get(t.proto as usize)
+                    .is_some_and(|p| p.internal)
+            })
             .collect();
         RuntimeError {
             message,

@@ -386,6 +386,34 @@ impl<H: Heap> Vm<H> {
                     return err(format!("cannot iterate over {}", v.type_name()));
                 }
             }
+            op::ModuleGet | op::ModuleSet => {
+                let Some(m) = program.modules.get(x(ins) as usize) else {
+                    return err(format!("internal error: no module {}", x(ins)));
+                };
+                // Imports run only in the main process, whose frame 0 is
+                // the program's top level (or the REPL's).
+                let at = self.frames.first().map_or(usize::MAX, |f| f.base) + m.slot as usize;
+                if at >= sp {
+                    return err("internal error: a module's slot is outside the top frame");
+                }
+                if ins as u8 == op::ModuleGet {
+                    let off = proto.code[ip] as i32;
+                    ip += 1;
+                    let cached = stack[at];
+                    if matches!(cached, Value::Nil) {
+                        push!(m.loader);
+                    } else {
+                        inc!(cached);
+                        push!(cached);
+                        jump!(off);
+                    }
+                } else {
+                    let v = top!();
+                    inc!(v);
+                    let old = std::mem::replace(&mut stack[at], v);
+                    dec!(old);
+                }
+            }
             op::Echo => {
                 let v = top!();
                 if !matches!(v, Value::Nil) {

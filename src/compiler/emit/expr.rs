@@ -2,6 +2,7 @@
 //! (with their superinstructions).
 
 use super::*;
+use crate::bytecode::builtins::Builtin;
 
 impl Emitter<'_> {
     // --- expressions -------------------------------------------------------
@@ -91,6 +92,18 @@ impl Emitter<'_> {
                 let k = self.konst(k);
                 self.cur().span = e.span;
                 self.op(Op::GetField, k, 0);
+            }
+            ExprKind::Method { obj, name, args } => {
+                // [x] -> [f, x], the arguments, then a call with x first.
+                self.expr(obj);
+                let k = self.string(&name.name, name.span);
+                let k = self.konst(k);
+                self.cur().span = e.span;
+                self.op(Op::Method, k, 1);
+                args.iter().for_each(|a| self.expr(a));
+                self.cur().span = e.span;
+                let n = args.len() as u32 + 1;
+                self.op(Op::Call, n, -(n as i32));
             }
             ExprKind::Unary { op, expr } => match (op, &expr.kind) {
                 (UnOp::Neg, ExprKind::Int(i)) if *i != i64::MIN => self.int(-i),
@@ -204,6 +217,14 @@ impl Emitter<'_> {
             _ => None,
         };
         match native {
+            // With a comparator, sort is the runtime's Loam merge sort (an ordinary call).
+            Some(b) if b == Builtin::Sort as u16 && args.len() == 2 => {
+                let f = self.program.sort_by.unwrap_or(Value::Nil);
+                self.push_const(f);
+                args.iter().for_each(|a| self.expr(a));
+                self.cur().span = e.span;
+                self.op(Op::Call, 2, -2);
+            }
             Some(b) => {
                 args.iter().for_each(|a| self.expr(a));
                 self.cur().span = e.span;

@@ -59,11 +59,32 @@ pub struct Emitted {
     pub top_consts: Vec<(DeclId, Value)>,
 }
 
+/// How one compilation unit (a script, a REPL entry or a module) is emitted.
+pub struct Unit<'u> {
+    /// Which of the program's sources the unit's spans point into.
+    pub source: u32,
+    /// A REPL entry: ends with `Halt`, echoes expression statements.
+    pub repl: bool,
+    /// The top frame's slots already in use (REPL).
+    pub first_slot: u32,
+    /// Slots to reserve at the start of the top frame, after `first_slot`:
+    /// the caches of the modules this compilation added (nil until each runs).
+    pub reserve: u32,
+    /// The module each `import` statement binds, by the statement's start offset.
+    pub imports: &'u HashMap<u32, u32>,
+    /// This unit is module number m: its last statement is the expression of
+    /// its map, which it caches (`ModuleSet m`) and returns.
+    pub module: Option<(u32, String)>,
+    /// The runtime's own Loam code (`Proto::internal`).
+    pub internal: bool,
+}
+
 pub struct Emitter<'a> {
     program: &'a mut Program,
     res: &'a Resolution,
     source: u32,
     repl: bool,
+    imports: &'a HashMap<u32, u32>,
     strings: &'a mut HashMap<String, Value>,
     proto_of: Vec<u32>,
     const_fn: Vec<Option<Value>>,
@@ -72,23 +93,23 @@ pub struct Emitter<'a> {
 }
 
 impl<'a> Emitter<'a> {
-    /// Emits a module. `first_slot`: the top frame's slots already in use (REPL).
+    /// Emits a unit.
     pub fn emit(
         program: &'a mut Program,
         res: &'a Resolution,
         stmts: &[Stmt],
-        source: u32,
-        repl: bool,
-        first_slot: u32,
+        unit: &Unit<'a>,
         strings: &'a mut HashMap<String, Value>,
     ) -> Result<Emitted, Vec<Diagnostic>> {
         let base = program.protos.len() as u32;
         let n = res.funcs.len();
+        let (source, repl) = (unit.source, unit.repl);
         let mut e = Emitter {
             program,
             res,
             source,
             repl,
+            imports: unit.imports,
             strings,
             proto_of: (0..n as u32).map(|f| base + f).collect(),
             const_fn: vec![None; n],
@@ -99,6 +120,7 @@ impl<'a> Emitter<'a> {
             e.program.protos.push(Proto {
                 name: info.name.clone(),
                 source,
+                internal: unit.internal,
                 ..Proto::default()
             });
             if info.is_const && f != TOP_FUNC as usize {
@@ -110,17 +132,43 @@ impl<'a> Emitter<'a> {
                 }
             }
         }
-        e.program.protos[base as usize].name = Some(if repl {
-            "<repl>".into()
-        } else {
-            "<main>".into()
+        e.program.protos[base as usize].name = Some(match (&unit.module, repl) {
+            (Some((_, path)), _) => format!("<module {path}>"),
+            (None, true) => "<repl>".into(),
+            (None, false) => "<main>".into(),
         });
-        e.fs.push(e.new_state(TOP_FUNC, first_slot));
+        e.fs.push(e.new_state(TOP_FUNC, unit.first_slot));
+        if unit.reserve > 0 {
+            e.op(Op::Nils, unit.reserve, unit.reserve as i32);
+        }
+        // A module's last statement is the expression of its map.
+        let (body, exports) = match (&unit.module, stmts.split_last()) {
+            (Some((m, _)), Some((last, body))) => (body, Some((*m, last))),
+            _ => (stmts, None),
+        };
         let start = e.enter_block(TOP_BLOCK, stmts, 0);
-        for s in stmts {
+        for s in body {
             e.stmt(s);
         }
-        e.op(if repl { Op::Halt } else { Op::ReturnNil }, 0, 0);
+        match exports {
+            Some((
+                m,
+                Stmt {
+                    kind: StmtKind::Expr(map),
+                    span,
+                    ..
+                },
+            )) => {
+                e.expr(map);
+                e.cur().span = *span;
+                e.op(Op::ModuleSet, m, 0);
+                e.op(Op::Return, 0, -1);
+            }
+            Some((_, s)) => e.error("internal error: a module without its map", s.span),
+            None => {
+                e.op(if repl { Op::Halt } else { Op::ReturnNil }, 0, 0);
+            }
+        }
         let top_slots = e.res.block_decls.get(&TOP_BLOCK).map_or(Vec::new(), |ds| {
             ds.iter()
                 .enumerate()
@@ -544,6 +592,7 @@ impl<'a> Emitter<'a> {
             let mut proto = st.proto;
             let old = std::mem::take(&mut self.program.protos[idx]);
             proto.name = old.name;
+            proto.internal = old.internal;
             proto.source = self.source;
             proto.max_stack = st.max + 1;
             if st.func == TOP_FUNC {

@@ -109,6 +109,22 @@ impl Emitter<'_> {
                 }
             },
             StmtKind::Fn(_) | StmtKind::Static { .. } => {}
+            StmtKind::Import { name, .. } => {
+                // The cached map, or the module's top level called (once per program).
+                let Some(&m) = self.imports.get(&s.span.start) else {
+                    self.error("internal error: an import without its module", s.span);
+                    return;
+                };
+                let get = self.op(Op::ModuleGet, m, 1);
+                self.word(0);
+                self.op(Op::Call, 0, 0);
+                let here = self.here();
+                self.patch_extra(get, here);
+                match self.res.decl_at.get(&name.span.start).copied() {
+                    Some(d) => self.store(d),
+                    None => self.error("internal error: unresolved import", name.span),
+                }
+            }
         }
     }
 

@@ -8,6 +8,7 @@ mod collections;
 mod core;
 mod memory;
 mod process;
+mod sort_by;
 mod strings;
 
 use super::Vm;
@@ -63,6 +64,9 @@ pub(crate) fn call<H: Heap>(vm: &mut Vm<H>, id: u16, args: &[Value]) -> Result<V
         B::SelfPid => process::self_pid(vm, args),
         B::Monitor => process::monitor(vm, args),
         B::Sleep => process::sleep(vm, args),
+        B::Sort => err("sort() is not available yet"),
+        B::SortCheck => sort_by::check(vm, args),
+        B::SortStore => sort_by::store(vm, args),
     }
 }
 
