@@ -2,6 +2,9 @@
 //! Fibonacci, no allocation), compiled once and run in-process on the
 //! default backend (mark-compact), output discarded. What is timed is one
 //! whole run: runtime start, `fib(22)` (about 57 000 calls), shutdown.
+//! And method calls against the code they replace: `examples/bench/methods.loam`
+//! makes 100 000 calls `p:area()` (found on the receiver's `__proto`), or the
+//! same calls spelled `p.cls.area(p)` (two field reads and a call).
 //!
 //! Run: `cargo bench --bench dispatch`.
 
@@ -38,6 +41,12 @@ fn dispatch(c: &mut Criterion) {
     g.bench_function("fib 22", |b| {
         b.iter(|| run(&program, main, black_box(&["22"])))
     });
+    let (program, main) = compile(include_str!("../examples/bench/methods.loam"));
+    for kind in ["method", "field"] {
+        g.bench_function(format!("{kind} calls 100000"), |b| {
+            b.iter(|| run(&program, main, black_box(&[kind, "100000"])))
+        });
+    }
     g.finish();
 }
 

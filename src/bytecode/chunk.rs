@@ -72,6 +72,10 @@ pub struct Program {
     pub modules: Vec<ModuleInfo>,
     /// The static string `"__proto"`, the key method lookup follows.
     pub proto_key: Value,
+    /// String literals, interned program-wide (every unit, every REPL entry):
+    /// the same text is the same static object, so map lookups by a literal
+    /// key usually succeed on identity.
+    pub strings: HashMap<String, Value>,
     /// `sort(xs, less)`: a static closure of the runtime's Loam merge sort
     /// (`compiler/sort.loam`), compiled into programs that name `sort`.
     pub sort_by: Option<Value>,

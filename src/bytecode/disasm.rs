@@ -60,7 +60,7 @@ fn disassemble_proto(out: &mut String, program: &Program, id: usize, p: &Proto) 
             Op::JLt | Op::JLe | Op::JGt | Op::JGe | Op::JEq | Op::JNe => {
                 format!("{:+} -> {}", sx(ins), pc as i64 + 1 + sx(ins) as i64)
             }
-            Op::Const | Op::GetField | Op::SetField => {
+            Op::Const | Op::GetField | Op::SetField | Op::Method => {
                 let k = x(ins);
                 let v = p
                     .consts
@@ -106,7 +106,19 @@ fn disassemble_proto(out: &mut String, program: &Program, id: usize, p: &Proto) 
             }
             Op::LocalAddI => format!("slot {}, {}", a(ins), sb(ins)),
             Op::LocalIndexI => format!("slot {}, [{}]", a(ins), b(ins)),
-            Op::GetLocalField | Op::SetLocalField => {
+            Op::ModuleGet => {
+                let off = p.code.get(pc + 1).copied().unwrap_or(0) as i32;
+                let name = program
+                    .modules
+                    .get(x(ins) as usize)
+                    .map_or("?".into(), |m| m.path.display().to_string());
+                format!(
+                    "{} ({name}), {off:+} -> {}",
+                    x(ins),
+                    pc as i64 + 2 + off as i64
+                )
+            }
+            Op::GetLocalField | Op::SetLocalField | Op::LocalMethod => {
                 let v = p
                     .consts
                     .get(b(ins) as usize)

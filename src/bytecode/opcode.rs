@@ -173,6 +173,9 @@ opcodes! {
     /// the method found in it or its `__proto` chain, then push the receiver
     /// again (`x:name(...)`; a `Call` follows the arguments)
     Method,
+    /// a: slot, b: constant (the method's name): push the method found in
+    /// slot a's map or its `__proto` chain, then slot a (`x:name(...)` on a local)
+    LocalMethod,
     /// x: module number; word: if the module has run, push its map and jump;
     /// else push its top level's closure (a `Call 0` follows)
     ModuleGet,

@@ -59,7 +59,9 @@ pub fn verify(p: &Proto, n_protos: usize, n_builtins: usize) -> Result<(), Verif
             {
                 return fail(pc, "constant number out of range");
             }
-            Op::GetLocalField | Op::SetLocalField if b(ins) as usize >= p.consts.len() => {
+            Op::GetLocalField | Op::SetLocalField | Op::LocalMethod
+                if b(ins) as usize >= p.consts.len() =>
+            {
                 return fail(pc, "constant number out of range");
             }
             Op::Closure if x(ins) as usize >= n_protos => {

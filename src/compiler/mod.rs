@@ -42,6 +42,9 @@ pub fn new_program() -> Program {
     }
     // Tiny, so the static segment cannot refuse it.
     p.proto_key = crate::value::string::new_str(&mut p.statics, b"__proto").unwrap_or(Value::Nil);
+    // Literals are interned program-wide, so a map built with `"__proto"`
+    // holds the very key method lookup follows.
+    p.strings.insert("__proto".into(), p.proto_key);
     p
 }
 
@@ -51,7 +54,6 @@ pub struct Session {
     pub top: Vec<(String, TopBinding)>,
     /// Slots of the top frame in use.
     pub next_slot: u32,
-    strings: HashMap<String, Value>,
 }
 
 /// Compiles a script; returns the number of its top-level function.
@@ -119,7 +121,7 @@ fn compile_in(
         module: None,
         internal: false,
     };
-    let out = match emit::Emitter::emit(program, &res, &module.stmts, &unit, &mut session.strings) {
+    let out = match emit::Emitter::emit(program, &res, &module.stmts, &unit) {
         Ok(o) => o,
         Err(d) => {
             program.modules.truncate(first_module);
@@ -172,9 +174,7 @@ fn compile_sort(program: &mut Program) -> Result<Value, CompileError> {
         module: None,
         internal: true,
     };
-    let mut strings = HashMap::new();
-    let out =
-        emit::Emitter::emit(program, &res, &module.stmts, &unit, &mut strings).map_err(fail)?;
+    let out = emit::Emitter::emit(program, &res, &module.stmts, &unit).map_err(fail)?;
     out.top_consts
         .iter()
         .find(|(d, _)| res.decls[*d as usize].name == "sort")

@@ -120,8 +120,7 @@ fn compile_module(
         module: Some((m, source.name.clone())),
         internal: false,
     };
-    let mut strings = HashMap::new();
-    let out = Emitter::emit(program, &res, &module.stmts, &unit, &mut strings).map_err(fail)?;
+    let out = Emitter::emit(program, &res, &module.stmts, &unit).map_err(fail)?;
     let loader = new_closure(&mut program.statics, out.main, &[])
         .map_err(|e| fail(vec![Diagnostic::new(e.to_string(), Span::new(0, 0))]))?;
     program.modules.push(ModuleInfo {

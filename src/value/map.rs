@@ -129,10 +129,10 @@ impl MapRef {
         match self.index() {
             None => {
                 let used = self.used();
+                let slots = self.slots();
                 // Field names are usually the very string objects the map was
                 // built with (interned literals): try identity first.
                 if let Value::Obj(_, k) = key {
-                    let slots = self.slots();
                     for i in 0..used {
                         // SAFETY: i < used: an initialised key slot.
                         if let Value::Obj(_, r) = unsafe { &*slots.add(2 * i) }
@@ -141,6 +141,23 @@ impl MapRef {
                             return Some(i);
                         }
                     }
+                    // An object key is a string (`is_key`); so is any object
+                    // key it can equal. Its hash and bytes are read once.
+                    if k.kind() != Kind::Str {
+                        return None;
+                    }
+                    let k = super::StrRef(*k);
+                    let (h, bytes) = (k.hash(), k.bytes());
+                    return (0..used).find(|&i| {
+                        // SAFETY: i < used: an initialised key slot.
+                        match unsafe { &*slots.add(2 * i) } {
+                            Value::Obj(_, r) if r.kind() == Kind::Str => {
+                                let r = super::StrRef(*r);
+                                r.hash() == h && r.bytes() == bytes
+                            }
+                            _ => false,
+                        }
+                    });
                 }
                 (0..used).find(|&i| key_eq(&self.key_at(i), key))
             }

@@ -590,23 +590,35 @@ impl<H: Heap> Vm<H> {
                     top!() = v;
                     dec!(obj);
                 }
-                op::Method => {
-                    // The method replaces the receiver, which moves up one
-                    // slot (its count moves with it): [f, x], then the
-                    // arguments, then `Call`.
-                    let obj = top!();
-                    let key = proto.consts[x(ins) as usize];
-                    let own = if H::CHECKS_USE {
+                op::Method | op::LocalMethod => {
+                    // [x] -> [f, x] (Method: the receiver's count moves up a
+                    // slot; LocalMethod: pushes both), then the arguments, then `Call`.
+                    let (obj, key) = if ins as u8 == op::Method {
+                        (top!(), proto.consts[x(ins) as usize])
+                    } else {
+                        (slot!(a(ins)), proto.consts[b(ins) as usize])
+                    };
+                    // The receiver's own entry, else its prototype's (the
+                    // usual case); deeper chains and errors out of line.
+                    let near = if H::CHECKS_USE {
                         None
                     } else {
-                        obj.as_map().and_then(|m| m.get(&key))
+                        obj.as_map().and_then(|m| {
+                            m.get(&key)
+                                .or_else(|| m.get(&program.proto_key)?.as_map()?.get(&key))
+                        })
                     };
-                    let f = match own {
+                    let f = match near {
                         Some(f) => f,
                         None => tryv!(pc!(), method(&self.heap, obj, key, program.proto_key)),
                     };
                     inc!(f);
-                    top!() = f;
+                    if ins as u8 == op::Method {
+                        top!() = f;
+                    } else {
+                        inc!(obj);
+                        push!(f);
+                    }
                     push!(obj);
                 }
                 op::ForLoop => {

@@ -95,11 +95,26 @@ impl Emitter<'_> {
             }
             ExprKind::Method { obj, name, args } => {
                 // [x] -> [f, x], the arguments, then a call with x first.
-                self.expr(obj);
+                let local = self.plain_local(obj);
+                if local.is_none() {
+                    self.expr(obj);
+                }
                 let k = self.string(&name.name, name.span);
                 let k = self.konst(k);
                 self.cur().span = e.span;
-                self.op(Op::Method, k, 1);
+                match (local, u16::try_from(k)) {
+                    (Some(slot), Ok(k)) => {
+                        self.word(enc_ab(Op::LocalMethod, slot, k));
+                        self.adjust(2);
+                    }
+                    (Some(slot), Err(_)) => {
+                        self.op(Op::GetLocal, slot as u32, 1);
+                        self.op(Op::Method, k, 1);
+                    }
+                    (None, _) => {
+                        self.op(Op::Method, k, 1);
+                    }
+                }
                 args.iter().for_each(|a| self.expr(a));
                 self.cur().span = e.span;
                 let n = args.len() as u32 + 1;

@@ -85,7 +85,6 @@ pub struct Emitter<'a> {
     source: u32,
     repl: bool,
     imports: &'a HashMap<u32, u32>,
-    strings: &'a mut HashMap<String, Value>,
     proto_of: Vec<u32>,
     const_fn: Vec<Option<Value>>,
     fs: Vec<FnState>,
@@ -99,7 +98,6 @@ impl<'a> Emitter<'a> {
         res: &'a Resolution,
         stmts: &[Stmt],
         unit: &Unit<'a>,
-        strings: &'a mut HashMap<String, Value>,
     ) -> Result<Emitted, Vec<Diagnostic>> {
         let base = program.protos.len() as u32;
         let n = res.funcs.len();
@@ -110,7 +108,6 @@ impl<'a> Emitter<'a> {
             source,
             repl,
             imports: unit.imports,
-            strings,
             proto_of: (0..n as u32).map(|f| base + f).collect(),
             const_fn: vec![None; n],
             fs: Vec::new(),
@@ -329,12 +326,12 @@ impl<'a> Emitter<'a> {
     }
 
     fn string(&mut self, s: &str, span: Span) -> Value {
-        if let Some(v) = self.strings.get(s) {
+        if let Some(v) = self.program.strings.get(s) {
             return *v;
         }
         match new_str(&mut self.program.statics, s.as_bytes()) {
             Ok(v) => {
-                self.strings.insert(s.to_string(), v);
+                self.program.strings.insert(s.to_string(), v);
                 v
             }
             Err(e) => {
