@@ -2,8 +2,9 @@
 //! long recursion, closures made in a loop, counters sharing captured state,
 //! churn of lists, maps and strings, a large object, garbage enough to start
 //! collections, a list grown while iterated, keys made at run time, statics
-//! inside heap objects and printed cycles. Each is charged to the frame in
-//! full before it is written.
+//! inside heap objects and printed cycles, objects with methods on a
+//! prototype chain, and a sort whose comparator allocates. Each is charged
+//! to the frame in full before it is written.
 
 use super::build::Gen;
 use super::prelude::M;
@@ -15,7 +16,7 @@ impl Gen<'_> {
         let t = self.fresh("t");
         // The heavy idioms only at the top level, outside loops.
         let heavy = self.frames.is_empty() && self.cur().mult == 1;
-        let n = if heavy { 15 } else { 9 };
+        let n = if heavy { 17 } else { 9 };
         match self.below(n) {
             0 => self.tree_recursion(&t),
             1 => self.chain_recursion(&t),
@@ -32,6 +33,8 @@ impl Gen<'_> {
             12 => self.grown_while_iterated(&t),
             13 => self.runtime_keys(&t),
             14 => self.statics_in_heap(&t),
+            15 => self.method_objects(&t),
+            16 => self.sort_allocating(&t),
             _ => self.printed_cycle(&t),
         }
     }
@@ -369,6 +372,65 @@ impl Gen<'_> {
         self.line(&format!(
             "print(\"{t}\", str({v}) == str({v}), len(str({v})));"
         ));
+        self.declare(&v, Ty::List, true, false);
+        true
+    }
+
+    /// `n` objects of two classes sharing a base through `__proto`, whose
+    /// methods allocate, mutate `self` with compound assignment and call
+    /// each other.
+    fn method_objects(&mut self, t: &str) -> bool {
+        let n = 1 + self.below(60);
+        if !self.spend(n as u64 * 4 + 4) {
+            return false;
+        }
+        let (base, a, b, v) = (
+            self.fresh("base"),
+            self.fresh("ca"),
+            self.fresh("cb"),
+            self.fresh("v"),
+        );
+        let k = self.int_atom();
+        self.line(&format!(
+            "let {base} = {{\"grow\": fn(self, x) {{ self.n += x; push(self.log, [x, self:tag()]); return self; }}, \"tag\": fn(self) {{ return \"base\"; }}}};"
+        ));
+        self.line(&format!(
+            "let {a} = {{\"__proto\": {base}, \"tag\": fn(self) {{ return \"a\" + str(self.n); }}}};"
+        ));
+        self.line(&format!("let {b} = {{\"__proto\": {a}}};"));
+        self.line(&format!("let {v} = [];"));
+        self.line(&format!("for i in 0..{n} {{"));
+        self.line(&format!(
+            "  let o = {{\"__proto\": i % 2 == 0 and {a} or {b}, \"n\": i, \"log\": []}};"
+        ));
+        self.line(&format!("  o:grow({k} % 7):grow(i);"));
+        self.line(&format!("  push({v}, o);"));
+        self.line("}");
+        self.line(&format!(
+            "let {t}s = 0; for o in {v} {{ {t}s += o.n + len(o.log); }}"
+        ));
+        self.line(&format!("print(\"{t}\", {t}s, {v}[0]:tag(), check({v}));"));
+        self.declare(&v, Ty::List, true, false);
+        true
+    }
+
+    /// A list of `n` pairs sorted by a comparator that allocates (so moving
+    /// collectors run in the middle of the sort), stable on ties.
+    fn sort_allocating(&mut self, t: &str) -> bool {
+        let n = self.below(120);
+        if !self.spend(n as u64 * 8 + 4) {
+            return false;
+        }
+        let v = self.fresh("v");
+        let m = 1 + self.below(9);
+        self.line(&format!("let {v} = [];"));
+        self.line(&format!(
+            "for i in 0..{n} {{ push({v}, [(i * 7919) % {m}, str(i)]); }}"
+        ));
+        self.line(&format!(
+            "sort({v}, fn(p, q) {{ let junk = [p, q, str(p[0])]; return p[0] < q[0]; }});"
+        ));
+        self.line(&format!("print(\"{t}\", {v}, check({v}));"));
         self.declare(&v, Ty::List, true, false);
         true
     }

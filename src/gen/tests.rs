@@ -77,3 +77,11 @@ fn programs_are_bounded() {
     }
     assert!(cfg.max_statements > 0 && cfg.budget > 0);
 }
+
+#[test]
+fn seeds_reach_methods_and_sorting() {
+    let texts: Vec<String> = (0..200).map(from_seed).collect();
+    let with = |needle: &str| texts.iter().filter(|t| t.contains(needle)).count();
+    assert!(with(":grow(") > 0, "no program calls methods");
+    assert!(with("sort(") > 0, "no program sorts with a comparator");
+}
