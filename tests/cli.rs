@@ -437,3 +437,43 @@ fn gc_trace_gc_stats_and_leak_check_under_every_backend() {
         }
     }
 }
+
+#[test]
+fn check_and_dis_cover_every_module() {
+    let lib = temp_script(
+        "cli_mod_lib.loam",
+        b"fn twice(x) { return x * 2; }\nprint(\"lib ran\");\n",
+    );
+    let lib_name = lib.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    let main = temp_script(
+        "cli_mod_main.loam",
+        format!("import \"{lib_name}\" as m;\nprint(m.twice(2));\n").as_bytes(),
+    );
+    let o = loam(&["--check", main.to_str().unwrap_or_default()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(o.stdout.is_empty(), "--check ran something");
+    let o = loam(&["--dis", main.to_str().unwrap_or_default()]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("fn twice") && out.contains("fn <module "),
+        "{out}"
+    );
+    assert!(
+        out.contains("ModuleGet") && out.contains("ModuleSet"),
+        "{out}"
+    );
+    assert!(!out.lines().any(|l| l == "lib ran"), "ran the module: {out}");
+    // An error in the module fails --check of the importer, at the module's place.
+    let bad = temp_script("cli_mod_bad.loam", b"let ok = 1;\nprint(missing);\n");
+    let main = temp_script(
+        "cli_mod_uses_bad.loam",
+        b"import \"cli_mod_bad.loam\" as b;\n",
+    );
+    let o = loam(&["--check", main.to_str().unwrap_or_default()]);
+    assert_eq!(o.status.code(), Some(65));
+    let err = stderr(&o);
+    assert!(
+        err.contains("cli_mod_bad.loam:2:7") && err.contains("undefined variable 'missing'"),
+        "{err} {bad:?}"
+    );
+}
