@@ -38,7 +38,7 @@ pub(super) fn add_values<H: Heap>(heap: &mut H, lhs: Value, rhs: Value) -> Resul
     heap.check(&lhs)?;
     heap.check(&rhs)?;
     if let (Some(x), Some(y)) = (lhs.as_str(), rhs.as_str()) {
-        return Ok(new_str_parts(heap, &[x.bytes(), y.bytes()])?);
+        return Ok(new_str_parts(heap, &[x.as_str(), y.as_str()])?);
     }
     if let (Some(x), Some(y)) = (lhs.as_list(), rhs.as_list()) {
         let v = concat(heap, x, y)?;
@@ -126,7 +126,7 @@ pub(crate) fn set_index<H: Heap>(
 pub(super) fn field_error(obj: &Value, key: &Value) -> String {
     let name = key
         .as_str()
-        .map(|s| s.as_str().into_owned())
+        .map(|s| s.as_str().to_owned())
         .unwrap_or_default();
     format!(
         "cannot read field '{name}' of {} (fields are map keys)",
