@@ -58,6 +58,16 @@ builtins! {
     SelfPid = "self",
     Monitor = "monitor",
     Sleep = "sleep",
+    Byte = "byte",
+    Chr = "chr",
+    Find = "find",
+    Replace = "replace",
+    Upper = "upper",
+    Lower = "lower",
+    Trim = "trim",
+    StartsWith = "starts_with",
+    EndsWith = "ends_with",
+    Format = "format",
 }
 
 /// The number of the builtin called `name`.
