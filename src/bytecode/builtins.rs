@@ -68,6 +68,11 @@ builtins! {
     StartsWith = "starts_with",
     EndsWith = "ends_with",
     Format = "format",
+    Sort = "sort",
+    Reverse = "reverse",
+    Insert = "insert",
+    Remove = "remove",
+    Slice = "slice",
 }
 
 /// The number of the builtin called `name`.

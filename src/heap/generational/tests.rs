@@ -135,7 +135,7 @@ fn every_kind_of_store_is_seen_by_the_barrier() {
     type Make = fn(&mut GenerationalHeap) -> Value;
     type Store = fn(&mut GenerationalHeap, Value, Value);
     type Read = fn(Value) -> Value;
-    let stores: [(&str, Make, Store, Read); 7] = [
+    let stores: [(&str, Make, Store, Read); 10] = [
         (
             "list slot",
             |h| new_list(h, &[Value::Nil]).unwrap(),
@@ -143,6 +143,28 @@ fn every_kind_of_store_is_seen_by_the_barrier() {
                 o.as_list().unwrap().set(h, 0, y);
             },
             |o| o.as_list().unwrap().get(0).unwrap(),
+        ),
+        (
+            "insert into inline room",
+            |h| {
+                let l = new_list(h, &[]).unwrap();
+                l.as_list().unwrap().push(h, Value::Int(0)).unwrap();
+                l
+            },
+            |h, o, y| assert_eq!(o.as_list().unwrap().insert(h, 0, y), Ok(true)),
+            |o| o.as_list().unwrap().get(0).unwrap(),
+        ),
+        (
+            "insert that grows the storage",
+            |h| new_list(h, &[Value::Int(0), Value::Int(1)]).unwrap(),
+            |h, o, y| assert_eq!(o.as_list().unwrap().insert(h, 1, y), Ok(true)),
+            |o| o.as_list().unwrap().get(1).unwrap(),
+        ),
+        (
+            "insert at the end",
+            |h| new_list(h, &[Value::Int(0)]).unwrap(),
+            |h, o, y| assert_eq!(o.as_list().unwrap().insert(h, 1, y), Ok(true)),
+            |o| o.as_list().unwrap().get(1).unwrap(),
         ),
         (
             "push into inline room",

@@ -6,6 +6,8 @@
 
 mod collections;
 mod core;
+/// (Public to the crate for the comparator sort: `lists::store_sorted`.)
+pub(crate) mod lists;
 mod memory;
 mod process;
 mod strings;
@@ -54,12 +56,18 @@ pub(crate) fn call<H: Heap>(vm: &mut Vm<H>, id: u16, args: &[Value]) -> Result<V
         B::Substr => strings::substr(vm, args),
         B::Byte => strings::byte(vm, args),
         B::Chr => strings::chr(vm, args),
+        B::Find if args.first().is_some_and(|v| v.as_list().is_some()) => lists::find(vm, args),
         B::Find => strings::find(vm, args),
         B::Replace => strings::replace(vm, args),
         B::Upper | B::Lower => strings::case(vm, b == B::Upper, args),
         B::Trim => strings::trim(vm, args),
         B::StartsWith | B::EndsWith => strings::affix(vm, b == B::StartsWith, args),
         B::Format => strings::format(vm, args),
+        B::Sort => lists::sort(vm, args),
+        B::Reverse => lists::reverse(vm, args),
+        B::Insert => lists::insert(vm, args),
+        B::Remove => lists::remove(vm, args),
+        B::Slice => lists::slice(vm, args),
         B::Free => memory::free(vm, args),
         B::Gc => memory::gc(vm, args),
         B::HeapStats => memory::heap_stats(vm, args),
