@@ -73,6 +73,18 @@ builtins! {
     Insert = "insert",
     Remove = "remove",
     Slice = "slice",
+    Ceil = "ceil",
+    Round = "round",
+    Sin = "sin",
+    Cos = "cos",
+    Tan = "tan",
+    Asin = "asin",
+    Acos = "acos",
+    Atan = "atan",
+    Atan2 = "atan2",
+    Exp = "exp",
+    Log = "log",
+    Pow = "pow",
 }
 
 /// The number of the builtin called `name`.

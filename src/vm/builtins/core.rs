@@ -1,4 +1,4 @@
-//! Output, conversion, type tests, program arguments, time, errors and numbers.
+//! Output, conversion, type tests, program arguments, time and errors.
 
 use super::{arity, bad_arg};
 use crate::heap::Heap;
@@ -158,59 +158,4 @@ pub fn assert<H: Heap>(vm: &mut Vm<H>, args: &[Value]) -> Result<Value, Trap> {
 pub fn error<H: Heap>(vm: &mut Vm<H>, args: &[Value]) -> Result<Value, Trap> {
     arity("error", args, 1, 1)?;
     err(message(vm, args[0])?)
-}
-
-fn number(name: &str, v: &Value) -> Result<f64, Trap> {
-    match v {
-        Value::Int(i) => Ok(*i as f64),
-        Value::Float(f) => Ok(*f),
-        _ => bad_arg(name, "a number", v),
-    }
-}
-
-pub fn math(name: &str, args: &[Value]) -> Result<Value, Trap> {
-    match name {
-        "abs" => {
-            arity(name, args, 1, 1)?;
-            match args[0] {
-                Value::Int(i) => i
-                    .checked_abs()
-                    .map(Value::Int)
-                    .ok_or_else(|| Trap::Error("integer overflow".into())),
-                Value::Float(f) => Ok(Value::Float(f.abs())),
-                v => bad_arg(name, "a number", &v),
-            }
-        }
-        "min" | "max" => {
-            arity(name, args, 1, usize::MAX)?;
-            let mut best = args[0];
-            number(name, &best)?;
-            for v in &args[1..] {
-                number(name, v)?;
-                let o = crate::value::ops::order(v, &best)?;
-                let better = if name == "min" {
-                    o == Some(Ordering::Less)
-                } else {
-                    o == Some(Ordering::Greater)
-                };
-                if better {
-                    best = *v;
-                }
-            }
-            Ok(best)
-        }
-        "floor" => {
-            arity(name, args, 1, 1)?;
-            match args[0] {
-                Value::Int(_) => Ok(args[0]),
-                Value::Float(f) => int(&[Value::Float(f.floor())])
-                    .map_err(|_| Trap::Error(format!("floor() cannot convert {f:?} to an int"))),
-                v => bad_arg(name, "a number", &v),
-            }
-        }
-        _ => {
-            arity(name, args, 1, 1)?;
-            Ok(Value::Float(number(name, &args[0])?.sqrt()))
-        }
-    }
 }

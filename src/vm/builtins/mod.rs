@@ -8,6 +8,7 @@ mod collections;
 mod core;
 /// (Public to the crate for the comparator sort: `lists::store_sorted`.)
 pub(crate) mod lists;
+mod math;
 mod memory;
 mod process;
 mod strings;
@@ -42,9 +43,23 @@ pub(crate) fn call<H: Heap>(vm: &mut Vm<H>, id: u16, args: &[Value]) -> Result<V
         B::Clock => core::clock(vm, args),
         B::Assert => core::assert(vm, args),
         B::Error => core::error(vm, args),
-        B::Abs | B::Min | B::Max | B::Floor | B::Sqrt => {
-            core::math(names::NAMES[id as usize], args)
-        }
+        B::Abs
+        | B::Min
+        | B::Max
+        | B::Floor
+        | B::Ceil
+        | B::Round
+        | B::Sqrt
+        | B::Sin
+        | B::Cos
+        | B::Tan
+        | B::Asin
+        | B::Acos
+        | B::Atan
+        | B::Atan2
+        | B::Exp
+        | B::Log
+        | B::Pow => math::math(b, args),
         B::Push => collections::push(vm, args),
         B::Pop => collections::pop(vm, args),
         B::Fill => collections::fill(vm, args),
