@@ -37,7 +37,7 @@ fn heap<H: Heap>() -> H {
 }
 
 fn pair<H: Heap>(h: &mut H, i: i64) -> Value {
-    let s = new_str(h, b"a live string").expect("allocation succeeds");
+    let s = new_str(h, "a live string").expect("allocation succeeds");
     new_list(h, &[Value::Int(i), s]).expect("allocation succeeds")
 }
 

@@ -39,7 +39,7 @@ fn payload<S: Heap>(f: &mut S, n: usize) -> (Value, u64) {
     let before = f.allocated_bytes();
     let pairs: Vec<Value> = (0..n as i64)
         .map(|i| {
-            let s = new_str(f, b"item string").expect("allocation succeeds");
+            let s = new_str(f, "item string").expect("allocation succeeds");
             new_list(f, &[Value::Int(i), s]).expect("allocation succeeds")
         })
         .collect();

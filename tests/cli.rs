@@ -462,7 +462,10 @@ fn check_and_dis_cover_every_module() {
         out.contains("ModuleGet") && out.contains("ModuleSet"),
         "{out}"
     );
-    assert!(!out.lines().any(|l| l == "lib ran"), "ran the module: {out}");
+    assert!(
+        !out.lines().any(|l| l == "lib ran"),
+        "ran the module: {out}"
+    );
     // An error in the module fails --check of the importer, at the module's place.
     let bad = temp_script("cli_mod_bad.loam", b"let ok = 1;\nprint(missing);\n");
     let main = temp_script(

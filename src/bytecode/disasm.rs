@@ -67,7 +67,7 @@ fn disassemble_proto(out: &mut String, program: &Program, id: usize, p: &Proto) 
                     .get(k as usize)
                     .copied()
                     .unwrap_or(crate::value::Value::Nil);
-                let mut s = Vec::new();
+                let mut s = String::new();
                 let _ = crate::value::format::format_value(
                     &mut s,
                     v,
@@ -75,7 +75,7 @@ fn disassemble_proto(out: &mut String, program: &Program, id: usize, p: &Proto) 
                     true,
                     &crate::value::format::no_check,
                 );
-                format!("{k} ({})", String::from_utf8_lossy(&s))
+                format!("{k} ({s})")
             }
             Op::CallNative => {
                 let name = crate::bytecode::builtins::NAMES
@@ -126,7 +126,7 @@ fn disassemble_proto(out: &mut String, program: &Program, id: usize, p: &Proto) 
                     .unwrap_or(crate::value::Value::Nil);
                 let name = v
                     .as_str()
-                    .map(|s| s.as_str().into_owned())
+                    .map(|s| s.as_str().to_owned())
                     .unwrap_or_default();
                 format!("slot {}, .{name}", a(ins))
             }

@@ -41,7 +41,7 @@ pub fn new_program() -> Program {
         p.builtins.push(v);
     }
     // Tiny, so the static segment cannot refuse it.
-    p.proto_key = crate::value::string::new_str(&mut p.statics, b"__proto").unwrap_or(Value::Nil);
+    p.proto_key = crate::value::string::new_str(&mut p.statics, "__proto").unwrap_or(Value::Nil);
     // Literals are interned program-wide, so a map built with `"__proto"`
     // holds the very key method lookup follows.
     p.strings.insert("__proto".into(), p.proto_key);

@@ -40,7 +40,7 @@ impl StaticFolder {
             ExprKind::Bool(b) => Value::Bool(*b),
             ExprKind::Int(i) => Value::Int(*i),
             ExprKind::Float(f) => Value::Float(*f),
-            ExprKind::Str(s) => new_str(seg, s.as_bytes()).map_err(|x| alloc_err(x, e))?,
+            ExprKind::Str(s) => new_str(seg, s).map_err(|x| alloc_err(x, e))?,
             ExprKind::Name(id) => *self.env.get(&id.name).ok_or_else(not_const)?,
             ExprKind::List(xs) => {
                 let items = xs
@@ -101,7 +101,7 @@ impl StaticFolder {
     ) -> Result<Value, String> {
         if op == BinOp::Add {
             if let (Some(x), Some(y)) = (a.as_str(), b.as_str()) {
-                return new_str_parts(seg, &[x.bytes(), y.bytes()]).map_err(|e| e.to_string());
+                return new_str_parts(seg, &[x.as_str(), y.as_str()]).map_err(|e| e.to_string());
             }
             if let (Some(x), Some(y)) = (a.as_list(), b.as_list()) {
                 return concat(seg, x, y).map_err(|e| e.to_string());

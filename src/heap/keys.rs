@@ -26,8 +26,11 @@ pub fn for_storage<H: Heap>(heap: &mut H, k: Value) -> Result<Value, AllocError>
     if !H::CHECKS_USE || !needs_copy(&k) {
         return Ok(k);
     }
-    let bytes = k.as_str().map(|s| s.bytes().to_vec()).unwrap_or_default();
-    let copy = new_str(heap, &bytes)?;
+    let text = k
+        .as_str()
+        .map(|s| s.as_str().to_owned())
+        .unwrap_or_default();
+    let copy = new_str(heap, &text)?;
     if let Some(r) = copy.as_obj() {
         r.header_mut().flags |= FLAG_PRIVATE_KEY;
     }
@@ -39,8 +42,11 @@ pub fn for_script<H: Heap>(heap: &mut H, k: Value) -> Result<Value, AllocError> 
     if !H::CHECKS_USE || !is_private(&k) {
         return Ok(k);
     }
-    let bytes = k.as_str().map(|s| s.bytes().to_vec()).unwrap_or_default();
-    new_str(heap, &bytes)
+    let text = k
+        .as_str()
+        .map(|s| s.as_str().to_owned())
+        .unwrap_or_default();
+    new_str(heap, &text)
 }
 
 /// Frees a key a map no longer holds (a deleted entry's, or an unused copy).

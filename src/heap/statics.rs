@@ -154,7 +154,7 @@ mod tests {
     #[test]
     fn static_objects_are_flagged_and_stay_put() {
         let mut s = StaticSegment::new();
-        let a = new_str(&mut s, b"hello").unwrap();
+        let a = new_str(&mut s, "hello").unwrap();
         let first = a.as_obj().unwrap();
         // Enough allocation to need several chunks (under Miri, lists of nils:
         // hashing strings byte by byte is what is slow there).
@@ -164,7 +164,7 @@ mod tests {
             }
         } else {
             for i in 0..10_000 {
-                new_str(&mut s, format!("string number {i}").as_bytes()).unwrap();
+                new_str(&mut s, &format!("string number {i}")).unwrap();
             }
         }
         assert!(first.is_static());
@@ -172,7 +172,7 @@ mod tests {
         assert!(s.chunks.len() > 1);
         assert_eq!(s.locate(first), Some((0, 0)));
         // An object bigger than a chunk gets a chunk of its own.
-        let big = vec![b'x'; CHUNK_WORDS * 8 * if cfg!(miri) { 1 } else { 2 }];
+        let big = "x".repeat(CHUNK_WORDS * 8 * if cfg!(miri) { 1 } else { 2 });
         let v = new_str(&mut s, &big).unwrap();
         assert_eq!(v.as_str().unwrap().len(), big.len());
     }
@@ -180,10 +180,10 @@ mod tests {
     #[test]
     fn copies_share_objects_and_never_write_into_each_others_chunks() {
         let mut a = StaticSegment::new();
-        let x = new_str(&mut a, b"shared").unwrap();
+        let x = new_str(&mut a, "shared").unwrap();
         let mut b = a.clone();
-        let y = new_str(&mut b, b"only in b").unwrap();
-        let z = new_str(&mut a, b"only in a").unwrap();
+        let y = new_str(&mut b, "only in b").unwrap();
+        let z = new_str(&mut a, "only in a").unwrap();
         // Both copies still see the shared object, unchanged, at its place.
         assert_eq!(x.as_str().unwrap().bytes(), b"shared");
         assert!(b.locate(x.as_obj().unwrap()).is_some());

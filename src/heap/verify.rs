@@ -165,7 +165,12 @@ pub(crate) fn check_shape(r: ObjRef) -> Result<(), String> {
     match kind {
         Kind::Str => {
             fits(str_layout::BYTES, "the length")?;
-            fits(str_layout::size(u32_at(str_layout::LEN)), "the bytes")
+            fits(str_layout::size(u32_at(str_layout::LEN)), "the bytes")?;
+            // What `StrRef::as_str` takes on trust.
+            match std::str::from_utf8(crate::value::StrRef(r).bytes()) {
+                Ok(_) => Ok(()),
+                Err(e) => Err(format!("{}: invalid UTF-8 ({e})", what())),
+            }
         }
         Kind::List => {
             fits(list_layout::INLINE, "the fields")?;
@@ -434,4 +439,86 @@ pub(crate) fn check_refs(
     }
     roots.visit(&mut |r| check(*r, &|| "a root".to_string(), &mut report));
     report.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::heap::copy::Message;
+    use crate::heap::manual::ManualHeap;
+    use crate::heap::markcompact::MarkCompactHeap;
+    use crate::heap::semispace::SemispaceHeap;
+    use crate::heap::statics::StaticSegment;
+    use crate::heap::{GcReason, RootSet};
+    use crate::heap::{Heap, HeapConfig, SegmentPool, keys};
+    use crate::value::Value;
+    use crate::value::list::new_list;
+    use crate::value::map::new_map;
+    use crate::value::string::{new_str, new_str_parts};
+    use std::sync::Arc;
+
+    fn heap<H: Heap>() -> H {
+        H::new(Arc::new(SegmentPool::new(None)), HeapConfig::default())
+    }
+
+    /// The text of `v` checked the slow way, so a constructor that let
+    /// invalid UTF-8 through fails here rather than in `as_str`'s trust.
+    fn text(v: Value) -> String {
+        let s = v.as_str().expect("a string");
+        let checked = std::str::from_utf8(s.bytes()).expect("valid UTF-8");
+        if !s.0.is_static() {
+            assert_eq!(check_shape(s.0), Ok(()));
+        }
+        assert_eq!(checked, s.as_str());
+        checked.to_string()
+    }
+
+    #[test]
+    fn every_constructor_makes_valid_text() {
+        let mut statics = StaticSegment::new();
+        let mut h: MarkCompactHeap = heap();
+        let lit = new_str(&mut statics, "stätic ✓").unwrap();
+        let one = new_str(&mut h, "héllo").unwrap();
+        let parts = new_str_parts(&mut h, &["a", "é", "", "𝄞"]).unwrap();
+        let empty = new_str_parts(&mut h, &[]).unwrap();
+        assert_eq!(text(lit), "stätic ✓");
+        assert_eq!(text(one), "héllo");
+        assert_eq!(text(parts), "aé𝄞");
+        assert_eq!(text(empty), "");
+        assert_eq!(
+            crate::value::StrRef(parts.as_obj().unwrap()).hash(),
+            crate::value::string::hash_bytes("aé𝄞".as_bytes())
+        );
+        // A message copies whole strings between heaps, map keys included.
+        let m = new_map(&mut h, &[(one, parts)]).unwrap();
+        let l = new_list(&mut h, &[m, parts, lit, one]).unwrap();
+        let msg = Message::capture(&h, l).unwrap();
+        let mut to: ManualHeap = heap();
+        let got = msg.build(&mut to).unwrap().as_list().unwrap();
+        let copied = got.get(0).unwrap().as_map().unwrap();
+        let (k, v) = copied.entries().next().unwrap();
+        assert_eq!((text(k), text(v)), ("héllo".into(), "aé𝄞".into()));
+        assert_eq!(text(got.get(2).unwrap()), "stätic ✓");
+        // Manual's private key copies and the copies scripts get of them.
+        let private = keys::for_storage(&mut to, got.get(3).unwrap()).unwrap();
+        assert_eq!(text(keys::for_script(&mut to, private).unwrap()), "héllo");
+        // A copying collector moves a string's bytes unchanged.
+        let mut moving: SemispaceHeap = heap();
+        let mut roots = vec![msg.build(&mut moving).unwrap()];
+        moving.collect(&mut roots as &mut dyn RootSet, GcReason::Explicit);
+        let moved = roots[0].as_list().unwrap();
+        assert_eq!(text(moved.get(1).unwrap()), "aé𝄞");
+    }
+
+    #[test]
+    fn verify_refuses_invalid_text() {
+        let mut h: MarkCompactHeap = heap();
+        let s = new_str(&mut h, "é").unwrap().as_obj().unwrap();
+        assert!(check_shape(s).is_ok());
+        // SAFETY: the string has one byte at BYTES + 1 ("é" is two bytes);
+        // this test breaks it on purpose (cutting the character in two).
+        unsafe { s.field::<u8>(str_layout::BYTES + 1).write(b'x') };
+        let e = check_shape(s).unwrap_err();
+        assert!(e.contains("invalid UTF-8"), "{e}");
+    }
 }

@@ -535,9 +535,9 @@ pub fn down_message(pid: Pid, reason: &str) -> Option<Message> {
         fn run<H: Heap>(self) -> Option<Message> {
             let mut h = H::new(Arc::new(SegmentPool::new(None)), Default::default());
             let built = (|| -> Result<Value, AllocError> {
-                let k1 = new_str(&mut h, b"down")?;
-                let k2 = new_str(&mut h, b"reason")?;
-                let r = new_str(&mut h, self.1.as_bytes())?;
+                let k1 = new_str(&mut h, "down")?;
+                let k2 = new_str(&mut h, "reason")?;
+                let r = new_str(&mut h, self.1)?;
                 new_map(&mut h, &[(k1, Value::Pid(self.0)), (k2, r)])
             })();
             built.ok().and_then(|m| Message::capture(&h, m).ok())

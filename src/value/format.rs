@@ -6,7 +6,7 @@
 
 use super::{Kind, ListRef, MapRef, ObjRef, Value};
 use std::collections::HashSet;
-use std::io::Write;
+use std::fmt::Write;
 
 enum Work {
     Value(Value),
@@ -45,7 +45,7 @@ impl FnNames for NoNames {
 /// (the REPL's echo); inside lists and maps strings are always quoted. Every
 /// object is passed to `check` before it is looked into.
 pub fn format_value<E>(
-    out: &mut Vec<u8>,
+    out: &mut String,
     v: Value,
     names: &dyn FnNames,
     quote_top: bool,
@@ -53,30 +53,30 @@ pub fn format_value<E>(
 ) -> Result<(), E> {
     check(&v)?;
     if let (false, Some(s)) = (quote_top, v.as_str()) {
-        out.extend_from_slice(s.bytes());
+        out.push_str(s.as_str());
         return Ok(());
     }
     let mut work = vec![Work::Value(v)];
     let mut open: HashSet<ObjRef> = HashSet::new();
     while let Some(w) = work.pop() {
         match w {
-            Work::Text(t) => out.extend_from_slice(t.as_bytes()),
+            Work::Text(t) => out.push_str(t),
             Work::List(l, i) => {
                 if let Some(item) = l.get(i) {
                     if i > 0 {
-                        out.extend_from_slice(b", ");
+                        out.push_str(", ");
                     }
                     work.push(Work::List(l, i + 1));
                     work.push(Work::Value(item));
                 } else {
-                    out.push(b']');
+                    out.push(']');
                     open.remove(&l.0);
                 }
             }
             Work::Map(m, i) => match (i..m.used()).find_map(|j| m.entry(j).map(|e| (j, e))) {
                 Some((j, (k, val))) => {
                     if i > 0 && j > first_entry(m) {
-                        out.extend_from_slice(b", ");
+                        out.push_str(", ");
                     }
                     work.push(Work::Map(m, j + 1));
                     work.push(Work::Value(val));
@@ -84,27 +84,27 @@ pub fn format_value<E>(
                     work.push(Work::Value(k));
                 }
                 None => {
-                    out.push(b'}');
+                    out.push('}');
                     open.remove(&m.0);
                 }
             },
             Work::Value(v) => match v {
                 Value::Obj(_, r) => match check(&v).map(|_| r.kind())? {
-                    Kind::Str => quote(out, super::StrRef(r).bytes()),
+                    Kind::Str => quote(out, super::StrRef(r).as_str()),
                     Kind::List => {
                         if open.insert(r) {
-                            out.push(b'[');
+                            out.push('[');
                             work.push(Work::List(ListRef(r), 0));
                         } else {
-                            out.extend_from_slice(b"[...]");
+                            out.push_str("[...]");
                         }
                     }
                     Kind::Map => {
                         if open.insert(r) {
-                            out.push(b'{');
+                            out.push('{');
                             work.push(Work::Map(MapRef(r), 0));
                         } else {
-                            out.extend_from_slice(b"{...}");
+                            out.push_str("{...}");
                         }
                     }
                     _ => format_scalar(out, v, names),
@@ -121,10 +121,10 @@ fn first_entry(m: MapRef) -> usize {
 }
 
 /// Formats a value that contains no other values.
-pub fn format_scalar(out: &mut Vec<u8>, v: Value, names: &dyn FnNames) {
+pub fn format_scalar(out: &mut String, v: Value, names: &dyn FnNames) {
     match v {
-        Value::Nil | Value::Undef => out.extend_from_slice(b"nil"),
-        Value::Bool(b) => out.extend_from_slice(if b { b"true" } else { b"false" }),
+        Value::Nil | Value::Undef => out.push_str("nil"),
+        Value::Bool(b) => out.push_str(if b { "true" } else { "false" }),
         Value::Int(i) => {
             let _ = write!(out, "{i}");
         }
@@ -135,12 +135,12 @@ pub fn format_scalar(out: &mut Vec<u8>, v: Value, names: &dyn FnNames) {
             let _ = write!(out, "<pid {p}>");
         }
         Value::Obj(_, r) => match r.kind() {
-            Kind::Str => out.extend_from_slice(super::StrRef(r).bytes()),
+            Kind::Str => out.push_str(super::StrRef(r).as_str()),
             Kind::Closure => match names.fn_name(super::ClosureRef(r).proto()) {
                 Some(n) => {
                     let _ = write!(out, "<fn {n}>");
                 }
-                None => out.extend_from_slice(b"<fn>"),
+                None => out.push_str("<fn>"),
             },
             k => {
                 let _ = write!(out, "<{}>", k.name());
@@ -150,24 +150,21 @@ pub fn format_scalar(out: &mut Vec<u8>, v: Value, names: &dyn FnNames) {
 }
 
 /// A string inside a list or map: quoted, with escapes.
-fn quote(out: &mut Vec<u8>, bytes: &[u8]) {
-    out.push(b'"');
-    for ch in String::from_utf8_lossy(bytes).chars() {
+fn quote(out: &mut String, text: &str) {
+    out.push('"');
+    for ch in text.chars() {
         match ch {
-            '"' => out.extend_from_slice(b"\\\""),
-            '\\' => out.extend_from_slice(b"\\\\"),
-            '\n' => out.extend_from_slice(b"\\n"),
-            '\t' => out.extend_from_slice(b"\\t"),
-            '\r' => out.extend_from_slice(b"\\r"),
-            '\0' => out.extend_from_slice(b"\\0"),
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            '\0' => out.push_str("\\0"),
             c if c.is_control() => {
                 let _ = write!(out, "\\u{{{:x}}}", c as u32);
             }
-            c => {
-                let mut buf = [0u8; 4];
-                out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
-            }
+            c => out.push(c),
         }
     }
-    out.push(b'"');
+    out.push('"');
 }

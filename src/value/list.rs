@@ -105,6 +105,67 @@ impl ListRef {
         Some(v)
     }
 
+    /// Inserts `v` before index `i` (`i <= len`), moving the items from `i`
+    /// on up one and growing the storage when full (the only allocation,
+    /// made before anything changes). `Ok(false)` when `i` is out of range.
+    /// Every store is reported to `a`'s write barrier, moves included.
+    pub fn insert(self, a: &mut impl Alloc, i: usize, v: Value) -> Result<bool, AllocError> {
+        let (len, cap) = (self.len(), self.cap());
+        if i > len {
+            return Ok(false);
+        }
+        if len == cap {
+            self.grow(a, (cap * 2).max(EMPTY_LIST_INLINE))?;
+        }
+        let p = self.items_ptr();
+        // SAFETY: len < cap after growing, so slots i..=len are inside the
+        // storage; `copy` allows the overlap.
+        unsafe {
+            std::ptr::copy(p.add(i), p.add(i + 1), len - i);
+            p.add(i).write(v);
+        }
+        write_u32(self.0, L::LEN, len as u32 + 1);
+        for item in &self.items()[i..] {
+            a.barrier(self.0, item);
+        }
+        Ok(true)
+    }
+
+    /// Removes and returns item `i`, moving the items after it down one;
+    /// `None` when out of range. The moves are reported to `a`'s barrier.
+    pub fn remove(self, a: &mut impl Alloc, i: usize) -> Option<Value> {
+        let len = self.len();
+        if i >= len {
+            return None;
+        }
+        let p = self.items_ptr();
+        // SAFETY: i < len: slots i..len are initialised; `copy` allows the
+        // overlap; the freed last slot is reset to nil like pop's.
+        let v = unsafe {
+            let v = p.add(i).read();
+            std::ptr::copy(p.add(i + 1), p.add(i), len - i - 1);
+            p.add(len - 1).write(Value::Nil);
+            v
+        };
+        write_u32(self.0, L::LEN, len as u32 - 1);
+        for item in &self.items()[i..] {
+            a.barrier(self.0, item);
+        }
+        Some(v)
+    }
+
+    /// Reverses the items in place (each move reported to `a`'s barrier).
+    pub fn reverse(self, a: &mut impl Alloc) {
+        let (p, len) = (self.items_ptr(), self.len());
+        for k in 0..len / 2 {
+            // SAFETY: k < len - 1 - k < len: two distinct initialised slots.
+            unsafe { std::ptr::swap(p.add(k), p.add(len - 1 - k)) };
+        }
+        for item in self.items() {
+            a.barrier(self.0, item);
+        }
+    }
+
     fn grow(self, a: &mut impl Alloc, new_cap: usize) -> Result<(), AllocError> {
         if new_cap > MAX_LIST_LEN {
             return Err(AllocError::TooLarge);
@@ -216,4 +277,126 @@ pub fn concat(al: &mut impl Alloc, a: ListRef, b: ListRef) -> Result<Value, Allo
         }
     }
     Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::value::object::init_header;
+    use std::ptr::NonNull;
+
+    /// Memory from Rust's allocator (kept until the test ends), and a record
+    /// of every store the write barrier heard of.
+    #[derive(Default)]
+    struct Recorder {
+        blocks: Vec<Box<[u64]>>,
+        stores: Vec<(ObjRef, ObjRef)>,
+    }
+
+    impl Alloc for Recorder {
+        fn alloc(&mut self, kind: Kind, size: usize) -> Result<ObjRef, AllocError> {
+            let mut b = vec![0u64; size.div_ceil(8)].into_boxed_slice();
+            let p = NonNull::new(b.as_mut_ptr().cast::<u8>()).ok_or(AllocError::OutOfMemory)?;
+            self.blocks.push(b);
+            // SAFETY: the block is 8-aligned, `size` bytes or more, and lives
+            // as long as the recorder (moving the Box does not move its memory).
+            Ok(unsafe { init_header(p, kind, size, 0, 0) })
+        }
+        const NEEDS_BARRIER: bool = true;
+        fn remember(&mut self, holder: ObjRef, stored: ObjRef) {
+            self.stores.push((holder, stored));
+        }
+    }
+
+    /// `n` distinct objects (empty lists), to store and to tell apart.
+    fn objects(a: &mut Recorder, n: usize) -> Vec<Value> {
+        (0..n).map(|_| new_list(a, &[]).unwrap()).collect()
+    }
+
+    fn addrs(vs: &[Value]) -> Vec<usize> {
+        vs.iter()
+            .map(|v| v.as_obj().map_or(0, |r| r.addr()))
+            .collect()
+    }
+
+    #[test]
+    fn insert_moves_later_items_up_and_grows_when_full() {
+        let mut a = Recorder::default();
+        let xs = objects(&mut a, 6);
+        let l = new_list(&mut a, &xs[..2]).unwrap().as_list().unwrap();
+        assert_eq!(l.insert(&mut a, 3, xs[5]), Ok(false), "past the end");
+        assert_eq!(l.len(), 2);
+        a.stores.clear();
+        // Full (inline room for two): the storage grows first.
+        assert_eq!(l.insert(&mut a, 1, xs[2]), Ok(true));
+        assert!(l.ext().is_some());
+        assert_eq!(addrs(l.items()), addrs(&[xs[0], xs[2], xs[1]]));
+        assert_eq!(l.insert(&mut a, 0, xs[3]), Ok(true));
+        assert_eq!(l.insert(&mut a, 4, xs[4]), Ok(true), "at the end");
+        assert_eq!(
+            addrs(l.items()),
+            addrs(&[xs[3], xs[0], xs[2], xs[1], xs[4]])
+        );
+        // Each insert reports the new value and the ones it moved (and the
+        // growth its new storage).
+        let reported: Vec<ObjRef> = a
+            .stores
+            .iter()
+            .filter(|s| s.1.kind() != Kind::Array)
+            .map(|s| s.1)
+            .collect();
+        assert!(a.stores.iter().all(|s| s.0 == l.0));
+        assert!(a.stores.iter().any(|s| s.1.kind() == Kind::Array));
+        let want = [xs[2], xs[1], xs[3], xs[0], xs[2], xs[1], xs[4]];
+        assert_eq!(
+            reported,
+            want.iter().filter_map(|v| v.as_obj()).collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn remove_moves_later_items_down_and_clears_the_last_slot() {
+        let mut a = Recorder::default();
+        let xs = objects(&mut a, 4);
+        let l = new_list(&mut a, &xs).unwrap().as_list().unwrap();
+        assert!(l.remove(&mut a, 4).is_none());
+        a.stores.clear();
+        let got = l.remove(&mut a, 1).unwrap();
+        assert_eq!(addrs(&[got]), addrs(&[xs[1]]));
+        assert_eq!(addrs(l.items()), addrs(&[xs[0], xs[2], xs[3]]));
+        assert!(l.get(3).is_none());
+        // SAFETY: slot 3 is inside the list's four inline slots.
+        assert!(matches!(unsafe { l.items_ptr().add(3).read() }, Value::Nil));
+        assert_eq!(a.stores.len(), 2, "the two moved items");
+        assert_eq!(addrs(&[l.remove(&mut a, 2).unwrap()]), addrs(&[xs[3]]));
+        assert_eq!(addrs(&[l.remove(&mut a, 0).unwrap()]), addrs(&[xs[0]]));
+        assert_eq!(addrs(l.items()), addrs(&[xs[2]]));
+    }
+
+    #[test]
+    fn reverse_reorders_in_place() {
+        let mut a = Recorder::default();
+        for n in 0..6 {
+            let xs = objects(&mut a, n);
+            let l = new_list(&mut a, &xs).unwrap().as_list().unwrap();
+            a.stores.clear();
+            l.reverse(&mut a);
+            let mut want = xs.clone();
+            want.reverse();
+            assert_eq!(addrs(l.items()), addrs(&want), "{n} items");
+            assert_eq!(a.stores.len(), n, "every slot reported");
+        }
+        // Inline or in an Array alike.
+        let l = new_list(&mut a, &[]).unwrap().as_list().unwrap();
+        for i in 0..9 {
+            l.push(&mut a, Value::Int(i)).unwrap();
+        }
+        l.reverse(&mut a);
+        let ints: Vec<i64> = l
+            .items()
+            .iter()
+            .map(|v| if let Value::Int(i) = v { *i } else { -1 })
+            .collect();
+        assert_eq!(ints, [8, 7, 6, 5, 4, 3, 2, 1, 0]);
+    }
 }

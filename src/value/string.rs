@@ -1,4 +1,6 @@
-//! Strings: immutable UTF-8 bytes with a cached hash.
+//! Strings: immutable UTF-8 bytes with a cached hash. Validity is known
+//! once, when a string is made from `&str` parts, so reading one as text
+//! costs nothing.
 
 use super::object::{read_u32, str_layout as L, write_u32};
 use super::{Alloc, AllocError, Kind, ObjRef, Value};
@@ -43,11 +45,15 @@ impl StrRef {
         unsafe { std::slice::from_raw_parts(self.0.field::<u8>(L::BYTES), self.len()) }
     }
 
-    /// The text. Strings are built only from valid UTF-8 (source text, joins
-    /// and splits at char boundaries), so this never fails in practice; a
-    /// broken string shows as replacement characters rather than panicking.
-    pub fn as_str<'a>(self) -> std::borrow::Cow<'a, str> {
-        String::from_utf8_lossy(self.bytes())
+    /// The text, without looking at it: O(1).
+    #[inline]
+    pub fn as_str<'a>(self) -> &'a str {
+        let b = self.bytes();
+        debug_assert!(std::str::from_utf8(b).is_ok(), "a Str holds invalid UTF-8");
+        // SAFETY: a Str's bytes are valid UTF-8: `new_str_parts` (the only
+        // constructor) takes `&str` parts, and collectors and message copies
+        // move or copy whole strings' bytes unchanged.
+        unsafe { std::str::from_utf8_unchecked(b) }
     }
 
     #[inline]
@@ -56,8 +62,10 @@ impl StrRef {
     }
 }
 
-/// Allocates a string holding the concatenation of `parts`.
-pub fn new_str_parts(a: &mut impl Alloc, parts: &[&[u8]]) -> Result<Value, AllocError> {
+/// Allocates a string holding the concatenation of `parts`. Every string is
+/// made here, from `&str` parts, so every string is valid UTF-8 (what
+/// [`StrRef::as_str`] relies on).
+pub fn new_str_parts(a: &mut impl Alloc, parts: &[&str]) -> Result<Value, AllocError> {
     let len: usize = parts.iter().map(|p| p.len()).sum();
     if len > MAX_STR_BYTES {
         return Err(AllocError::TooLarge);
@@ -68,7 +76,7 @@ pub fn new_str_parts(a: &mut impl Alloc, parts: &[&[u8]]) -> Result<Value, Alloc
     for p in parts {
         // SAFETY: the object has room for `len` bytes at BYTES; parts sum to len.
         unsafe { std::ptr::copy_nonoverlapping(p.as_ptr(), r.field::<u8>(off), p.len()) };
-        for &x in p.iter() {
+        for &x in p.as_bytes() {
             h ^= x as u32;
             h = h.wrapping_mul(0x0100_0193);
         }
@@ -81,6 +89,6 @@ pub fn new_str_parts(a: &mut impl Alloc, parts: &[&[u8]]) -> Result<Value, Alloc
 
 /// Allocates a string.
 #[inline]
-pub fn new_str(a: &mut impl Alloc, s: &[u8]) -> Result<Value, AllocError> {
+pub fn new_str(a: &mut impl Alloc, s: &str) -> Result<Value, AllocError> {
     new_str_parts(a, &[s])
 }

@@ -44,7 +44,7 @@ pub(super) fn method<H: Heap>(
 ) -> Result<Value, Trap> {
     let name = || {
         key.as_str()
-            .map_or(String::new(), |s| s.as_str().into_owned())
+            .map_or(String::new(), |s| s.as_str().to_owned())
     };
     heap.check(&obj)?;
     if obj.as_map().is_none() {
@@ -78,7 +78,7 @@ pub(super) fn add_values<H: Heap>(heap: &mut H, lhs: Value, rhs: Value) -> Resul
     heap.check(&lhs)?;
     heap.check(&rhs)?;
     if let (Some(x), Some(y)) = (lhs.as_str(), rhs.as_str()) {
-        return Ok(new_str_parts(heap, &[x.bytes(), y.bytes()])?);
+        return Ok(new_str_parts(heap, &[x.as_str(), y.as_str()])?);
     }
     if let (Some(x), Some(y)) = (lhs.as_list(), rhs.as_list()) {
         let v = concat(heap, x, y)?;
@@ -166,7 +166,7 @@ pub(crate) fn set_index<H: Heap>(
 pub(super) fn field_error(obj: &Value, key: &Value) -> String {
     let name = key
         .as_str()
-        .map(|s| s.as_str().into_owned())
+        .map(|s| s.as_str().to_owned())
         .unwrap_or_default();
     format!(
         "cannot read field '{name}' of {} (fields are map keys)",

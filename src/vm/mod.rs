@@ -542,7 +542,7 @@ impl<H: Heap> Vm<H> {
     }
 
     /// Formats a value known to be safe to look at (no use check).
-    pub(crate) fn formats_raw(&self, v: Value, out: &mut Vec<u8>) {
+    pub(crate) fn formats_raw(&self, v: Value, out: &mut String) {
         let _ = format::format_value(out, v, &*self.program, true, &format::no_check);
     }
 
@@ -560,7 +560,7 @@ impl<H: Heap> Vm<H> {
     }
 
     /// The use check as a closure, for walks over nested data.
-    pub(crate) fn formats(&mut self, v: Value, quote: bool, out: &mut Vec<u8>) -> Result<(), Trap> {
+    pub(crate) fn formats(&mut self, v: Value, quote: bool, out: &mut String) -> Result<(), Trap> {
         let heap = &self.heap;
         format::format_value(out, v, &*self.program, quote, &|x| heap.check(x))?;
         Ok(())

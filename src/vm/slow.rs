@@ -417,10 +417,12 @@ impl<H: Heap> Vm<H> {
             op::Echo => {
                 let v = top!();
                 if !matches!(v, Value::Nil) {
-                    crate::value::format::format_value(&mut self.buf, v, program, true, &|v| {
+                    let mut text = String::new();
+                    crate::value::format::format_value(&mut text, v, program, true, &|v| {
                         heap.check(v)
                     })?;
-                    self.buf.push(b'\n');
+                    text.push('\n');
+                    self.buf.extend_from_slice(text.as_bytes());
                 }
                 sp -= 1;
                 dec!(v);

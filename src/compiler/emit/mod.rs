@@ -329,7 +329,7 @@ impl<'a> Emitter<'a> {
         if let Some(v) = self.program.strings.get(s) {
             return *v;
         }
-        match new_str(&mut self.program.statics, s.as_bytes()) {
+        match new_str(&mut self.program.statics, s) {
             Ok(v) => {
                 self.program.strings.insert(s.to_string(), v);
                 v

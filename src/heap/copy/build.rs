@@ -77,6 +77,7 @@ impl Message {
                         *span = (start, end);
                     }
                     if !(H::CHECKS_USE && key_only) {
+                        // (Spans are whole strings, so `get` finds char boundaries.)
                         let b = self.bytes.get(start..end).unwrap_or_default();
                         made[k] = new_str(heap, b)?;
                     }

@@ -76,7 +76,8 @@ pub struct Message {
     /// otherwise the root is node 0.
     root: Value,
     slots: Vec<Slot>,
-    bytes: Vec<u8>,
+    /// The string nodes' text, one after another (so each span is whole strings).
+    bytes: String,
     /// Number of nodes (heads in `slots`), and how many are strings.
     nodes: u32,
     strs: u32,
@@ -90,7 +91,7 @@ impl Message {
         Message {
             root: v,
             slots: Vec::new(),
-            bytes: Vec::new(),
+            bytes: String::new(),
             nodes: 0,
             strs: 0,
             str_keys: false,
@@ -162,12 +163,12 @@ impl Message {
         let mut str_keys = false;
         match obj.kind() {
             Kind::Str => {
-                let b = StrRef(obj).bytes();
+                let b = StrRef(obj).as_str();
                 self.slots.push(Slot::Head(Head::Str {
                     len: b.len() as u32,
                     key_only: false,
                 }));
-                self.bytes.extend_from_slice(b);
+                self.bytes.push_str(b);
                 self.strs += 1;
             }
             Kind::List => {

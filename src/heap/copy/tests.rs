@@ -32,14 +32,14 @@ fn sender() -> MarkCompactHeap {
 
 /// `v` as `print` shows it, every object checked by `h` first.
 fn show<H: Heap>(h: &H, v: Value) -> String {
-    let mut out = Vec::new();
+    let mut out = String::new();
     let names = crate::value::format::NoNames;
     crate::value::format::format_value(&mut out, v, &names, false, &|x| h.check(x)).unwrap();
-    String::from_utf8(out).unwrap()
+    out
 }
 
 fn s(h: &mut impl Alloc, text: &str) -> Value {
-    new_str(h, text.as_bytes()).unwrap()
+    new_str(h, text).unwrap()
 }
 
 fn l(h: &mut impl Alloc, items: &[Value]) -> Value {

@@ -79,7 +79,7 @@ impl WithHeap for Timing {
         // under binary levels of lists.
         let mut level: Vec<Value> = (0..334)
             .map(|i| {
-                let t = new_str(&mut f, b"leaf").unwrap();
+                let t = new_str(&mut f, "leaf").unwrap();
                 new_list(&mut f, &[Value::Int(i), t]).unwrap()
             })
             .collect();

@@ -135,7 +135,7 @@ fn every_kind_of_store_is_seen_by_the_barrier() {
     type Make = fn(&mut GenerationalHeap) -> Value;
     type Store = fn(&mut GenerationalHeap, Value, Value);
     type Read = fn(Value) -> Value;
-    let stores: [(&str, Make, Store, Read); 7] = [
+    let stores: [(&str, Make, Store, Read); 10] = [
         (
             "list slot",
             |h| new_list(h, &[Value::Nil]).unwrap(),
@@ -143,6 +143,28 @@ fn every_kind_of_store_is_seen_by_the_barrier() {
                 o.as_list().unwrap().set(h, 0, y);
             },
             |o| o.as_list().unwrap().get(0).unwrap(),
+        ),
+        (
+            "insert into inline room",
+            |h| {
+                let l = new_list(h, &[]).unwrap();
+                l.as_list().unwrap().push(h, Value::Int(0)).unwrap();
+                l
+            },
+            |h, o, y| assert_eq!(o.as_list().unwrap().insert(h, 0, y), Ok(true)),
+            |o| o.as_list().unwrap().get(0).unwrap(),
+        ),
+        (
+            "insert that grows the storage",
+            |h| new_list(h, &[Value::Int(0), Value::Int(1)]).unwrap(),
+            |h, o, y| assert_eq!(o.as_list().unwrap().insert(h, 1, y), Ok(true)),
+            |o| o.as_list().unwrap().get(1).unwrap(),
+        ),
+        (
+            "insert at the end",
+            |h| new_list(h, &[Value::Int(0)]).unwrap(),
+            |h, o, y| assert_eq!(o.as_list().unwrap().insert(h, 1, y), Ok(true)),
+            |o| o.as_list().unwrap().get(1).unwrap(),
         ),
         (
             "push into inline room",
@@ -163,11 +185,11 @@ fn every_kind_of_store_is_seen_by_the_barrier() {
         (
             "map value",
             |h| {
-                let k = new_str(h, b"k").unwrap();
+                let k = new_str(h, "k").unwrap();
                 new_map(h, &[(k, Value::Nil)]).unwrap()
             },
             |h, o, y| {
-                let k = new_str(h, b"k").unwrap();
+                let k = new_str(h, "k").unwrap();
                 o.as_map().unwrap().insert(h, k, y).unwrap();
             },
             |o| o.as_map().unwrap().entry(0).unwrap().1,
@@ -180,11 +202,7 @@ fn every_kind_of_store_is_seen_by_the_barrier() {
                 for i in 0..20 {
                     m.insert(h, Value::Int(i), Value::Int(i)).unwrap();
                 }
-                let k = new_str(
-                    h,
-                    &list_ints(&y).iter().map(|&n| n as u8).collect::<Vec<_>>(),
-                )
-                .unwrap();
+                let k = new_str(h, &format!("{:?}", list_ints(&y))).unwrap();
                 m.insert(h, k, y).unwrap();
             },
             |o| o.as_map().unwrap().entry(20).unwrap().1,
@@ -329,7 +347,7 @@ fn large_objects_are_born_old_and_remembered_while_they_may_hold_young_ones() {
         remembered(&big),
         "its constructor filled it with young items"
     );
-    let big_str = new_str(&mut h, &[b'x'; NURSERY_LARGE_BYTES]).unwrap();
+    let big_str = new_str(&mut h, &"x".repeat(NURSERY_LARGE_BYTES)).unwrap();
     assert!(
         old(&h, &big_str) && !remembered(&big_str),
         "strings hold no references"
@@ -455,7 +473,7 @@ fn a_minor_collection_without_room_to_promote_becomes_an_adopting_major() {
     let mut roots = vec![y];
     // Old objects in spans of their own until the bound is reached: no room
     // is left for a promotion of the nursery.
-    while let Ok(s) = new_str(&mut h, &[b'o'; 70_000]) {
+    while let Ok(s) = new_str(&mut h, &"o".repeat(70_000)) {
         roots.push(s);
     }
     let (used, size) = (h.nursery_used(), h.young_size);
@@ -474,7 +492,7 @@ fn a_minor_collection_without_room_to_promote_becomes_an_adopting_major() {
 fn static_data_is_never_young_nor_remembered() {
     let (_pool, mut h) = heap();
     let mut st = StaticSegment::new();
-    let s = new_str(&mut st, b"static").unwrap();
+    let s = new_str(&mut st, "static").unwrap();
     assert_eq!(h.generation(obj(&s)), None);
     let mut roots = vec![s];
     let made = new_list(&mut h, &[Value::Nil]).unwrap();

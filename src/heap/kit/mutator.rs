@@ -171,7 +171,7 @@ impl<H: Heap> Mutator<H> {
         render(&self.heap, &self.roots)
     }
 
-    pub fn str(&mut self, text: &[u8]) -> Result<Value, AllocError> {
+    pub fn str(&mut self, text: &str) -> Result<Value, AllocError> {
         new_str(&mut self.heap, text)
     }
 

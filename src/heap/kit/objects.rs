@@ -18,8 +18,8 @@ use crate::value::{ObjRef, Value};
 
 /// `len` bytes of text that differ with `seed` (built by copying, not byte
 /// by byte: Miri runs a per-byte loop over 64 KiB for seconds).
-pub(super) fn pattern(len: usize, seed: usize) -> Vec<u8> {
-    const LETTERS: &[u8] = b"abcdefghijklmnopqrstuvw";
+pub(super) fn pattern(len: usize, seed: usize) -> String {
+    const LETTERS: &str = "abcdefghijklmnopqrstuvw";
     let start = seed % LETTERS.len();
     let mut text = LETTERS.repeat((len + start) / LETTERS.len() + 1);
     text.drain(..start);
@@ -73,17 +73,17 @@ pub(crate) fn allocates_every_kind_and_size<H: Heap>() {
     let grown = m.list(&[]).unwrap();
     m.keep(grown);
     for i in 0..GROWN_ITEMS {
-        let s = m.str(format!("item {i}").as_bytes()).unwrap();
+        let s = m.str(&format!("item {i}")).unwrap();
         m.push(grown, s).unwrap();
     }
-    let word = m.str(b"value").unwrap();
+    let word = m.str("value").unwrap();
     let map_small = m
         .map(&[(Value::Int(1), word), (Value::Bool(false), Value::Nil)])
         .unwrap();
     let map_big = m.map(&[]).unwrap();
     m.keep(map_big);
     for i in 0..INDEXED_ENTRIES {
-        let k = m.str(format!("key {i}").as_bytes()).unwrap();
+        let k = m.str(&format!("key {i}")).unwrap();
         let v = m.list(&[Value::Int(i)]).unwrap();
         m.insert(map_big, k, v).unwrap();
     }
@@ -105,7 +105,7 @@ pub(crate) fn allocates_every_kind_and_size<H: Heap>() {
             let s = m.roots[i].as_str().unwrap();
             assert_eq!(s.0.size(), size);
             assert!(
-                s.bytes() == pattern(size - str_layout::BYTES, i),
+                s.as_str() == pattern(size - str_layout::BYTES, i),
                 "size {size}"
             );
         }
@@ -142,7 +142,7 @@ pub(crate) fn roots_lead_to_the_same_contents_after_collections<H: Heap>() {
         for i in 0..PER_ROUND {
             let (grown, map) = (m.roots[grown_at], m.roots[map_at]);
             m.push(grown, Value::Int(round * PER_ROUND + i)).unwrap();
-            let k = m.str(format!("k{round}.{i}").as_bytes()).unwrap();
+            let k = m.str(&format!("k{round}.{i}")).unwrap();
             let v = m.list(&[Value::Int(i), grown]).unwrap();
             m.insert(map, k, v).unwrap();
             m.churn(2);
@@ -164,7 +164,7 @@ pub(crate) fn roots_lead_to_the_same_contents_after_collections<H: Heap>() {
         );
         // The map's hash index still finds its entries.
         let probe = PER_ROUND / 2;
-        let key = m.str(format!("k{round}.{probe}").as_bytes()).unwrap();
+        let key = m.str(&format!("k{round}.{probe}")).unwrap();
         let at = m.keep(key);
         let found = m.roots[map_at].as_map().unwrap().get(&key).unwrap();
         assert!(matches!(found.as_list().unwrap().get(0), Some(Value::Int(i)) if i == probe));
@@ -229,7 +229,7 @@ fn header_of(r: ObjRef) -> (u8, u8, u16, u32, u64) {
 
 pub(crate) fn leaves_static_data_alone<H: Heap>() {
     let mut statics = StaticSegment::new();
-    let s = new_str(&mut statics, b"static text").unwrap();
+    let s = new_str(&mut statics, "static text").unwrap();
     let sl = new_list(&mut statics, &[s, Value::Int(1)]).unwrap();
     let sm = new_map(&mut statics, &[(Value::Int(1), s)]).unwrap();
     let sf = new_closure(&mut statics, 2, &[]).unwrap();

@@ -17,13 +17,13 @@ fn objects(v: Value) -> u64 {
 
 /// A few live structures of every kind, kept in `m`'s roots.
 fn live_structures<H: Heap>(m: &mut Mutator<H>) {
-    let text = m.str(b"live").unwrap();
+    let text = m.str("live").unwrap();
     let l = m.list(&[text, Value::Int(1)]).unwrap();
     m.keep(l);
     let mp = m.map(&[]).unwrap();
     m.keep(mp);
     for i in 0..12 {
-        let k = m.str(format!("key {i}").as_bytes()).unwrap();
+        let k = m.str(&format!("key {i}")).unwrap();
         m.insert(mp, k, l).unwrap();
     }
     let c = m.cell(mp).unwrap();
@@ -65,7 +65,7 @@ pub(crate) fn garbage_is_reclaimed<H: Heap>() {
         let mp = m.map(&[(Value::Int(1), Value::Nil)]).unwrap();
         m.keep(mp);
         m.insert(mp, Value::Int(2), mp).unwrap();
-        let st = m.str(b"garbage").unwrap();
+        let st = m.str("garbage").unwrap();
         m.insert(mp, Value::Int(3), st).unwrap();
         garbage += objects(mp) + objects(st);
     }
@@ -172,7 +172,7 @@ pub(crate) fn fails_cleanly_at_the_heap_limit_and_recovers<H: Heap>() {
         m.list_filled(1 << 16, Value::Nil).err(),
         Some(AllocError::HeapLimit)
     );
-    assert_eq!(m.str(&vec![b'x'; LIMIT]).err(), Some(AllocError::HeapLimit));
+    assert_eq!(m.str(&"x".repeat(LIMIT)).err(), Some(AllocError::HeapLimit));
     m.verify().unwrap();
     let text = render(&m.heap, &m.roots[..KEPT]);
     m.drop_roots_from(KEPT);

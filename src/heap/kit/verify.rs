@@ -47,7 +47,7 @@ fn busy_heap<H: Heap>(m: &mut Mutator<H>, s: Value) -> Busy {
             } else {
                 garbage.push(at);
             }
-            let k = m.str(format!("key {round}.{i}").as_bytes()).unwrap();
+            let k = m.str(&format!("key {round}.{i}")).unwrap();
             m.insert(map, k, l).unwrap();
             m.push(other, Value::Int(i)).unwrap();
             m.churn(1);
@@ -80,7 +80,7 @@ fn reported<H: Heap>(m: &mut Mutator<H>, fault: &str, what: &[&str]) {
 
 pub(crate) fn verify_passes_on_a_busy_heap_and_reports_planted_faults<H: Heap>() {
     let mut statics = StaticSegment::new();
-    let s = new_str(&mut statics, b"static").unwrap();
+    let s = new_str(&mut statics, "static").unwrap();
     let mut m = Mutator::<H>::new();
     let busy = busy_heap(&mut m, s);
     m.verify().unwrap();

@@ -58,7 +58,7 @@ fn references_carry_fresh_nonzero_generations() {
 fn check_accepts_live_static_and_immediate_values() {
     let (_pool, mut h) = heap();
     let mut statics = StaticSegment::new();
-    let s = new_str(&mut statics, b"static").unwrap();
+    let s = new_str(&mut statics, "static").unwrap();
     let l = new_list(&mut h, &[s]).unwrap();
     assert_eq!(h.check(&l), Ok(()));
     assert_eq!(h.check(&s), Ok(()));
@@ -103,7 +103,7 @@ fn a_stale_reference_is_caught_after_its_slot_is_reused() {
     assert_eq!(h.check(&a), uaf(7));
     // Another kind of the same size reusing the slot is caught the same way.
     h.free(&b, 8).unwrap();
-    let s = new_str(&mut h, &[b'x'; 40]).unwrap();
+    let s = new_str(&mut h, &"x".repeat(40)).unwrap();
     assert_eq!(s.as_obj(), a.as_obj());
     assert_eq!(h.check(&s), Ok(()));
     assert_eq!(h.check(&a), uaf(7));
@@ -288,7 +288,7 @@ fn locate_gives_segment_and_offset() {
     );
     assert!(loc.offset > SEG_HEADER_BYTES && loc.offset < SLAB_MIN_BLOCK_BYTES);
     let mut statics = StaticSegment::new();
-    let s = new_str(&mut statics, b"s").unwrap();
+    let s = new_str(&mut statics, "s").unwrap();
     assert_eq!(h.locate(s.as_obj().unwrap()), None);
 }
 

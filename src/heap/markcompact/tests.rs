@@ -248,7 +248,7 @@ fn trigger_grows_with_live_size_and_stress_collects_always() {
 fn busy_heap() -> (Arc<SegmentPool>, MarkCompactHeap, Vec<Value>, StaticSegment) {
     let (pool, mut h) = heap();
     let mut statics = StaticSegment::new();
-    let s = new_str(&mut statics, b"static").unwrap();
+    let s = new_str(&mut statics, "static").unwrap();
     let mut roots = Vec::new();
     let (n, keys) = if cfg!(miri) { (300, 100) } else { (3_000, 500) };
     for i in 0..n {
@@ -263,7 +263,7 @@ fn busy_heap() -> (Arc<SegmentPool>, MarkCompactHeap, Vec<Value>, StaticSegment)
     let big = new_list(&mut h, &[]).unwrap();
     roots.extend([m, big, s]);
     for i in 0..keys {
-        let k = new_str(&mut h, format!("key{i}").as_bytes()).unwrap();
+        let k = new_str(&mut h, &format!("key{i}")).unwrap();
         let n = roots.len();
         roots[n - 3]
             .as_map()

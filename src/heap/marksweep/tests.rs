@@ -69,7 +69,7 @@ fn with_storage(h: &mut MarkSweepHeap, item: Value) -> (Value, Value) {
 fn mark_sets_flags_on_the_reachable_objects_and_their_storage_only() {
     let (_pool, mut h) = heap();
     let mut statics = StaticSegment::new();
-    let s = new_str(&mut statics, b"static").unwrap();
+    let s = new_str(&mut statics, "static").unwrap();
     let inner = new_list(&mut h, &[Value::Int(7), s]).unwrap();
     let (l, m) = with_storage(&mut h, inner);
     let garbage = new_list(&mut h, &[inner]).unwrap();
@@ -248,7 +248,7 @@ fn the_sweep_walks_every_segment_while_emptied_ones_go_back() {
     let per_segment = lists_for(1);
     for round in 0..rounds {
         for i in 0..per_segment {
-            new_str(&mut h, format!("dead {round} {i}").as_bytes()).unwrap();
+            new_str(&mut h, &format!("dead {round} {i}")).unwrap();
             dead += 1;
         }
         for i in 0..per_segment {
@@ -275,7 +275,7 @@ fn the_sweep_walks_every_segment_while_emptied_ones_go_back() {
 #[test]
 fn a_segment_left_with_no_live_object_goes_back_to_the_pool() {
     let (pool, mut h) = heap();
-    let keep = new_str(&mut h, b"kept").unwrap();
+    let keep = new_str(&mut h, "kept").unwrap();
     let mut roots = vec![keep];
     h.collect(&mut roots, GcReason::Explicit);
     let low = h.stats().segments;
@@ -324,7 +324,7 @@ fn objects_never_move() {
     let (big, _) = with_storage(&mut h, Value::Int(3));
     roots.push(big);
     for i in 0..n {
-        new_str(&mut h, format!("garbage {i}").as_bytes()).unwrap();
+        new_str(&mut h, &format!("garbage {i}")).unwrap();
     }
     let places = |h: &MarkSweepHeap, roots: &[Value]| -> Vec<(usize, Location)> {
         roots

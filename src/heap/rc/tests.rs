@@ -77,7 +77,7 @@ fn counts_follow_retain_and_release() {
     assert_eq!(h.stats().freed_objects, 1);
     // Static data and immediates are not counted.
     let mut statics = StaticSegment::new();
-    let s = new_str(&mut statics, b"static").unwrap();
+    let s = new_str(&mut statics, "static").unwrap();
     h.retain(&s);
     h.release(s);
     h.release(s);
@@ -101,7 +101,7 @@ fn zero_frees_at_once_releasing_referents_and_storage() {
         h.retain(&inner);
         outer.as_list().unwrap().push(&mut h, inner).unwrap();
     }
-    let key = new_str(&mut h, b"k").unwrap();
+    let key = new_str(&mut h, "k").unwrap();
     let m = new_map(&mut h, &[]).unwrap();
     for i in 0..20 {
         h.retain(&shared);
@@ -175,7 +175,7 @@ fn a_release_above_zero_buffers_a_candidate_once() {
     let (_pool, mut h) = heap();
     let mut stack = Stack(vec![]);
     let l = list(&mut h, &[]);
-    let s = new_str(&mut h, b"text").unwrap();
+    let s = new_str(&mut h, "text").unwrap();
     for _ in 0..3 {
         stack.push(&mut h, l);
         stack.push(&mut h, s);

@@ -73,11 +73,11 @@ fn allocation_bumps_and_large_objects_always_get_spans() {
         new_list_filled(&mut h, 500, Value::Nil).unwrap();
         n += 1;
     }
-    let at_bound = new_str(&mut h, &vec![b'a'; LARGE_OBJECT_BYTES - str_layout::BYTES]).unwrap();
+    let at_bound = new_str(&mut h, &"a".repeat(LARGE_OBJECT_BYTES - str_layout::BYTES)).unwrap();
     assert_eq!(obj(&at_bound).size(), LARGE_OBJECT_BYTES);
     let past = new_str(
         &mut h,
-        &vec![b'b'; LARGE_OBJECT_BYTES + 1 - str_layout::BYTES],
+        &"b".repeat(LARGE_OBJECT_BYTES + 1 - str_layout::BYTES),
     )
     .unwrap();
     assert!(h.segs.iter().any(|s| s.seg.contains(obj(&at_bound).addr())));
@@ -94,7 +94,7 @@ fn allocation_bumps_and_large_objects_always_get_spans() {
 fn copy_roots_copies_the_roots_targets_in_order_and_forwards_them() {
     let (_pool, mut h) = heap();
     let mut statics = StaticSegment::new();
-    let st = new_str(&mut statics, b"static").unwrap();
+    let st = new_str(&mut statics, "static").unwrap();
     let child = new_list(&mut h, &[Value::Int(7)]).unwrap();
     let a = new_list(&mut h, &[child]).unwrap();
     new_list(&mut h, &[Value::Int(0)]).unwrap(); // garbage between

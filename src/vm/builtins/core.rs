@@ -1,4 +1,4 @@
-//! Output, conversion, type tests, program arguments, time, errors and numbers.
+//! Output, conversion, type tests, program arguments, time and errors.
 
 use super::{arity, bad_arg};
 use crate::heap::Heap;
@@ -12,15 +12,15 @@ use std::cmp::Ordering;
 
 pub fn print<H: Heap>(vm: &mut Vm<H>, args: &[Value]) -> Result<Value, Trap> {
     // Formatted aside, so a failing argument (a freed object) prints nothing.
-    let mut out = Vec::new();
+    let mut out = String::new();
     for (i, a) in args.iter().enumerate() {
         if i > 0 {
-            out.push(b' ');
+            out.push(' ');
         }
         vm.formats(*a, false, &mut out)?;
     }
-    out.push(b'\n');
-    vm.write_out(&out);
+    out.push('\n');
+    vm.write_out(out.as_bytes());
     Ok(Value::Nil)
 }
 
@@ -30,7 +30,7 @@ pub fn str<H: Heap>(vm: &mut Vm<H>, args: &[Value]) -> Result<Value, Trap> {
     if args[0].as_str().is_some() {
         return Ok(vm.own(args[0]));
     }
-    let mut s = Vec::new();
+    let mut s = String::new();
     vm.formats(args[0], false, &mut s)?;
     let v = new_str(&mut vm.heap, &s)?;
     Ok(vm.own(v))
@@ -103,7 +103,7 @@ pub fn type_of<H: Heap>(vm: &mut Vm<H>, args: &[Value]) -> Result<Value, Trap> {
     arity("type", args, 1, 1)?;
     vm.check(&args[0])?;
     let name = args[0].type_name();
-    let v = new_str(&mut vm.heap, name.as_bytes())?;
+    let v = new_str(&mut vm.heap, name)?;
     Ok(vm.own(v))
 }
 
@@ -124,7 +124,7 @@ pub fn args<H: Heap>(vm: &mut Vm<H>, args: &[Value]) -> Result<Value, Trap> {
     arity("args", args, 0, 0)?;
     let mut items = Vec::with_capacity(vm.opts.args.len());
     for a in vm.opts.args.clone() {
-        items.push(new_str(&mut vm.heap, a.as_bytes())?);
+        items.push(new_str(&mut vm.heap, &a)?);
     }
     let l = new_list(&mut vm.heap, &items)?;
     for s in &items {
@@ -139,9 +139,9 @@ pub fn clock<H: Heap>(vm: &mut Vm<H>, args: &[Value]) -> Result<Value, Trap> {
 }
 
 fn message<H: Heap>(vm: &mut Vm<H>, v: Value) -> Result<String, Trap> {
-    let mut s = Vec::new();
+    let mut s = String::new();
     vm.formats(v, false, &mut s)?;
-    Ok(String::from_utf8_lossy(&s).into_owned())
+    Ok(s)
 }
 
 pub fn assert<H: Heap>(vm: &mut Vm<H>, args: &[Value]) -> Result<Value, Trap> {
@@ -158,59 +158,4 @@ pub fn assert<H: Heap>(vm: &mut Vm<H>, args: &[Value]) -> Result<Value, Trap> {
 pub fn error<H: Heap>(vm: &mut Vm<H>, args: &[Value]) -> Result<Value, Trap> {
     arity("error", args, 1, 1)?;
     err(message(vm, args[0])?)
-}
-
-fn number(name: &str, v: &Value) -> Result<f64, Trap> {
-    match v {
-        Value::Int(i) => Ok(*i as f64),
-        Value::Float(f) => Ok(*f),
-        _ => bad_arg(name, "a number", v),
-    }
-}
-
-pub fn math(name: &str, args: &[Value]) -> Result<Value, Trap> {
-    match name {
-        "abs" => {
-            arity(name, args, 1, 1)?;
-            match args[0] {
-                Value::Int(i) => i
-                    .checked_abs()
-                    .map(Value::Int)
-                    .ok_or_else(|| Trap::Error("integer overflow".into())),
-                Value::Float(f) => Ok(Value::Float(f.abs())),
-                v => bad_arg(name, "a number", &v),
-            }
-        }
-        "min" | "max" => {
-            arity(name, args, 1, usize::MAX)?;
-            let mut best = args[0];
-            number(name, &best)?;
-            for v in &args[1..] {
-                number(name, v)?;
-                let o = crate::value::ops::order(v, &best)?;
-                let better = if name == "min" {
-                    o == Some(Ordering::Less)
-                } else {
-                    o == Some(Ordering::Greater)
-                };
-                if better {
-                    best = *v;
-                }
-            }
-            Ok(best)
-        }
-        "floor" => {
-            arity(name, args, 1, 1)?;
-            match args[0] {
-                Value::Int(_) => Ok(args[0]),
-                Value::Float(f) => int(&[Value::Float(f.floor())])
-                    .map_err(|_| Trap::Error(format!("floor() cannot convert {f:?} to an int"))),
-                v => bad_arg(name, "a number", &v),
-            }
-        }
-        _ => {
-            arity(name, args, 1, 1)?;
-            Ok(Value::Float(number(name, &args[0])?.sqrt()))
-        }
-    }
 }

@@ -49,7 +49,7 @@ pub fn gc<H: Heap>(vm: &mut Vm<H>, args: &[Value]) -> Result<Value, Trap> {
 fn record<H: Heap>(vm: &mut Vm<H>, fields: &[(&str, Value)]) -> Result<Value, Trap> {
     let mut pairs = Vec::with_capacity(fields.len());
     for (k, v) in fields {
-        let key = new_str(&mut vm.heap, k.as_bytes())?;
+        let key = new_str(&mut vm.heap, k)?;
         // Nobody else refers to these keys: under manual they are the map's own.
         if H::CHECKS_USE
             && let Some(r) = key.as_obj()
@@ -69,7 +69,7 @@ fn record<H: Heap>(vm: &mut Vm<H>, fields: &[(&str, Value)]) -> Result<Value, Tr
 pub fn heap_stats<H: Heap>(vm: &mut Vm<H>, args: &[Value]) -> Result<Value, Trap> {
     arity("heap_stats", args, 0, 0)?;
     let s = vm.heap.stats();
-    let backend = new_str(&mut vm.heap, H::BACKEND.name().as_bytes())?;
+    let backend = new_str(&mut vm.heap, H::BACKEND.name())?;
     let int = |n: u64| Value::Int(n.min(i64::MAX as u64) as i64);
     // The shared pool, for the whole program (every process's heap together).
     let pool = vm.host.as_ref().map(|h| h.pool_stats()).unwrap_or_default();
@@ -110,7 +110,7 @@ pub fn inspect<H: Heap>(vm: &mut Vm<H>, args: &[Value]) -> Result<Value, Trap> {
     } else {
         vm.heap.generation(r)
     };
-    let kind = new_str(&mut vm.heap, r.kind().name().as_bytes())?;
+    let kind = new_str(&mut vm.heap, r.kind().name())?;
     let (segment, offset) = if r.is_static() {
         vm.program.statics.locate(r).unwrap_or((0, 0))
     } else {
@@ -127,7 +127,7 @@ pub fn inspect<H: Heap>(vm: &mut Vm<H>, args: &[Value]) -> Result<Value, Trap> {
         fields.push(("refcount", Value::Int(rc as i64)));
     }
     if let Some(g) = generation {
-        fields.push(("generation", new_str(&mut vm.heap, g.as_bytes())?));
+        fields.push(("generation", new_str(&mut vm.heap, g)?));
     }
     debug_assert!(r.kind() != Kind::Cell);
     record(vm, &fields)
@@ -138,7 +138,7 @@ pub fn backends<H: Heap>(vm: &mut Vm<H>, args: &[Value]) -> Result<Value, Trap> 
     arity("backends", args, 0, 0)?;
     let mut names = Vec::with_capacity(Backend::ALL.len());
     for n in Backend::names() {
-        names.push(new_str(&mut vm.heap, n.as_bytes())?);
+        names.push(new_str(&mut vm.heap, n)?);
     }
     let l = new_list(&mut vm.heap, &names)?;
     for n in &names {

@@ -6,6 +6,9 @@
 
 mod collections;
 mod core;
+/// (Public to the crate for the comparator sort: `lists::store_sorted`.)
+pub(crate) mod lists;
+mod math;
 mod memory;
 mod process;
 mod sort_by;
@@ -41,9 +44,23 @@ pub(crate) fn call<H: Heap>(vm: &mut Vm<H>, id: u16, args: &[Value]) -> Result<V
         B::Clock => core::clock(vm, args),
         B::Assert => core::assert(vm, args),
         B::Error => core::error(vm, args),
-        B::Abs | B::Min | B::Max | B::Floor | B::Sqrt => {
-            core::math(names::NAMES[id as usize], args)
-        }
+        B::Abs
+        | B::Min
+        | B::Max
+        | B::Floor
+        | B::Ceil
+        | B::Round
+        | B::Sqrt
+        | B::Sin
+        | B::Cos
+        | B::Tan
+        | B::Asin
+        | B::Acos
+        | B::Atan
+        | B::Atan2
+        | B::Exp
+        | B::Log
+        | B::Pow => math::math(b, args),
         B::Push => collections::push(vm, args),
         B::Pop => collections::pop(vm, args),
         B::Fill => collections::fill(vm, args),
@@ -53,6 +70,20 @@ pub(crate) fn call<H: Heap>(vm: &mut Vm<H>, id: u16, args: &[Value]) -> Result<V
         B::Split => strings::split(vm, args),
         B::Join => strings::join(vm, args),
         B::Substr => strings::substr(vm, args),
+        B::Byte => strings::byte(vm, args),
+        B::Chr => strings::chr(vm, args),
+        B::Find if args.first().is_some_and(|v| v.as_list().is_some()) => lists::find(vm, args),
+        B::Find => strings::find(vm, args),
+        B::Replace => strings::replace(vm, args),
+        B::Upper | B::Lower => strings::case(vm, b == B::Upper, args),
+        B::Trim => strings::trim(vm, args),
+        B::StartsWith | B::EndsWith => strings::affix(vm, b == B::StartsWith, args),
+        B::Format => strings::format(vm, args),
+        B::Sort => lists::sort(vm, args),
+        B::Reverse => lists::reverse(vm, args),
+        B::Insert => lists::insert(vm, args),
+        B::Remove => lists::remove(vm, args),
+        B::Slice => lists::slice(vm, args),
         B::Free => memory::free(vm, args),
         B::Gc => memory::gc(vm, args),
         B::HeapStats => memory::heap_stats(vm, args),
@@ -64,7 +95,6 @@ pub(crate) fn call<H: Heap>(vm: &mut Vm<H>, id: u16, args: &[Value]) -> Result<V
         B::SelfPid => process::self_pid(vm, args),
         B::Monitor => process::monitor(vm, args),
         B::Sleep => process::sleep(vm, args),
-        B::Sort => err("sort() is not available yet"),
         B::SortCheck => sort_by::check(vm, args),
         B::SortStore => sort_by::store(vm, args),
     }

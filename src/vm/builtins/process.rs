@@ -39,13 +39,13 @@ fn spawn_options<H: Heap>(vm: &Vm<H>, opts: Option<&Value>) -> Result<(Backend, 
     for (k, v) in m.entries() {
         let key = k
             .as_str()
-            .map(|s| s.as_str().into_owned())
+            .map(|s| s.as_str().to_owned())
             .unwrap_or_default();
         match key.as_str() {
             "gc" => {
                 let name = v
                     .as_str()
-                    .map(|s| s.as_str().into_owned())
+                    .map(|s| s.as_str().to_owned())
                     .unwrap_or_default();
                 backend = Backend::parse(&name).ok_or_else(|| {
                     Trap::Error(format!(
@@ -63,12 +63,9 @@ fn spawn_options<H: Heap>(vm: &Vm<H>, opts: Option<&Value>) -> Result<(Backend, 
                 }
             },
             _ => {
-                let mut shown = Vec::new();
+                let mut shown = String::new();
                 vm.formats_raw(k, &mut shown);
-                return err(format!(
-                    "invalid spawn option: unknown key {}",
-                    String::from_utf8_lossy(&shown)
-                ));
+                return err(format!("invalid spawn option: unknown key {shown}"));
             }
         }
     }

@@ -10,7 +10,7 @@ use super::*;
 fn busy_heap() -> (Arc<SegmentPool>, SemispaceHeap, Vec<Value>, StaticSegment) {
     let (pool, mut h) = heap();
     let mut statics = StaticSegment::new();
-    let s = new_str(&mut statics, b"static").unwrap();
+    let s = new_str(&mut statics, "static").unwrap();
     let mut roots = Vec::new();
     let n = if cfg!(miri) { 200 } else { 3_000 };
     for i in 0..n {
@@ -24,7 +24,7 @@ fn busy_heap() -> (Arc<SegmentPool>, SemispaceHeap, Vec<Value>, StaticSegment) {
     let m = new_map(&mut h, &[]).unwrap();
     roots.push(m);
     for i in 0..n / 4 {
-        let k = new_str(&mut h, format!("key{i}").as_bytes()).unwrap();
+        let k = new_str(&mut h, &format!("key{i}")).unwrap();
         let at = roots.len() - 1;
         roots[at]
             .as_map()
