@@ -85,6 +85,7 @@ builtins! {
     Exp = "exp",
     Log = "log",
     Pow = "pow",
+    ReadLine = "read_line",
 }
 
 /// The number of the builtin called `name`.
