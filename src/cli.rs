@@ -158,6 +158,7 @@ pub fn main(cli: Cli) -> u8 {
             || std::thread::available_parallelism().map_or(2, |n| n.get()),
             |n| n as usize,
         ),
+        input: crate::process::Input::Stdin,
     };
     let status = match &cli.file {
         Some(path) => run_file(&cli, path, &cfg),

@@ -38,7 +38,12 @@ pub fn start(cfg: &RunConfig) -> u8 {
             crate::errprintln!("loam: cannot read stdin: {e}");
             return EXIT_IO;
         }
-        return script::run_source(Source::new("<stdin>", text), false, false, cfg);
+        // The input was the program: read_line() finds none left (section 10).
+        let cfg = RunConfig {
+            input: crate::process::Input::Empty,
+            ..cfg.clone()
+        };
+        return script::run_source(Source::new("<stdin>", text), false, false, &cfg);
     }
     struct Start<'a>(&'a RunConfig);
     impl WithHeap for Start<'_> {

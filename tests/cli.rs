@@ -480,3 +480,87 @@ fn check_and_dis_cover_every_module() {
         "{err} {bad:?}"
     );
 }
+
+/// Runs `script` as a file with `input` on its standard input.
+fn with_input(name: &str, script: &[u8], input: &[u8]) -> Output {
+    let path = temp_script(name, script);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_loam"))
+        .arg(&path)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run loam");
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin.write_all(input).expect("write stdin");
+    }
+    child.wait_with_output().expect("wait")
+}
+
+#[test]
+fn read_line_strips_line_ends_and_refuses_invalid_utf8() {
+    let script = b"let l = read_line();\nwhile l != nil { print(\"[\" + l + \"]\", len(l)); l = read_line(); }\nprint(\"end\");\n";
+    // \r\n and \n end lines; a last line without one still counts; a lone
+    // \r inside a line is kept.
+    let o = with_input("lines.loam", script, b"one\r\ntwo\n\r\na\rb\nlast");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "[one] 3\n[two] 3\n[] 0\n[a\rb] 3\n[last] 4\nend\n"
+    );
+    let o = with_input("bad.loam", script, b"fine\n\xff\xfe\nnever\n");
+    assert_eq!(o.status.code(), Some(70));
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "[fine] 4\n");
+    assert!(
+        stderr(&o).contains("read_line() read invalid UTF-8"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn read_line_shows_the_prompt_first_and_shares_input_between_processes() {
+    // The prompt is out before read_line waits: it arrives while loam waits
+    // for the input that has not been written yet. Then a spawned process
+    // reads the same input, each line going to one reader.
+    let script = b"print(\"name?\");\nlet n = read_line();\nprint(\"hi \" + n);\n\
+        let me = self();\nspawn(fn() { send(me, read_line()); });\nprint(recv(), read_line());\n";
+    let path = temp_script("prompt.loam", script);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_loam"))
+        .arg(&path)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run loam");
+    let mut out = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut all = Vec::new();
+        let mut byte = [0u8; 1];
+        while let Ok(1) = std::io::Read::read(&mut out, &mut byte) {
+            all.push(byte[0]);
+            let _ = tx.send(all.clone());
+        }
+    });
+    let mut seen = Vec::new();
+    while seen != b"name?\n" {
+        seen = rx
+            .recv_timeout(std::time::Duration::from_secs(20))
+            .expect("the prompt before any input");
+    }
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin
+        .write_all(b"ann\nsecond\nthird\n")
+        .expect("write stdin");
+    drop(stdin);
+    let o = child.wait_with_output().expect("wait");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    while let Ok(s) = rx.recv_timeout(std::time::Duration::from_secs(20)) {
+        seen = s;
+    }
+    assert_eq!(
+        String::from_utf8_lossy(&seen),
+        "name?\nhi ann\nsecond third\n"
+    );
+}

@@ -364,3 +364,34 @@ fn imports_are_relative_to_the_current_directory_and_run_once() {
     let (out, err) = s.feed(&["c.current();"]);
     assert_eq!(out, "3\n", "{err}");
 }
+
+#[test]
+fn read_line_reads_the_runtimes_input_and_keeps_a_line_across_a_retry() {
+    let line = "x".repeat(100_000);
+    let cfg = RunConfig {
+        schedulers: 2,
+        input: loam::process::Input::text(&format!("{line}\nsecond\n")),
+        heap: loam::heap::HeapConfig {
+            max_heap: Some(256 << 10),
+            stress: false,
+        },
+        ..RunConfig::default_for(Backend::MarkCompact)
+    };
+    let (out, err) = (Shared::default(), Shared::default());
+    let repl =
+        Repl::<MarkCompactHeap>::new(&cfg, Box::new(out.clone()), Box::new(err.clone()), false);
+    let mut s = Session { repl, out, err };
+    // Garbage fills the heap, so the first line's string does not fit until
+    // a collection: read_line runs again then, and must not read another line.
+    let (out, err) = s.feed(&[
+        "let g = fill(12000, 0);",
+        "g = nil;",
+        "let c = heap_stats().collections;",
+        "let l = read_line();",
+        "print(len(l), l == substr(l, 0, len(l)), heap_stats().collections - c);",
+        "read_line();",
+        "read_line();",
+    ]);
+    assert_eq!(err, "");
+    assert_eq!(out, "100000 true 1\n\"second\"\n");
+}

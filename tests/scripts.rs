@@ -15,6 +15,7 @@
 //! // flags: --max-heap 1M         extra options before the file
 //! // args: a b                    arguments after the file
 //! // stdin: TEXT                  a line of standard input (no FILE: runs stdin)
+//! // input: TEXT                  a line of standard input for the script (FILE given)
 //! // no-stress                    skip the --gc-stress run (the script is too slow for it)
 //! ```
 
@@ -33,6 +34,7 @@ struct Spec {
     flags: Vec<String>,
     args: Vec<String>,
     stdin: Option<String>,
+    input: Option<String>,
     stress: bool,
 }
 
@@ -68,6 +70,10 @@ fn parse(text: &str) -> Spec {
             s.args = v.split_whitespace().map(String::from).collect();
         } else if let Some(v) = take("stdin:") {
             let buf = s.stdin.get_or_insert_with(String::new);
+            buf.push_str(&v);
+            buf.push('\n');
+        } else if let Some(v) = take("input:") {
+            let buf = s.input.get_or_insert_with(String::new);
             buf.push_str(&v);
             buf.push('\n');
         } else if c.starts_with("no-stress") {
@@ -113,7 +119,8 @@ fn check(path: &Path, spec: &Spec, backend: &str, stress: bool) -> Vec<String> {
     };
     if let Some(mut stdin) = child.stdin.take() {
         use std::io::Write;
-        let _ = stdin.write_all(spec.stdin.as_deref().unwrap_or("").as_bytes());
+        let text = spec.stdin.as_deref().or(spec.input.as_deref());
+        let _ = stdin.write_all(text.unwrap_or("").as_bytes());
     }
     let out = match child.wait_with_output() {
         Ok(o) => o,

@@ -85,6 +85,7 @@ builtins! {
     Exp = "exp",
     Log = "log",
     Pow = "pow",
+    ReadLine = "read_line",
     // Internal: only the runtime's own Loam code (`compiler/sort.loam`) can name these.
     SortCheck = "__sort_check",
     SortStore = "__sort_store",

@@ -59,4 +59,8 @@ impl Host for ProcCtx {
     fn monitor(&self, p: Pid) {
         self.rt.monitor(p, self.pid);
     }
+
+    fn read_line(&self, buf: &mut Vec<u8>) -> std::io::Result<usize> {
+        self.rt.cfg.input.read_line(buf)
+    }
 }

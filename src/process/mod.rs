@@ -22,6 +22,7 @@ use crate::bytecode::chunk::Program;
 use crate::heap::copy::Message;
 use crate::heap::{Backend, Heap, HeapConfig, WithHeap};
 use crate::vm::error::RuntimeError;
+pub use crate::vm::host::Input;
 use crate::vm::{Exit, SLICE_REDUCTIONS, Vm, VmOptions};
 use runtime::{Proc, Step};
 use std::io::Write;
@@ -41,6 +42,8 @@ pub struct RunConfig {
     pub leak_check: bool,
     /// Scheduler threads for spawned processes (`--schedulers`).
     pub schedulers: usize,
+    /// What `read_line()` reads (standard input unless told otherwise).
+    pub input: Input,
 }
 
 impl RunConfig {
@@ -54,6 +57,7 @@ impl RunConfig {
             gc_stats: false,
             leak_check: false,
             schedulers: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            input: Input::Stdin,
         }
     }
 

@@ -123,6 +123,9 @@ pub struct Vm<H: Heap> {
     sampled_us: u64,
     /// Reductions spent so far (counted against `VmOptions::fuel`).
     fuel_used: u64,
+    /// A line `read_line()` took from the input but could not allocate: the
+    /// retry after a collection returns it rather than reading another.
+    pub(crate) pending_line: Option<String>,
 }
 
 impl<H: Heap> Vm<H> {
@@ -154,6 +157,7 @@ impl<H: Heap> Vm<H> {
             waits_in_recv: false,
             sampled_us: 0,
             fuel_used: 0,
+            pending_line: None,
         }
     }
 
@@ -564,6 +568,29 @@ impl<H: Heap> Vm<H> {
         let heap = &self.heap;
         format::format_value(out, v, &*self.program, quote, &|x| heap.check(x))?;
         Ok(())
+    }
+
+    /// The next line of input without its `\n` or `\r\n` (from the host, or
+    /// the real stdin without one); `None` at the end of input. What this
+    /// process printed so far goes out first, so a prompt shows before the
+    /// wait.
+    pub(crate) fn read_input_line(&mut self) -> std::io::Result<Option<Vec<u8>>> {
+        self.flush();
+        let mut line = Vec::new();
+        let n = match &self.host {
+            Some(h) => h.read_line(&mut line)?,
+            None => host::Input::Stdin.read_line(&mut line)?,
+        };
+        if n == 0 {
+            return Ok(None);
+        }
+        if line.last() == Some(&b'\n') {
+            line.pop();
+            if line.last() == Some(&b'\r') {
+                line.pop();
+            }
+        }
+        Ok(Some(line))
     }
 
     /// Writes to the output buffer, flushing it when it grows large.

@@ -1,4 +1,4 @@
-//! Output, conversion, type tests, program arguments, time and errors.
+//! Output and input, conversion, type tests, program arguments, time and errors.
 
 use super::{arity, bad_arg};
 use crate::heap::Heap;
@@ -158,4 +158,30 @@ pub fn assert<H: Heap>(vm: &mut Vm<H>, args: &[Value]) -> Result<Value, Trap> {
 pub fn error<H: Heap>(vm: &mut Vm<H>, args: &[Value]) -> Result<Value, Trap> {
     arity("error", args, 1, 1)?;
     err(message(vm, args[0])?)
+}
+
+/// `read_line()`: the next line of standard input (through the VM's host),
+/// without its `\n` or `\r\n`; nil at the end of input.
+pub fn read_line<H: Heap>(vm: &mut Vm<H>, args: &[Value]) -> Result<Value, Trap> {
+    arity("read_line", args, 0, 0)?;
+    // A line read by an attempt whose allocation failed: the VM runs the
+    // call again after a collection, and it must not read another.
+    let line = match vm.pending_line.take() {
+        Some(line) => line,
+        None => match vm.read_input_line() {
+            Ok(Some(bytes)) => match String::from_utf8(bytes) {
+                Ok(line) => line,
+                Err(_) => return err("read_line() read invalid UTF-8"),
+            },
+            Ok(None) => return Ok(Value::Nil),
+            Err(e) => return err(format!("read_line() cannot read standard input: {e}")),
+        },
+    };
+    match new_str(&mut vm.heap, &line) {
+        Ok(v) => Ok(vm.own(v)),
+        Err(e) => {
+            vm.pending_line = Some(line);
+            Err(e.into())
+        }
+    }
 }

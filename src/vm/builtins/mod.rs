@@ -61,6 +61,7 @@ pub(crate) fn call<H: Heap>(vm: &mut Vm<H>, id: u16, args: &[Value]) -> Result<V
         | B::Exp
         | B::Log
         | B::Pow => math::math(b, args),
+        B::ReadLine => core::read_line(vm, args),
         B::Push => collections::push(vm, args),
         B::Pop => collections::pop(vm, args),
         B::Fill => collections::fill(vm, args),
