@@ -50,6 +50,7 @@ fn the_other_examples_run() {
         "examples/closures.loam",
         "examples/statics.loam",
         "examples/generations.loam",
+        "examples/classes.loam",
         "examples/bench/scaling.loam",
         "examples/bench/pause.loam",
     ] {
@@ -57,4 +58,26 @@ fn the_other_examples_run() {
         assert_eq!(code, Some(0), "{script}: {err}");
         assert!(!out.is_empty(), "{script} printed nothing");
     }
+}
+
+#[test]
+fn wordfreq_counts_the_words_of_its_input() {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_loam"))
+        .args(["examples/wordfreq.loam", "3"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("run loam");
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin
+            .write_all(b"The cat, the dog.\nA dog; THE END\n")
+            .expect("write stdin");
+    }
+    let o = child.wait_with_output().expect("wait");
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "8 words, 5 different\n3 the\n2 dog\n1 a\n"
+    );
 }
