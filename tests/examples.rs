@@ -81,3 +81,39 @@ fn wordfreq_counts_the_words_of_its_input() {
         "8 words, 5 different\n3 the\n2 dog\n1 a\n"
     );
 }
+
+#[test]
+fn awfy_quick_runs_print_ok_under_every_backend_and_under_gc_stress() {
+    // Each examples/bench/awfy/*.loam with no arguments makes a quick run and
+    // prints its `// expect:` line (`NAME: ok`); lib/ holds the SOM module.
+    let dir = std::path::Path::new("examples/bench/awfy");
+    let mut scripts: Vec<_> = std::fs::read_dir(dir)
+        .expect("examples/bench/awfy")
+        .map(|entry| entry.expect("entry").path())
+        .filter(|path| path.extension().is_some_and(|e| e == "loam"))
+        .collect();
+    scripts.sort();
+    assert_eq!(scripts.len(), 14, "the 14 AWFY benchmarks: {scripts:?}");
+    for path in &scripts {
+        let source = std::fs::read_to_string(path).expect("benchmark source");
+        let expected = source
+            .lines()
+            .find_map(|line| line.strip_prefix("// expect: "))
+            .map(|line| format!("{line}\n"))
+            .expect("an `// expect:` line");
+        assert!(expected.ends_with(": ok\n"), "{path:?}: {expected}");
+        let script = path.to_str().expect("path");
+        for backend in Backend::names() {
+            for stress in [false, true] {
+                let mut args = vec!["--gc", backend];
+                if stress {
+                    args.push("--gc-stress");
+                }
+                args.push(script);
+                let (code, out, err) = run(&args);
+                assert_eq!(code, Some(0), "{args:?}: {err}");
+                assert_eq!(out, expected, "{args:?}");
+            }
+        }
+    }
+}
