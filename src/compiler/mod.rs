@@ -71,11 +71,28 @@ pub fn compile_repl(
     compile_in(program, session, source, true)
 }
 
+/// Compiles one unit; on an error the program keeps none of the modules
+/// this compilation added (a REPL session goes on with the program).
 fn compile_in(
     program: &mut Program,
     session: &mut Session,
     source: Source,
     repl: bool,
+) -> Result<u32, CompileError> {
+    let first_module = program.modules.len();
+    let r = compile_unit(program, session, source, repl, first_module);
+    if r.is_err() {
+        program.modules.truncate(first_module);
+    }
+    r
+}
+
+fn compile_unit(
+    program: &mut Program,
+    session: &mut Session,
+    source: Source,
+    repl: bool,
+    first_module: usize,
 ) -> Result<u32, CompileError> {
     let source = Arc::new(source);
     let fail = |diagnostics| CompileError {
@@ -83,32 +100,12 @@ fn compile_in(
         source: source.clone(),
     };
     let module = crate::syntax::parse(&source).map_err(fail)?;
-    // Modules first (each compiled once per program); on an error the
-    // program keeps none of the modules this compilation added.
-    let first_module = program.modules.len();
-    let imports = match modules::load_imports(program, &module.stmts, &source, &mut Vec::new()) {
-        Ok(t) => t,
-        Err(e) => {
-            program.modules.truncate(first_module);
-            return Err(e);
-        }
-    };
+    // Modules first, each compiled once per program.
+    let imports = modules::load_imports(program, &module.stmts, &source, &mut Vec::new())?;
     let reserve = modules::reserve_slots(program, first_module, session.next_slot);
-    let res = match Resolver::resolve(&module.stmts, &session.top, &mut program.statics) {
-        Ok(r) => r,
-        Err(d) => {
-            program.modules.truncate(first_module);
-            return Err(fail(d));
-        }
-    };
+    let res = Resolver::resolve(&module.stmts, &session.top, &mut program.statics).map_err(fail)?;
     if program.sort_by.is_none() && res.uses.values().any(|r| *r == Res::Builtin(SORT)) {
-        match compile_sort(program) {
-            Ok(f) => program.sort_by = Some(f),
-            Err(e) => {
-                program.modules.truncate(first_module);
-                return Err(e);
-            }
-        }
+        program.sort_by = Some(compile_sort(program)?);
     }
     let src_id = program.sources.len() as u32;
     program.sources.push(source.clone());
@@ -121,13 +118,7 @@ fn compile_in(
         module: None,
         internal: false,
     };
-    let out = match emit::Emitter::emit(program, &res, &module.stmts, &unit) {
-        Ok(o) => o,
-        Err(d) => {
-            program.modules.truncate(first_module);
-            return Err(fail(d));
-        }
-    };
+    let out = emit::Emitter::emit(program, &res, &module.stmts, &unit).map_err(fail)?;
     session.next_slot += reserve;
     for (d, slot) in &out.top_slots {
         let decl = &res.decls[*d as usize];

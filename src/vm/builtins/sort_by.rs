@@ -8,7 +8,7 @@ use crate::heap::Heap;
 use crate::value::list::new_list;
 use crate::value::{ListRef, Value};
 use crate::vm::Vm;
-use crate::vm::error::{Trap, err};
+use crate::vm::error::Trap;
 
 fn list_arg(v: &Value) -> Result<ListRef, Trap> {
     match v.as_list() {
@@ -37,7 +37,8 @@ pub fn check<H: Heap>(vm: &mut Vm<H>, args: &[Value]) -> Result<Value, Trap> {
 
 /// `__sort_store(xs, sorted)`: makes xs hold the items of sorted, in order.
 /// Safe to run again after a failed allocation: it first brings xs to the
-/// right length (pushing nils), then overwrites every slot.
+/// right length (pushing nils), then overwrites every slot
+/// (`lists::store_sorted`, which keeps rc's counts exact).
 pub fn store<H: Heap>(vm: &mut Vm<H>, args: &[Value]) -> Result<Value, Trap> {
     arity("sort", args, 2, 2)?;
     let xs = list_arg(&args[0])?;
@@ -52,14 +53,6 @@ pub fn store<H: Heap>(vm: &mut Vm<H>, args: &[Value]) -> Result<Value, Trap> {
     while xs.len() < n {
         xs.push(&mut vm.heap, Value::Nil)?;
     }
-    for i in 0..n {
-        let Some(v) = sorted.get(i) else {
-            return err("internal error: sort lost an item");
-        };
-        vm.retain(&v);
-        if let Some(old) = xs.set(&mut vm.heap, i, v) {
-            vm.release(old);
-        }
-    }
+    super::lists::store_sorted(vm, xs, sorted.items());
     Ok(Value::Nil)
 }
