@@ -1,28 +1,42 @@
-//! `loam bench FILE [ARGS...]`: runs a script as a fresh process per run
-//! under each memory backend and reports time, memory and GC figures.
+//! `loam bench`: runs scripts as fresh processes under each memory backend
+//! and reports time, memory, pause and GC figures per backend — one script
+//! (`loam bench FILE ARGS...`), a suite of workloads (`--suite FILE`), or
+//! a sweep over heap sizes (`--heap-sweep`), with an HTML report of it all.
 //!
-//! - [`run`]: one child run (wall time, peak RSS via `wait4`, output).
+//! - [`run`]: one child run (wall time, peak RSS via `wait4`, output, timeout).
 //! - [`trace`]: reading the child's `--gc-trace=FILE` JSON lines.
-//! - [`report`]: summaries, the table, the `--json` document.
-//! - [`plot`]: the `--plot` SVG; [`units`]: times and sizes for people.
+//! - [`measure`]: one workload under every backend, with progress.
+//! - [`pauses`]: pause percentiles and minimum mutator utilization.
+//! - [`suite`]: the suite file, its runs, the normalised summary.
+//! - [`sweep`]: minimum heaps by bisection, runs at multiples of them.
+//! - [`report`]: summaries, the tables, the `--json` document.
+//! - [`plot`]: the `--plot` SVG; [`html`] and [`svg`]: the `--html` report;
+//!   [`units`]: times and sizes for people.
 
+pub mod html;
+pub mod measure;
+pub mod pauses;
 pub mod plot;
 pub mod report;
 pub mod run;
+pub mod suite;
+pub mod svg;
+pub mod sweep;
 pub mod trace;
 pub mod units;
 
 use crate::cli::parse_size;
 use crate::heap::Backend;
-use crate::script::{EXIT_IO, EXIT_OK, EXIT_RUNTIME, EXIT_USAGE};
+use crate::script::{EXIT_IO, EXIT_OK, EXIT_USAGE};
 use clap::Parser;
-use indicatif::{ProgressBar, ProgressStyle};
-use report::{BackendResult, PlottedRun, Report};
+use measure::Counts;
+use report::Report;
 use std::ffi::OsString;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-/// Runs a script as a fresh process per run under each memory backend and
-/// reports wall time, peak RSS, allocation and GC figures per backend.
+/// Runs scripts as fresh processes under each memory backend and reports
+/// wall time, peak RSS, allocation, pause and GC figures per backend.
 #[derive(Parser, Debug)]
 #[command(name = "loam bench", after_help = after_help())]
 #[command(args_override_self = true, allow_negative_numbers = true)]
@@ -31,18 +45,36 @@ pub struct BenchCli {
     /// lists them) or a comma-separated list of names.
     #[arg(long, value_name = "all|LIST", default_value = "all", value_parser = parse_backends)]
     pub gc: String,
-    /// Measured runs per backend.
-    #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=10_000))]
-    pub runs: u32,
-    /// Unmeasured runs per backend before the measured ones.
-    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(0..=10_000))]
-    pub warmup: u32,
+    /// Measured runs per backend [default: 5; 3 with --heap-sweep].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub runs: Option<u32>,
+    /// Unmeasured runs per backend before the measured ones [default: 1; 0 with --heap-sweep].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=10_000))]
+    pub warmup: Option<u32>,
+    /// Run every workload of a suite file (`NAME PATH ARGS...` a line; PATH
+    /// relative to the suite file's folder) instead of one script.
+    #[arg(long, value_name = "FILE")]
+    pub suite: Option<PathBuf>,
+    /// Find each backend's minimum heap (bisection on --max-heap, to within
+    /// 5%), then run every backend at these multiples of the smallest minimum
+    /// (comma-separated, after `=`) [default: 1.25,1.5,2,3,4,6].
+    #[arg(long, value_name = "MULTIPLES", num_args = 0..=1, require_equals = true,
+          default_missing_value = "1.25,1.5,2,3,4,6", value_parser = parse_multiples)]
+    pub heap_sweep: Option<Multiples>,
+    /// Write a self-contained HTML report (tables and charts) to FILE.
+    #[arg(long, value_name = "FILE.html")]
+    pub html: Option<PathBuf>,
     /// Also write every figure, each run's and the summaries, to FILE as JSON.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
-    /// Draw heap size over time and bar charts of time and peak RSS into FILE (SVG).
+    /// Draw heap size over time and bar charts of time and peak RSS into FILE
+    /// (SVG; one script only).
     #[arg(long, value_name = "FILE.svg")]
     pub plot: Option<PathBuf>,
+    /// Stop a run that takes longer than SECS and count it as failed
+    /// [default: none; with --heap-sweep, 10 times the run without a limit].
+    #[arg(long, value_name = "SECS", value_parser = parse_secs)]
+    pub timeout: Option<Duration>,
     /// Passed on to each run: most memory one process's heap may hold.
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     pub max_heap: Option<usize>,
@@ -52,11 +84,42 @@ pub struct BenchCli {
     /// Passed on to each run: scheduler threads.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub schedulers: Option<u32>,
-    /// The script to measure.
-    pub file: PathBuf,
+    /// The script to measure (not with --suite).
+    pub file: Option<PathBuf>,
     /// Arguments for the script; options of `loam bench` may come before,
     /// among or after them (after `--`, everything is the script's).
     pub args: Vec<String>,
+}
+
+/// `--heap-sweep`'s multiples, each > 0, in increasing order.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Multiples(pub Vec<f64>);
+
+fn parse_multiples(s: &str) -> Result<Multiples, String> {
+    let mut v = Vec::new();
+    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        match part.parse::<f64>() {
+            Ok(m) if m.is_finite() && m > 0.0 && m <= 1000.0 => v.push(m),
+            _ => {
+                return Err(format!(
+                    "'{part}' is not a multiple (a number above 0, at most 1000)"
+                ));
+            }
+        }
+    }
+    if v.is_empty() {
+        return Err("no multiples given (say, --heap-sweep=1.5,2,4)".into());
+    }
+    v.sort_by(f64::total_cmp);
+    v.dedup();
+    Ok(Multiples(v))
+}
+
+fn parse_secs(s: &str) -> Result<Duration, String> {
+    match s.trim().parse::<f64>() {
+        Ok(x) if x.is_finite() && x > 0.0 && x < 1e7 => Ok(Duration::from_secs_f64(x)),
+        _ => Err(format!("'{s}' is not a number of seconds above 0")),
+    }
 }
 
 fn after_help() -> String {
@@ -67,13 +130,25 @@ Each run is `loam --gc BACKEND --gc-trace=TMP FILE ARGS...` as a child process; 
 script's output must be the same in every run (a warning says when it is not).
 The table shows, per backend, the median, min and max wall time, the ratio to the
 fastest backend, and the medians of peak RSS, bytes allocated, collections, total
-pause, objects freed and final heap size, and the longest pause in any run.
+pause, objects freed and final heap size, and the longest pause in any run; then
+pause percentiles (p50 p90 p99 max) and minimum mutator utilization (MMU).
+--suite runs each workload so, then normalises each backend's time and peak RSS
+to the best backend's on each workload and takes geometric means (as DaCapo
+results are reported). A workload that fails or prints differently between runs
+is named and the rest go on.
+--heap-sweep finds each backend's minimum heap for the program, then times every
+backend at multiples of the smallest one; runs that stop with `heap limit
+exceeded` (or take over --timeout) are marked as failed, which is expected.
 Exit status: 0 success, 64 usage error, 74 unreadable script or output file,
-70 (or the child's status) when a run failed.
+70 (or the child's status) when a run failed (not counting --heap-sweep's
+expected failures).
 A script named `bench` is run as `loam ./bench`.
 Examples:
   loam bench examples/bench/binary_trees.loam 14 --runs 3 --plot out.svg
   loam bench --gc {} --warmup 0 --json r.json examples/bench/cycles.loam 100000
+  loam bench --suite examples/bench/suite.txt --runs 3 --html report.html
+  loam bench --heap-sweep examples/bench/gcbench.loam --html sweep.html
+  loam bench --heap-sweep=1.5,2,4 --gc mark-compact,semispace examples/bench/binary_trees.loam 12
   loam bench script.loam -- --runs      (`--runs` goes to the script)
 Backends: {}.",
         two.join(","),
@@ -129,10 +204,71 @@ pub fn main<I: IntoIterator<Item = OsString>>(args: I) -> u8 {
     }
 }
 
+/// What to run, checked.
+pub enum Plan {
+    One { file: PathBuf, args: Vec<String> },
+    Suite(suite::Suite),
+}
+
+/// Everything a bench run needs besides the plan.
+pub struct Setup {
+    pub exe: PathBuf,
+    pub names: Vec<String>,
+    pub counts: Counts,
+    /// Options passed to every child (`--max-heap=..`, `--schedulers=..`).
+    pub extra: Vec<String>,
+    pub timeout: Option<Duration>,
+}
+
+impl Setup {
+    pub fn job(&self, file: &Path, args: &[String]) -> run::Job {
+        run::Job {
+            exe: self.exe.clone(),
+            file: file.to_path_buf(),
+            args: args.to_vec(),
+            extra: self.extra.clone(),
+            timeout: self.timeout,
+        }
+    }
+}
+
+fn usage(msg: &str) -> u8 {
+    eprintln!("loam bench: {msg}\n\nFor more information, try 'loam bench --help'.");
+    EXIT_USAGE
+}
+
 fn bench(cli: BenchCli) -> u8 {
-    // Check the script up front: nothing runs if it cannot be read.
-    if let Err(code) = crate::script::read_source(&cli.file) {
-        return code;
+    let plan = match (&cli.suite, &cli.file) {
+        (Some(_), Some(f)) => {
+            return usage(&format!(
+                "--suite runs the suite's workloads; a script ({}) is not taken with it",
+                f.display()
+            ));
+        }
+        (None, None) => return usage("no script given (or use --suite FILE)"),
+        (Some(path), None) => match suite::Suite::read(path) {
+            Ok(s) => Plan::Suite(s),
+            Err(e) => {
+                eprintln!("loam bench: {e}");
+                return e.status();
+            }
+        },
+        (None, Some(file)) => {
+            // Check the script up front: nothing runs if it cannot be read.
+            if let Err(code) = crate::script::read_source(file) {
+                return code;
+            }
+            Plan::One {
+                file: file.clone(),
+                args: cli.args.clone(),
+            }
+        }
+    };
+    if cli.plot.is_some() && !matches!(plan, Plan::One { .. }) {
+        return usage("--plot draws one script's run; use --html for a suite");
+    }
+    if cli.heap_sweep.is_some() && cli.max_heap.is_some() {
+        return usage("--heap-sweep chooses --max-heap itself; leave --max-heap out");
     }
     let exe = match std::env::current_exe() {
         Ok(p) => p,
@@ -151,127 +287,88 @@ fn bench(cli: BenchCli) -> u8 {
     if let Some(n) = cli.schedulers {
         extra.push(format!("--schedulers={n}"));
     }
-    let job = run::Job {
+    let sweeping = cli.heap_sweep.is_some();
+    let setup = Setup {
         exe,
-        file: cli.file.clone(),
-        args: cli.args.clone(),
+        names: backends(&cli.gc),
+        counts: Counts {
+            runs: cli.runs.unwrap_or(if sweeping { 3 } else { 5 }),
+            warmup: cli.warmup.unwrap_or(if sweeping { 0 } else { 1 }),
+        },
         extra,
+        timeout: cli.timeout,
     };
-    let names = backends(&cli.gc);
-    let mut rep = Report {
-        script: cli.file.display().to_string(),
-        args: cli.args.clone(),
-        runs: cli.runs,
-        warmup: cli.warmup,
-        output_identical: true,
-        ..Report::default()
-    };
-    let status = measure(&job, &names, &cli, &mut rep);
-    report::summarize(&mut rep.backends);
-    print!("{}", report::table(&rep));
-    if !rep.output_identical {
-        eprintln!(
-            "loam bench: WARNING: the script's output differs between runs ({}); the figures may not be comparable",
-            rep.output_differs.join(", ")
-        );
+    let mut status;
+    let mut doc = html::Document::default();
+    if let Some(m) = &cli.heap_sweep {
+        let sweeps;
+        (sweeps, status) = sweep::run(&plan, &setup, &m.0);
+        for s in &sweeps {
+            print!("{}", sweep::table(s));
+        }
+        doc.sweeps = sweeps;
+    } else {
+        match plan {
+            Plan::One { file, args } => {
+                let rep;
+                (rep, status) = one(&setup, &file, &args);
+                print!("{}", report::table(&rep));
+                if !rep.output_identical {
+                    eprintln!(
+                        "loam bench: WARNING: the script's output differs between runs ({}); the figures may not be comparable",
+                        rep.output_differs.join(", ")
+                    );
+                }
+                if let Some(path) = &cli.plot
+                    && let Err(e) = plot::draw(&rep, path)
+                {
+                    eprintln!("loam bench: cannot write the plot {}: {e}", path.display());
+                    status = status.max(EXIT_IO);
+                }
+                doc.single = Some(rep);
+            }
+            Plan::Suite(s) => {
+                let rep;
+                (rep, status) = suite::run(&s, &setup);
+                print!("{}", suite::table(&rep));
+                doc.suite = Some(rep);
+            }
+        }
     }
-    let mut status = status;
     if let Some(path) = &cli.json {
-        let written = serde_json::to_string_pretty(&rep)
-            .map_err(|e| e.to_string())
+        let written = doc
+            .json()
             .and_then(|s| std::fs::write(path, s + "\n").map_err(|e| e.to_string()));
         if let Err(e) = written {
             eprintln!("loam bench: cannot write {}: {e}", path.display());
             status = status.max(EXIT_IO);
         }
     }
-    if let Some(path) = &cli.plot
-        && let Err(e) = plot::draw(&rep, path)
-    {
-        eprintln!("loam bench: cannot write the plot {}: {e}", path.display());
-        status = status.max(EXIT_IO);
+    if let Some(path) = &cli.html {
+        if let Err(e) = std::fs::write(path, html::page(&doc)) {
+            eprintln!("loam bench: cannot write {}: {e}", path.display());
+            status = status.max(EXIT_IO);
+        } else {
+            eprintln!("loam bench: wrote the report to {}", path.display());
+        }
     }
     status
 }
 
-/// Runs everything with a progress bar; fills `rep.backends`. The exit status.
-fn measure(job: &run::Job, names: &[String], cli: &BenchCli, rep: &mut Report) -> u8 {
-    let per = u64::from(cli.warmup + cli.runs);
-    let bar = ProgressBar::new(per * names.len() as u64);
-    if let Ok(style) =
-        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {msg}")
-    {
-        bar.set_style(style.progress_chars("=> "));
-    }
-    bar.enable_steady_tick(std::time::Duration::from_millis(120));
-    let mut reference: Option<Vec<u8>> = None;
-    let mut status = EXIT_OK;
-    let mut stop_all = false;
-    for (k, name) in names.iter().enumerate() {
-        let mut res = BackendResult {
-            backend: name.clone(),
-            ..BackendResult::default()
-        };
-        let mut curves = Vec::new();
-        for i in 0..cli.warmup + cli.runs {
-            if stop_all {
-                break;
-            }
-            let warm = i < cli.warmup;
-            let label = if warm {
-                format!("warmup {}/{}", i + 1, cli.warmup)
-            } else {
-                format!("run {}/{}", i - cli.warmup + 1, cli.runs)
-            };
-            bar.set_message(format!("{name}: {label}"));
-            match run::run(job, name, !warm) {
-                Ok(done) => {
-                    rep.runs_compared += 1;
-                    match &reference {
-                        None => reference = Some(done.stdout),
-                        Some(r) if *r != done.stdout => {
-                            rep.output_identical = false;
-                            rep.output_differs.push(format!("{name} {label}"));
-                        }
-                        Some(_) => {}
-                    }
-                    if !warm {
-                        res.runs.push(done.figures);
-                        curves.push(done.curve);
-                    }
-                }
-                Err(f) => {
-                    let mut msg = format!("{label}: the script {}", f.what);
-                    if !f.stderr.is_empty() {
-                        msg.push_str(":\n");
-                        msg.push_str(&f.stderr);
-                    }
-                    bar.suspend(|| eprintln!("loam bench: {name} {msg}"));
-                    res.error = Some(msg);
-                    status = match f.code {
-                        Some(c) if c > 0 && c < 256 && status == EXIT_OK => c as u8,
-                        _ if status == EXIT_OK => EXIT_RUNTIME,
-                        _ => status,
-                    };
-                    // A compile error would be the same under every backend.
-                    stop_all = f.code == Some(i32::from(crate::script::EXIT_COMPILE));
-                    break;
-                }
-            }
-            bar.inc(1);
-        }
-        bar.set_position(per * (k as u64 + 1));
-        if res.error.is_none()
-            && let Some(i) = report::median_run(&res.runs)
-            && i < curves.len()
-        {
-            res.heap_curve = Some(PlottedRun {
-                run: i,
-                curve: curves.swap_remove(i),
-            });
-        }
-        rep.backends.push(res);
-    }
+/// One script under every backend, with a progress bar.
+pub fn one(setup: &Setup, file: &Path, args: &[String]) -> (Report, u8) {
+    let job = setup.job(file, args);
+    let mut rep = Report {
+        script: file.display().to_string(),
+        args: args.to_vec(),
+        runs: setup.counts.runs,
+        warmup: setup.counts.warmup,
+        output_identical: true,
+        ..Report::default()
+    };
+    let per = u64::from(setup.counts.runs + setup.counts.warmup);
+    let bar = measure::bar(per * setup.names.len() as u64);
+    let status = measure::workload(&job, &setup.names, setup.counts, &bar, "", true, &mut rep);
     bar.finish_and_clear();
-    status
+    (rep, status)
 }

@@ -1,7 +1,8 @@
 //! The results: per-backend summaries, the table on stdout, the JSON document.
 
+use super::pauses::{MmuPoint, PauseReport};
 use super::run::Figures;
-use super::trace::{Curve, Pauses};
+use super::trace::{Curve, Pauses, ProcessCurve};
 use super::units::{bytes, time};
 use serde::Serialize;
 
@@ -15,6 +16,13 @@ pub struct BackendResult {
     pub summary: Option<Summary>,
     /// The heap over time of the run whose wall time is the median.
     pub heap_curve: Option<PlottedRun>,
+    /// Pause percentiles and histogram over every measured run.
+    pub pauses: Option<PauseReport>,
+    /// Minimum mutator utilization of the median run.
+    pub mmu: Vec<MmuPoint>,
+    /// The median run's largest processes' heaps over time (when the script
+    /// spawned processes).
+    pub process_curves: Vec<ProcessCurve>,
 }
 
 /// The run that is drawn.
@@ -137,6 +145,104 @@ pub fn summarize(results: &mut [BackendResult]) {
     }
 }
 
+/// Columns padded to their widest cell, numbers right-aligned; a row
+/// shorter than the first (a failure) is written as it is.
+pub fn grid(rows: &[Vec<String>]) -> String {
+    let cols = rows.first().map_or(0, Vec::len);
+    let width: Vec<usize> = (0..cols)
+        .map(|c| {
+            rows.iter()
+                .filter(|r| c == 0 || r.len() == cols)
+                .filter_map(|r| r.get(c))
+                .map(|s| s.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    for row in rows {
+        let failed = row.len() < cols;
+        let mut line = String::new();
+        for (c, cell) in row.iter().enumerate() {
+            let pad = if failed && c > 0 {
+                0
+            } else {
+                width
+                    .get(c)
+                    .copied()
+                    .unwrap_or(0)
+                    .saturating_sub(cell.chars().count())
+            };
+            if c == 0 {
+                line.push_str(&format!("{cell}{}", " ".repeat(pad)));
+            } else {
+                line.push_str(&format!("  {}{cell}", " ".repeat(pad)));
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// MMU at the window closest to `ms`, if the run was that long.
+pub fn mmu_near(points: &[MmuPoint], ms: f64) -> Option<f64> {
+    points
+        .iter()
+        .rfind(|p| p.window_ms <= ms * 1.001)
+        .filter(|p| p.window_ms >= ms * 0.999)
+        .map(|p| p.mmu)
+}
+
+/// The pause table: percentiles over every measured run (per kind for a
+/// backend with generations) and MMU of the median run at 1, 10 and 100 ms.
+fn pause_rows(rep: &Report) -> Vec<Vec<String>> {
+    let mut rows = vec![
+        [
+            "pauses",
+            "count",
+            "p50",
+            "p90",
+            "p99",
+            "max",
+            "MMU 1 ms",
+            "MMU 10 ms",
+            "MMU 100 ms",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect::<Vec<_>>(),
+    ];
+    let us = |v: f64| time(v / 1e6);
+    let pct = |v: Option<f64>| v.map_or("-".to_string(), |m| format!("{:.0}%", m * 100.0));
+    for r in rep.backends.iter().filter(|r| r.summary.is_some()) {
+        let Some(p) = &r.pauses else { continue };
+        let mut kinds = vec![(r.backend.clone(), p.all)];
+        for (k, v) in [("minor", p.minor), ("major", p.major)] {
+            if let Some(v) = v {
+                kinds.push((format!("  {k}"), v));
+            }
+        }
+        for (i, (label, v)) in kinds.into_iter().enumerate() {
+            let mut row = vec![
+                label,
+                v.count.to_string(),
+                us(v.p50_us),
+                us(v.p90_us),
+                us(v.p99_us),
+                us(v.max_us),
+            ];
+            if i == 0 {
+                row.extend([1.0, 10.0, 100.0].map(|w| pct(mmu_near(&r.mmu, w))));
+            } else {
+                row.extend(["".to_string(), "".to_string(), "".to_string()]);
+            }
+            rows.push(row);
+        }
+    }
+    rows
+}
+
 /// The table, one row per backend, and the lines around it.
 pub fn table(rep: &Report) -> String {
     let head = [
@@ -184,17 +290,6 @@ pub fn table(rep: &Report) -> String {
         };
         rows.push(row);
     }
-    let cols = head.len();
-    let width: Vec<usize> = (0..cols)
-        .map(|c| {
-            rows.iter()
-                .filter(|r| c == 0 || r.len() == cols)
-                .filter_map(|r| r.get(c))
-                .map(|s| s.chars().count())
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
     let mut out = String::new();
     let argv = std::iter::once(rep.script.as_str())
         .chain(rep.args.iter().map(String::as_str))
@@ -204,23 +299,11 @@ pub fn table(rep: &Report) -> String {
         "loam bench {argv}: {} run(s) per backend after {} warmup run(s), each a fresh process\n\n",
         rep.runs, rep.warmup
     ));
-    for row in &rows {
-        let failed = row.len() < cols;
-        let mut line = String::new();
-        for (c, cell) in row.iter().enumerate() {
-            let pad = if failed && c > 0 {
-                0
-            } else {
-                width[c].saturating_sub(cell.chars().count())
-            };
-            if c == 0 {
-                line.push_str(&format!("{cell}{}", " ".repeat(pad)));
-            } else {
-                line.push_str(&format!("  {}{cell}", " ".repeat(pad)));
-            }
-        }
-        out.push_str(line.trim_end());
+    out.push_str(&grid(&rows));
+    let pauses = pause_rows(rep);
+    if pauses.len() > 1 {
         out.push('\n');
+        out.push_str(&grid(&pauses));
     }
     for r in &rep.backends {
         if let Some(s) = r.summary.filter(|s| s.minor.count + s.major.count > 0) {
@@ -242,7 +325,10 @@ pub fn table(rep: &Report) -> String {
     }
     out.push_str(
         "\nwall: median, min and max over the runs; pause max: the longest in any run; \
-         the other columns: medians over the runs.\n",
+         the other columns: medians over the runs.\n\
+         pauses: percentiles of every collection's pause in the measured runs; MMU (minimum \
+         mutator utilization): the smallest share of any window of that length in which no \
+         collection ran (median run; - when the run was shorter).\n",
     );
     let output = if !rep.output_identical {
         format!(

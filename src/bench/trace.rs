@@ -1,6 +1,7 @@
 //! Reading one run's `--gc-trace=FILE` (the JSON lines described in
 //! [`crate::observe::trace`]): its totals and its heap size over time.
 
+use super::pauses::Pause;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
@@ -14,6 +15,8 @@ enum Event {
         pid: u64,
         heap_before: u64,
         heap_after: u64,
+        #[serde(default)]
+        live_after: u64,
         /// `minor`, `major` (generational) or `full`; traces written
         /// before kinds existed have none.
         #[serde(default)]
@@ -93,6 +96,28 @@ pub struct Curve {
 pub struct Parsed {
     pub totals: Totals,
     pub curve: Curve,
+    /// Every collection, in the order of the trace.
+    pub pauses: Vec<Pause>,
+    /// The largest heap any one process reached (bytes).
+    pub peak_process_heap: u64,
+    /// The most any one process held live after a collection (bytes).
+    pub max_live: u64,
+    /// When there are several processes: the heap over time of the (at
+    /// most [`PROCESS_CURVES`]) processes whose heaps grew largest.
+    pub processes: Vec<ProcessCurve>,
+    /// The time of the last event (µs): the run's length as the trace saw it.
+    pub end_us: u64,
+}
+
+/// How many processes get a curve of their own.
+pub const PROCESS_CURVES: usize = 8;
+
+/// One process's heap over time.
+#[derive(Serialize, Clone, Debug, Default, PartialEq)]
+pub struct ProcessCurve {
+    pub pid: u64,
+    pub peak: u64,
+    pub points: Vec<(u64, u64)>,
 }
 
 /// A heap size becoming known for a process at a time.
@@ -110,6 +135,8 @@ pub fn parse(text: &str) -> Result<Parsed, String> {
     let mut totals = Totals::default();
     let mut updates: Vec<(u64, u64, Update)> = Vec::new();
     let mut saw_exit = false;
+    let mut pauses = Vec::new();
+    let mut max_live = 0;
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
@@ -123,9 +150,21 @@ pub fn parse(text: &str) -> Result<Parsed, String> {
                 pid,
                 heap_before,
                 heap_after,
+                live_after,
                 kind,
                 pause_us,
             } => {
+                max_live = max_live.max(live_after);
+                pauses.push(Pause {
+                    start_us: t_us,
+                    pause_us,
+                    pid,
+                    kind: if kind.is_empty() {
+                        "full".into()
+                    } else {
+                        kind.clone()
+                    },
+                });
                 match kind.as_str() {
                     "minor" => totals.minor.add(pause_us),
                     "major" => totals.major.add(pause_us),
@@ -162,10 +201,56 @@ pub fn parse(text: &str) -> Result<Parsed, String> {
     if !saw_exit {
         return Err("the GC trace has no `exit` line (was the run cut short?)".into());
     }
+    updates.sort_by_key(|&(t, _, _)| t);
+    let (processes, peak_process_heap) = process_curves(&updates);
     Ok(Parsed {
         totals,
+        end_us: updates.last().map_or(0, |u| u.0),
         curve: heap_curve(updates),
+        pauses,
+        peak_process_heap,
+        max_live,
+        processes,
     })
+}
+
+/// The heap over time of the processes whose heaps grew largest, when there
+/// is more than one process, and the largest heap of any one process.
+/// `updates` are in time order.
+fn process_curves(updates: &[(u64, u64, Update)]) -> (Vec<ProcessCurve>, u64) {
+    let mut peaks: HashMap<u64, u64> = HashMap::new();
+    for &(_, pid, u) in updates {
+        let h = match u {
+            Update::Heap(h) | Update::GcEnd(h) | Update::Exit(h) => h,
+        };
+        let p = peaks.entry(pid).or_insert(0);
+        *p = (*p).max(h);
+    }
+    let peak = peaks.values().copied().max().unwrap_or(0);
+    if peaks.len() < 2 {
+        return (Vec::new(), peak);
+    }
+    let mut top: Vec<(u64, u64)> = peaks.into_iter().collect();
+    top.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    top.truncate(PROCESS_CURVES);
+    let curves = top
+        .iter()
+        .map(|&(pid, peak)| {
+            let pts: Vec<(u64, u64)> = updates
+                .iter()
+                .filter(|u| u.1 == pid)
+                .map(|&(t, _, u)| match u {
+                    Update::Heap(h) | Update::GcEnd(h) | Update::Exit(h) => (t, h),
+                })
+                .collect();
+            ProcessCurve {
+                pid,
+                peak,
+                points: thin(&pts, 1000),
+            }
+        })
+        .collect();
+    (curves, peak)
 }
 
 fn clip(line: &str) -> String {
@@ -177,8 +262,7 @@ fn clip(line: &str) -> String {
 }
 
 /// Sweeps the updates in time order, one point per distinct time.
-fn heap_curve(mut updates: Vec<(u64, u64, Update)>) -> Curve {
-    updates.sort_by_key(|&(t, _, _)| t);
+fn heap_curve(updates: Vec<(u64, u64, Update)>) -> Curve {
     let mut heaps: HashMap<u64, u64> = HashMap::new();
     let mut sum: u64 = 0;
     let mut curve = Curve::default();
@@ -319,6 +403,21 @@ mod tests {
             ]
         );
         assert_eq!(p.curve.collections, vec![(250, 2100)]);
+    }
+
+    #[test]
+    fn pauses_peaks_and_process_curves() {
+        let p = parse(TRACE).expect("parses");
+        assert_eq!(p.pauses.len(), 1);
+        assert_eq!((p.pauses[0].start_us, p.pauses[0].pause_us), (200, 50.0));
+        assert_eq!(p.pauses[0].kind, "full");
+        assert_eq!(p.max_live, 1400);
+        assert_eq!(p.peak_process_heap, 4000);
+        assert_eq!(p.end_us, 400);
+        // Two processes: pid 0 (peak 4000) first, then pid 1 (800).
+        let pids: Vec<(u64, u64)> = p.processes.iter().map(|c| (c.pid, c.peak)).collect();
+        assert_eq!(pids, vec![(0, 4000), (1, 800)]);
+        assert_eq!(p.processes[1].points, vec![(220, 600), (300, 800)]);
     }
 
     #[test]
