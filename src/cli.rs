@@ -46,6 +46,10 @@ pub struct Cli {
     /// Report what manual and rc heaps never released.
     #[arg(long)]
     pub leak_check: bool,
+    /// Print, at each process's end, the 20 source lines that allocated the
+    /// most bytes (with object counts), under any backend.
+    #[arg(long)]
+    pub alloc_sites: bool,
     /// Check the heap's invariants after every collection (testing; slow).
     #[arg(long)]
     pub verify_heap: bool,
@@ -151,6 +155,7 @@ pub fn main(cli: Cli) -> u8 {
             verify_heap: cli.verify_heap,
             args: cli.args.clone(),
             fuel: None,
+            alloc_sites: cli.alloc_sites,
         },
         gc_stats: cli.gc_stats,
         leak_check: cli.leak_check,

@@ -427,7 +427,7 @@ fn workload(p: &mut Page, id: &str, title: &str, r: &Report, problems: &[String]
         "The heap of all processes together in the median run of each backend, in MB, against \
          milliseconds since the program started; each × is the end of a collection. A sawtooth is \
          a heap that grows until a collection frees what died; a line that only rises frees \
-         nothing (manual without free, or a backend that never needed to collect).",
+         nothing (a backend that frees only when told to, or one that never needed to collect).",
         line_chart(
             &format!("{id}-heap"),
             &LineChart {

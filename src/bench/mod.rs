@@ -23,7 +23,7 @@ pub mod suite;
 pub mod svg;
 pub mod sweep;
 pub mod trace;
-pub mod units;
+pub use crate::observe::units;
 
 use crate::cli::parse_size;
 use crate::heap::Backend;
@@ -148,9 +148,10 @@ Examples:
   loam bench --gc {} --warmup 0 --json r.json examples/bench/cycles.loam 100000
   loam bench --suite examples/bench/suite.txt --runs 3 --html report.html
   loam bench --heap-sweep examples/bench/gcbench.loam --html sweep.html
-  loam bench --heap-sweep=1.5,2,4 --gc mark-compact,semispace examples/bench/binary_trees.loam 12
+  loam bench --heap-sweep=1.5,2,4 --gc {} examples/bench/binary_trees.loam 12
   loam bench script.loam -- --runs      (`--runs` goes to the script)
 Backends: {}.",
+        two.join(","),
         two.join(","),
         Backend::names().collect::<Vec<_>>().join(", ")
     )

@@ -46,6 +46,8 @@ pub struct Decl {
     pub fn_id: Option<FuncId>,
     /// A variable of an earlier REPL entry: already in this slot, in a cell.
     pub preset_slot: Option<u32>,
+    /// Where the name is declared (its cell is attributed to this line).
+    pub span: Option<Span>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -249,12 +251,14 @@ impl<'a> Resolver<'a> {
             value,
             fn_id: None,
             preset_slot: None,
+            span: None,
         });
         id
     }
 
     fn declare(&mut self, id: &Ident, kind: DeclKind, declared: bool) -> DeclId {
         let d = self.new_decl(&id.name, kind, None);
+        self.res.decls[d as usize].span = Some(id.span);
         self.res.decl_at.insert(id.span.start, d);
         if let Some(s) = self.scopes.last_mut() {
             s.push(Entry {

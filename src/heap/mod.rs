@@ -377,6 +377,9 @@ pub trait Heap: Alloc + Sized + Send + 'static {
         self.stats().allocated_bytes
     }
 
+    /// Objects ever allocated (`--alloc-sites` counts them per site).
+    fn allocated_objects(&self) -> u64;
+
     /// Where a heap object is (None for objects this heap does not hold).
     fn locate(&self, r: ObjRef) -> Option<Location>;
 

@@ -174,6 +174,7 @@ pub struct Slab {
     live_bytes: usize,
     live_objects: usize,
     allocated_bytes: u64,
+    allocated_objects: u64,
     freed_objects: u64,
 }
 
@@ -247,6 +248,7 @@ impl Slab {
             live_bytes: 0,
             live_objects: 0,
             allocated_bytes: 0,
+            allocated_objects: 0,
             freed_objects: 0,
         }
     }
@@ -298,6 +300,7 @@ impl Slab {
         self.live_bytes += size;
         self.live_objects += 1;
         self.allocated_bytes += size as u64;
+        self.allocated_objects += 1;
         Ok(p)
     }
 
@@ -553,6 +556,11 @@ impl Slab {
 
     pub fn allocated_bytes(&self) -> u64 {
         self.allocated_bytes
+    }
+
+    /// Objects ever allocated.
+    pub fn allocated_objects(&self) -> u64 {
+        self.allocated_objects
     }
 
     pub fn freed_objects(&self) -> u64 {

@@ -1,7 +1,9 @@
 //! Observing memory: the `--gc-trace` line for a collection, the trace
 //! itself (`trace.rs`), `--gc-stats` tables and `--leak-check` reports.
 
+pub mod sites;
 pub mod trace;
+pub mod units;
 
 /// Writes `text` to stderr, ignoring failure: a closed or full stderr must
 /// not stop (or panic) the runtime, as `eprint!` would.
@@ -25,25 +27,26 @@ macro_rules! errprintln {
 use crate::heap::{Backend, GcEvent, HeapStats};
 
 /// One line per collection, in the spirit of Go's `GODEBUG=gctrace=1`:
-/// `gc N? mark-compact budget: pause 0.123 ms, 1.5 MB -> 0.4 MB, 12 -> 4 segments, live 0.4 MB, freed 1234`.
-/// The generational backend's lines say which kind: `gc generational minor (budget): ...`.
+/// `gc mark-compact (budget): pause 0.123 ms, heap 1.50 MB -> 412 KB, segments 12 -> 4, live 96 B, freed 1 object`.
+/// Sizes use the unit that fits the number ([`units::bytes`]). The
+/// generational backend's lines say which kind: `gc generational minor (budget): ...`.
 pub fn trace_line(e: &GcEvent, backend: Backend) -> String {
-    let mb = |b: usize| b as f64 / (1024.0 * 1024.0);
+    let size = |b: usize| units::bytes(b as u64);
     let kind = match e.kind {
         crate::heap::GcKind::Full => String::new(),
         k => format!(" {}", k.name()),
     };
     format!(
-        "gc {}{kind} ({}): pause {:.3} ms, heap {:.3} MB -> {:.3} MB, segments {} -> {}, live {:.3} MB, freed {} objects",
+        "gc {}{kind} ({}): pause {:.3} ms, heap {} -> {}, segments {} -> {}, live {}, freed {}",
         backend.name(),
         e.reason.name(),
         e.pause.as_secs_f64() * 1000.0,
-        mb(e.bytes_before),
-        mb(e.bytes_after),
+        size(e.bytes_before),
+        size(e.bytes_after),
         e.segments_before,
         e.segments_after,
-        mb(e.live_bytes),
-        e.freed_objects
+        size(e.live_bytes),
+        units::count(e.freed_objects, "object", "objects")
     )
 }
 
@@ -153,8 +156,8 @@ pub fn heap_map(backend: Backend, map: &[crate::heap::SegmentUse], st: &HeapStat
         "{} heap: {} segments, {} held, {} in use ({pct:.0}%)\n",
         backend.name(),
         map.len(),
-        human_bytes(held),
-        human_bytes(used),
+        units::bytes(held as u64),
+        units::bytes(used as u64),
     ));
     let rows = |f: &dyn Fn(&crate::heap::SegmentUse) -> bool| -> Vec<_> {
         map.iter().enumerate().filter(|(_, u)| f(u)).collect()
@@ -163,8 +166,8 @@ pub fn heap_map(backend: Backend, map: &[crate::heap::SegmentUse], st: &HeapStat
     if let Some((_, n)) = nursery.first() {
         s.push_str(&format!(
             "nursery: {} of {} in use{}\n",
-            human_bytes(n.used),
-            human_bytes(n.bytes),
+            units::bytes(n.used as u64),
+            units::bytes(n.bytes as u64),
             if n.bytes == 0 { " (none held)" } else { "" }
         ));
     }
@@ -184,37 +187,23 @@ pub fn heap_map(backend: Backend, map: &[crate::heap::SegmentUse], st: &HeapStat
     if !sizes.is_empty() {
         let list: Vec<String> = sizes
             .iter()
-            .map(|(b, n)| format!("{n} x {}", human_bytes(*b)))
+            .map(|(b, n)| format!("{n} x {}", units::bytes(*b as u64)))
             .collect();
         s.push_str(&format!("segment sizes: {}\n", list.join(", ")));
     }
     s.push_str(&format!(
         "live {} ({}), {} allocated in all, {} collections\n",
-        human_bytes(st.live_bytes),
+        units::bytes(st.live_bytes as u64),
         if backend.live_is_exact() {
             "exact"
         } else {
             "as of the last collection"
         },
-        human_bytes(st.allocated_bytes as usize),
+        units::bytes(st.allocated_bytes),
         st.collections
     ));
     s.push_str("cells: ' ' empty, '▁'..'▇' partly full, '█' full");
     s
-}
-
-/// `1536` → `1.5 KB`; `3_000_000` → `2.86 MB`.
-pub fn human_bytes(b: usize) -> String {
-    let f = b as f64;
-    if b < 1024 {
-        format!("{b} B")
-    } else if f < 1024.0 * 1024.0 {
-        format!("{:.1} KB", f / 1024.0)
-    } else if f < 1024.0 * 1024.0 * 1024.0 {
-        format!("{:.2} MB", f / (1024.0 * 1024.0))
-    } else {
-        format!("{:.2} GB", f / (1024.0 * 1024.0 * 1024.0))
-    }
 }
 
 #[cfg(test)]
@@ -254,12 +243,5 @@ mod tests {
             s.starts_with("mark-compact heap: 0 segments, 0 B held"),
             "{s}"
         );
-    }
-
-    #[test]
-    fn human_bytes_picks_units() {
-        assert_eq!(human_bytes(10), "10 B");
-        assert_eq!(human_bytes(1536), "1.5 KB");
-        assert_eq!(human_bytes(3 << 20), "3.00 MB");
     }
 }

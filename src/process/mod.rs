@@ -218,6 +218,9 @@ fn exit_report<H: Heap>(vm: &Vm<H>, cfg: &RunConfig) -> String {
             &vm.heap.stats(),
         ));
     }
+    if let Some(sites) = vm.alloc_sites() {
+        s.push_str(&crate::observe::sites::report(&name, &sites, &vm.program));
+    }
     if cfg.leak_check {
         s.push_str(&crate::observe::leak_report(
             &name,

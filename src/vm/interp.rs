@@ -105,8 +105,16 @@ impl<H: Heap> Vm<H> {
         }
         macro_rules! site {
             ($pc:expr) => {
+                let site = proto.site_base.wrapping_add($pc as u32);
                 if H::TRACKS_SITES {
-                    self.heap.set_site(proto.site_base.wrapping_add($pc as u32));
+                    self.heap.set_site(site);
+                }
+                if let Some(t) = self.sites.as_deref_mut() {
+                    t.mark(
+                        site,
+                        self.heap.allocated_bytes(),
+                        self.heap.allocated_objects(),
+                    );
                 }
             };
         }

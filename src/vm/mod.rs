@@ -84,6 +84,8 @@ pub struct VmOptions {
     /// the fuzzer and tests); once they are spent, the next slice is the
     /// runtime error `out of fuel`. `None`: unlimited.
     pub fuel: Option<u64>,
+    /// `--alloc-sites`: tally bytes and objects per allocation site.
+    pub alloc_sites: bool,
 }
 
 pub struct Vm<H: Heap> {
@@ -126,6 +128,16 @@ pub struct Vm<H: Heap> {
     /// A line `read_line()` took from the input but could not allocate: the
     /// retry after a collection returns it rather than reading another.
     pub(crate) pending_line: Option<String>,
+    /// `--alloc-sites`: what each allocation site allocated.
+    pub(crate) sites: Option<Box<crate::observe::sites::SiteTally>>,
+}
+
+impl<H: Heap> Vm<H> {
+    /// `--alloc-sites`: each site's totals so far (None when not tallied).
+    pub fn alloc_sites(&self) -> Option<Vec<(u32, crate::observe::sites::SiteUse)>> {
+        let t = self.sites.as_deref()?;
+        Some(t.totals(self.heap.allocated_bytes(), self.heap.allocated_objects()))
+    }
 }
 
 impl<H: Heap> Vm<H> {
@@ -135,6 +147,12 @@ impl<H: Heap> Vm<H> {
         out: Box<dyn Write + Send>,
         opts: Arc<VmOptions>,
     ) -> Self {
+        let sites = opts.alloc_sites.then(|| {
+            Box::new(crate::observe::sites::SiteTally::new(
+                heap.allocated_bytes(),
+                heap.allocated_objects(),
+            ))
+        });
         Vm {
             heap,
             program,
@@ -158,6 +176,7 @@ impl<H: Heap> Vm<H> {
             sampled_us: 0,
             fuel_used: 0,
             pending_line: None,
+            sites,
         }
     }
 

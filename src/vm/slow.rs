@@ -29,8 +29,16 @@ impl<H: Heap> Vm<H> {
         base: usize,
     ) -> Result<(), Trap> {
         let pc = self.fault_pc;
+        let site = proto.site_base.wrapping_add(pc as u32);
         if H::TRACKS_SITES {
-            self.heap.set_site(proto.site_base.wrapping_add(pc as u32));
+            self.heap.set_site(site);
+        }
+        if let Some(t) = self.sites.as_deref_mut() {
+            t.mark(
+                site,
+                self.heap.allocated_bytes(),
+                self.heap.allocated_objects(),
+            );
         }
         let mut sp = self.sp;
         let mut ip = self.frames.last().map_or(0, |f| f.ip);

@@ -473,7 +473,14 @@ impl<'a> Emitter<'a> {
                 } else {
                     Op::NewCell
                 };
+                // The cell is allocated here, but is the `let`'s (or the
+                // parameter's): `--alloc-sites` and `--leak-check` name that line.
+                let saved = self.cur().span;
+                if let Some(span) = self.res.decls.get(*d as usize).and_then(|x| x.span) {
+                    self.cur().span = span;
+                }
                 self.op(op, start + i as u32, 0);
+                self.cur().span = saved;
             }
         }
         for s in stmts {

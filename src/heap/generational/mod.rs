@@ -112,6 +112,8 @@ pub struct GenerationalHeap {
     config: HeapConfig,
     /// Bytes ever allocated, young and old births.
     allocated: u64,
+    /// Objects ever allocated, young and old births.
+    allocated_objects: u64,
     /// Objects born in the nursery since the last minor collection.
     young_objects: u64,
     /// `allocated_bytes()` at the end of the last collection (`--gc-stress`).
@@ -155,6 +157,7 @@ impl GenerationalHeap {
             // SAFETY: top + size <= limit, inside the nursery.
             self.top = unsafe { p.add(size) };
             self.allocated += size as u64;
+            self.allocated_objects += 1;
             self.young_objects += 1;
             // SAFETY: p is non-null (an empty window has limit == top == null,
             // so no size > 0 passes), 8-aligned (sizes are multiples of 8) and
@@ -182,6 +185,7 @@ impl GenerationalHeap {
         let r = old.alloc(kind, size)?;
         self.old_due = old.gc_due();
         self.allocated += size as u64;
+        self.allocated_objects += 1;
         if self.nursery.is_some() && holds_refs(kind) {
             self.remember_old(r);
         }
@@ -347,6 +351,7 @@ impl Heap for GenerationalHeap {
             pool,
             config,
             allocated: 0,
+            allocated_objects: 0,
             young_objects: 0,
             allocated_at_gc: 0,
             tally: Tally::default(),
@@ -376,6 +381,11 @@ impl Heap for GenerationalHeap {
     #[inline]
     fn allocated_bytes(&self) -> u64 {
         self.allocated
+    }
+
+    #[inline]
+    fn allocated_objects(&self) -> u64 {
+        self.allocated_objects
     }
 
     fn stats(&self) -> HeapStats {

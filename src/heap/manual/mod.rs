@@ -136,6 +136,11 @@ impl Heap for ManualHeap {
         self.slab.allocated_bytes()
     }
 
+    #[inline]
+    fn allocated_objects(&self) -> u64 {
+        self.slab.allocated_objects()
+    }
+
     fn stats(&self) -> HeapStats {
         self.slab.stats()
     }

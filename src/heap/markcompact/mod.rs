@@ -52,6 +52,8 @@ pub struct MarkCompactHeap {
     /// Bytes of segments and spans held.
     held: usize,
     allocated_total: u64,
+    /// Objects ever allocated.
+    allocated_objects: u64,
     /// When the next collection is due (`heap::trigger`).
     trigger: Trigger,
     /// The books of its collections (`heap::tally`).
@@ -171,6 +173,7 @@ impl Alloc for MarkCompactHeap {
             None => self.alloc_slow(kind, size)?,
         };
         self.allocated_total += size as u64;
+        self.allocated_objects += 1;
         self.trigger.charge(size);
         Ok(r)
     }
@@ -190,6 +193,7 @@ impl Heap for MarkCompactHeap {
             large: Vec::new(),
             held: 0,
             allocated_total: 0,
+            allocated_objects: 0,
             trigger: Trigger::new(config.stress),
             tally: Tally::default(),
             mark_stack: Vec::new(),
@@ -212,6 +216,11 @@ impl Heap for MarkCompactHeap {
     #[inline]
     fn allocated_bytes(&self) -> u64 {
         self.allocated_total
+    }
+
+    #[inline]
+    fn allocated_objects(&self) -> u64 {
+        self.allocated_objects
     }
 
     fn stats(&self) -> HeapStats {

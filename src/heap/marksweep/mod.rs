@@ -89,6 +89,11 @@ impl Heap for MarkSweepHeap {
         self.slab.allocated_bytes()
     }
 
+    #[inline]
+    fn allocated_objects(&self) -> u64 {
+        self.slab.allocated_objects()
+    }
+
     /// The slab's books, with `live_bytes` as of the last collection (before
     /// the first, everything allocated) and the collector's own counts.
     fn stats(&self) -> HeapStats {

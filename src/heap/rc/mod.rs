@@ -257,6 +257,11 @@ impl Heap for RcHeap {
         self.slab.allocated_bytes()
     }
 
+    #[inline]
+    fn allocated_objects(&self) -> u64 {
+        self.slab.allocated_objects()
+    }
+
     fn stats(&self) -> HeapStats {
         self.tally.counts(self.slab.stats())
     }

@@ -139,6 +139,8 @@ pub struct SemispaceHeap {
     /// Objects in `segs`.
     small_objects: u64,
     allocated_total: u64,
+    /// Objects ever allocated.
+    allocated_objects: u64,
     /// When the next collection is due (`heap::trigger`: the budget grows
     /// with what survived, so each copy costs at most a fixed fraction of
     /// what was allocated since the last).
@@ -307,6 +309,7 @@ impl Alloc for SemispaceHeap {
             None => self.alloc_slow(kind, size)?,
         };
         self.allocated_total += size as u64;
+        self.allocated_objects += 1;
         self.trigger.charge(size);
         Ok(r)
     }
@@ -329,6 +332,7 @@ impl Heap for SemispaceHeap {
             small_held: 0,
             small_objects: 0,
             allocated_total: 0,
+            allocated_objects: 0,
             trigger: Trigger::new(config.stress),
             tally: Tally::default(),
             large_queue: Vec::new(),
@@ -351,6 +355,11 @@ impl Heap for SemispaceHeap {
     #[inline]
     fn allocated_bytes(&self) -> u64 {
         self.allocated_total
+    }
+
+    #[inline]
+    fn allocated_objects(&self) -> u64 {
+        self.allocated_objects
     }
 
     fn stats(&self) -> HeapStats {

@@ -1,4 +1,4 @@
-//! Human units for the table and the chart: 3 significant digits.
+//! Human units for sizes and times: 3 significant digits (`1.50 MB`, `412 KB`, `96 B`, `45.6 ms`). Shared by the trace lines, the REPL, `--alloc-sites` and `loam bench`.
 
 /// A time with 3 significant digits: `1.23 s`, `45.6 ms`, `789 µs`.
 pub fn time(secs: f64) -> String {
@@ -25,6 +25,11 @@ pub fn bytes(n: u64) -> String {
         return format!("{n} B");
     };
     format!("{} {unit}", sig3(v))
+}
+
+/// `1 object`, `2 objects`: a count with the noun in the number it needs.
+pub fn count(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 pub fn sig3(v: f64) -> String {
@@ -58,5 +63,11 @@ mod tests {
         assert_eq!(bytes(512), "512 B");
         assert_eq!(bytes(1536), "1.50 KB");
         assert_eq!(bytes(25 << 20), "25.0 MB");
+        assert_eq!(bytes(0), "0 B");
+        assert_eq!(bytes(96), "96 B");
+        assert_eq!(bytes(3 << 30), "3.00 GB");
+        assert_eq!(count(1, "object", "objects"), "1 object");
+        assert_eq!(count(0, "object", "objects"), "0 objects");
+        assert_eq!(count(7, "object", "objects"), "7 objects");
     }
 }
