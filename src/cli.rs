@@ -1,7 +1,7 @@
 //! Command-line options (section 10) and what each mode does.
 
 use crate::heap::{Backend, HeapConfig};
-use crate::observe::trace::Trace;
+use crate::observe::trace::{Format as TraceFormat, Trace};
 use crate::process::RunConfig;
 use crate::script::io_reason;
 pub use crate::script::{
@@ -40,6 +40,10 @@ pub struct Cli {
     /// event (and heap samples) to FILE as JSON lines instead (`=-`: stderr lines).
     #[arg(long, value_name = "FILE", num_args = 0..=1, require_equals = true, default_missing_value = "-")]
     pub gc_trace: Option<PathBuf>,
+    /// What --gc-trace=FILE writes: JSON lines (what `loam bench` reads), or
+    /// the Trace Event Format that ui.perfetto.dev and chrome://tracing open.
+    #[arg(long, value_name = "FORMAT", value_enum)]
+    pub trace_format: Option<TraceFormat>,
     /// Collect at every allocation (for testing; slow).
     #[arg(long)]
     pub gc_stress: bool,
@@ -76,6 +80,7 @@ Examples:
   loam examples/hello.loam
   loam --gc-trace examples/bench/binary_trees.loam 14
   loam --gc-trace=trace.jsonl --gc {} examples/bench/cycles.loam 100000
+  loam --gc-trace=trace.json --trace-format chrome examples/bench/process_ring.loam 100 100
   loam                      (start the REPL; :help lists its commands)
   loam bench examples/bench/binary_trees.loam 14 --runs 3 --plot out.svg
                             (compare the backends: `loam bench --help`)",
@@ -127,10 +132,17 @@ pub fn main(cli: Cli) -> u8 {
         };
     }
     let backend = cli.gc;
+    let to_stderr = cli.gc_trace.as_ref().is_some_and(|p| p.as_os_str() == "-");
+    if cli.trace_format.is_some() && (cli.gc_trace.is_none() || to_stderr) {
+        crate::errprintln!(
+            "loam: --trace-format needs a file to write: --gc-trace=FILE (see loam --help)"
+        );
+        return EXIT_USAGE;
+    }
     let trace = match &cli.gc_trace {
         None => None,
-        Some(p) if p.as_os_str() == "-" => Some(Arc::new(Trace::stderr())),
-        Some(p) => match Trace::json_file(p) {
+        Some(_) if to_stderr => Some(Arc::new(Trace::stderr())),
+        Some(p) => match Trace::file(p, cli.trace_format.unwrap_or(TraceFormat::Jsonl)) {
             Ok(t) => Some(Arc::new(t)),
             Err(e) => {
                 crate::errprintln!(
@@ -176,7 +188,7 @@ pub fn main(cli: Cli) -> u8 {
         }
     };
     if let Some(t) = trace
-        && let Err(e) = t.flush()
+        && let Err(e) = t.finish()
     {
         crate::errprintln!("loam: cannot write the GC trace: {}", io_reason(&e));
         return if status == EXIT_OK { EXIT_IO } else { status };

@@ -39,9 +39,13 @@ impl Host for ProcCtx {
 
     fn spawn(&self, backend: Backend, heap: HeapConfig, start: Message) -> Pid {
         let rt = &self.rt;
-        rt.spawn(backend, |pid, entry| {
+        let child = rt.spawn(backend, |pid, entry| {
             new_process(rt, backend, heap, pid, entry, start)
-        })
+        });
+        if let Some(t) = &rt.vm_opts.trace {
+            t.spawn(self.pid, self.entry.backend, child, backend);
+        }
+        child
     }
 
     fn send(&self, to: Pid, msg: Message) {

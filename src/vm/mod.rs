@@ -247,7 +247,7 @@ impl<H: Heap> Vm<H> {
         let Some(t) = &self.opts.trace else { return };
         let at = t.now_us();
         let every = crate::observe::trace::SAMPLE_EVERY.as_micros() as u64;
-        if (now || at >= self.sampled_us + every) && t.json() {
+        if (now || at >= self.sampled_us + every) && t.samples() {
             self.sampled_us = at;
             t.sample(self.pid(), H::BACKEND, &self.heap.stats());
         }
@@ -480,6 +480,11 @@ impl<H: Heap> Vm<H> {
         let live = &mut self.stack[..self.sp];
         let ev = self.heap.collect(&mut { live }, reason);
         let events: Vec<GcEvent> = self.heap.earlier_event().into_iter().chain(ev).collect();
+        // A line trace shares the output (in the REPL): what was printed
+        // before the collection comes first.
+        if !events.is_empty() && self.opts.trace.as_ref().is_some_and(|t| t.is_lines()) {
+            self.flush();
+        }
         if let Some(t) = &self.opts.trace {
             for e in &events {
                 t.gc(self.pid(), H::BACKEND, e);
@@ -502,6 +507,9 @@ impl<H: Heap> Vm<H> {
                 "loam: heap verification failed ({} backend, after collection {n}): {what}",
                 H::BACKEND.name()
             );
+            if let Some(t) = &self.opts.trace {
+                let _ = t.finish();
+            }
             std::process::exit(70);
         }
     }
