@@ -9,6 +9,7 @@
 
 use crate::compiler::{self, Session};
 use crate::heap::{Backend, GcReason, Heap, WithHeap};
+use crate::observe::trace::Trace;
 use crate::process::{Entry, MAIN_PID, Process, RunConfig, Runtime, SharedOut};
 use crate::script::{self, EXIT_IO, EXIT_OK};
 use crate::syntax::span::Source;
@@ -28,6 +29,8 @@ The value of an expression statement is printed (unless it is nil); a final
   :heap           the heap's size and segments
   :inspect EXPR   where the value of EXPR lives (kind, size, segment, offset)
   :ps             the processes
+  :trace on|off   print each collection as it happens (:trace alone: which)
+  :backend NAME   start a fresh session on another backend (:backend alone: which)
   :quit           leave (Ctrl-D works too)";
 
 /// Starts the REPL (or runs stdin as a script when it is not a terminal).
@@ -45,16 +48,159 @@ pub fn start(cfg: &RunConfig) -> u8 {
         };
         return script::run_source(Source::new("<stdin>", text), false, false, &cfg);
     }
-    struct Start<'a>(&'a RunConfig);
-    impl WithHeap for Start<'_> {
-        type Output = u8;
-        fn run<H: Heap>(self) -> u8 {
-            let color = std::io::stderr().is_terminal();
-            let (out, err) = (Box::new(std::io::stdout()), Box::new(std::io::stderr()));
-            Repl::<H>::new(self.0, out, err, color).run()
+    let color = std::io::stderr().is_terminal();
+    Lab::new(
+        cfg,
+        Box::new(|| (Box::new(std::io::stdout()), Box::new(std::io::stderr()))),
+        color,
+    )
+    .run()
+}
+
+/// Makes a session's writers: its output (shared with the processes it
+/// spawns) and its error stream. Called again for each `:backend`.
+pub type MakeIo = Box<dyn Fn() -> (Box<dyn Write + Send>, Box<dyn Write>)>;
+
+/// A session on whichever backend, as the loop drives it.
+pub trait AnySession {
+    fn feed(&mut self, line: &str) -> bool;
+    fn prompt(&self) -> &'static str;
+    fn discard(&mut self) -> bool;
+    /// The backend `:backend NAME` asked for, once.
+    fn take_switch(&mut self) -> Option<Backend>;
+    /// Stops the session's processes.
+    fn shut_down(&mut self);
+    /// Whether `:trace` is on (a fresh session keeps it).
+    fn tracing(&self) -> bool;
+    fn set_tracing(&mut self, on: bool);
+}
+
+impl<H: Heap> AnySession for Repl<H> {
+    fn feed(&mut self, line: &str) -> bool {
+        Repl::feed(self, line)
+    }
+    fn prompt(&self) -> &'static str {
+        Repl::prompt(self)
+    }
+    fn discard(&mut self) -> bool {
+        Repl::discard(self)
+    }
+    fn take_switch(&mut self) -> Option<Backend> {
+        self.switch.take()
+    }
+    fn shut_down(&mut self) {
+        self.rt.shut_down();
+    }
+    fn tracing(&self) -> bool {
+        self.trace
+            .as_ref()
+            .is_some_and(|t| t.is_lines() && t.is_on())
+    }
+    fn set_tracing(&mut self, on: bool) {
+        if let Some(t) = self.trace.as_ref().filter(|t| t.is_lines()) {
+            t.set_on(on);
         }
     }
-    cfg.backend.with(Start(cfg))
+}
+
+/// The REPL as the terminal sees it: one session at a time, replaced by a
+/// fresh one on another backend when `:backend NAME` asks for it.
+pub struct Lab {
+    session: Box<dyn AnySession>,
+    cfg: RunConfig,
+    io: MakeIo,
+    color: bool,
+}
+
+impl Lab {
+    pub fn new(cfg: &RunConfig, io: MakeIo, color: bool) -> Lab {
+        Lab {
+            session: open(cfg, &io, color),
+            cfg: cfg.clone(),
+            io,
+            color,
+        }
+    }
+
+    /// The backend of the session now running.
+    pub fn backend(&self) -> Backend {
+        self.cfg.backend
+    }
+
+    /// Takes one line of input. Returns false when the session should end.
+    pub fn feed(&mut self, line: &str) -> bool {
+        let go_on = self.session.feed(line);
+        if let Some(b) = self.session.take_switch() {
+            let tracing = self.session.tracing();
+            self.session.shut_down();
+            self.cfg.backend = b;
+            self.session = open(&self.cfg, &self.io, self.color);
+            self.session.set_tracing(tracing);
+        }
+        go_on
+    }
+
+    pub fn prompt(&self) -> &'static str {
+        self.session.prompt()
+    }
+
+    pub fn discard(&mut self) -> bool {
+        self.session.discard()
+    }
+
+    fn run(mut self) -> u8 {
+        let mut rl = match DefaultEditor::new() {
+            Ok(rl) => rl,
+            Err(e) => {
+                crate::errprintln!("loam: cannot start the line editor: {e}");
+                return EXIT_IO;
+            }
+        };
+        let history = history_path();
+        if let Some(h) = &history {
+            let _ = rl.load_history(h);
+        }
+        println!("{}", banner(self.backend()));
+        loop {
+            match rl.readline(self.prompt()) {
+                Ok(line) => {
+                    if !line.trim().is_empty() {
+                        let _ = rl.add_history_entry(line.as_str());
+                    }
+                    if !self.feed(&line) {
+                        break;
+                    }
+                }
+                Err(ReadlineError::Interrupted) => {
+                    if self.discard() {
+                        println!("(entry discarded)");
+                    }
+                }
+                Err(ReadlineError::Eof) => break,
+                Err(e) => {
+                    crate::errprintln!("loam: {e}");
+                    break;
+                }
+            }
+        }
+        if let Some(h) = &history {
+            let _ = rl.save_history(h);
+        }
+        EXIT_OK
+    }
+}
+
+/// A fresh session on `cfg.backend`.
+fn open(cfg: &RunConfig, io: &MakeIo, color: bool) -> Box<dyn AnySession> {
+    struct Open<'a>(&'a RunConfig, &'a MakeIo, bool);
+    impl WithHeap for Open<'_> {
+        type Output = Box<dyn AnySession>;
+        fn run<H: Heap>(self) -> Box<dyn AnySession> {
+            let (out, err) = (self.1)();
+            Box::new(Repl::<H>::new(self.0, out, err, self.2))
+        }
+    }
+    cfg.backend.with(Open(cfg, io, color))
 }
 
 /// The first line of a session: the version, this session's backend and
@@ -80,6 +226,11 @@ pub struct Repl<H: Heap> {
     pending: String,
     err: Box<dyn Write>,
     color: bool,
+    /// The session's trace: its own line trace into the output (off until
+    /// `:trace on`), or the one `--gc-trace` gave.
+    trace: Option<Arc<Trace>>,
+    /// The backend `:backend NAME` asked for.
+    switch: Option<Backend>,
 }
 
 fn history_path() -> Option<std::path::PathBuf> {
@@ -98,7 +249,18 @@ impl<H: Heap> Repl<H> {
         color: bool,
     ) -> Self {
         let program = Arc::new(compiler::new_program());
-        let rt = Runtime::new(cfg.clone(), program, SharedOut::new(out));
+        let out = SharedOut::new(out);
+        // Without --gc-trace, the session has its own line trace, off until
+        // `:trace on`; with a line --gc-trace, `:trace` turns that one on and off.
+        let mut cfg = cfg.clone();
+        if cfg.vm.trace.is_none() {
+            let t = Trace::lines(Box::new(out.clone()));
+            t.set_on(false);
+            cfg.vm.trace = Some(Arc::new(t));
+        }
+        let trace = cfg.vm.trace.clone();
+        let cfg = &cfg;
+        let rt = Runtime::new(cfg.clone(), program, out);
         let entry = rt.register(MAIN_PID, H::BACKEND);
         let heap = H::new(rt.pool.clone(), cfg.heap);
         let p = Process::new(&rt, heap, MAIN_PID, entry.clone(), rt.out(), None);
@@ -111,6 +273,8 @@ impl<H: Heap> Repl<H> {
             pending: String::new(),
             err,
             color,
+            trace,
+            switch: None,
         }
     }
 
@@ -143,47 +307,6 @@ impl<H: Heap> Repl<H> {
     /// Drops a half-typed entry (Ctrl-C).
     pub fn discard(&mut self) -> bool {
         !std::mem::take(&mut self.pending).is_empty()
-    }
-
-    fn run(mut self) -> u8 {
-        let mut rl = match DefaultEditor::new() {
-            Ok(rl) => rl,
-            Err(e) => {
-                crate::errprintln!("loam: cannot start the line editor: {e}");
-                return EXIT_IO;
-            }
-        };
-        let history = history_path();
-        if let Some(h) = &history {
-            let _ = rl.load_history(h);
-        }
-        println!("{}", banner(H::BACKEND));
-        loop {
-            match rl.readline(self.prompt()) {
-                Ok(line) => {
-                    if !line.trim().is_empty() {
-                        let _ = rl.add_history_entry(line.as_str());
-                    }
-                    if !self.feed(&line) {
-                        break;
-                    }
-                }
-                Err(ReadlineError::Interrupted) => {
-                    if self.discard() {
-                        println!("(entry discarded)");
-                    }
-                }
-                Err(ReadlineError::Eof) => break,
-                Err(e) => {
-                    crate::errprintln!("loam: {e}");
-                    break;
-                }
-            }
-        }
-        if let Some(h) = &history {
-            let _ = rl.save_history(h);
-        }
-        EXIT_OK
     }
 
     /// Compiles and runs one entry; errors are reported and the session goes on.
@@ -305,8 +428,65 @@ impl<H: Heap> Repl<H> {
                     ));
                 }
             }
+            ":trace" => self.trace_command(rest.trim()),
+            ":backend" => self.backend_command(rest.trim()),
             _ => self.say(&format!("unknown command {cmd}; :help lists them")),
         }
         true
+    }
+
+    /// `:trace`, `:trace on`, `:trace off`.
+    fn trace_command(&mut self, arg: &str) {
+        let Some(t) = self.trace.clone() else {
+            return self.say("this session has no trace");
+        };
+        if !t.is_lines() {
+            return self.say(
+                "--gc-trace=FILE is recording this session's collections; \
+                 :trace prints them only in a session started without a trace file",
+            );
+        }
+        match arg {
+            "" => {
+                let state = if t.is_on() { "on" } else { "off" };
+                self.say(&format!("trace is {state} (:trace on|off)"));
+            }
+            "on" | "off" => {
+                t.set_on(arg == "on");
+                let what = if arg == "on" {
+                    "each collection is printed as it happens"
+                } else {
+                    "collections are no longer printed"
+                };
+                self.say(&format!("trace {arg}: {what}"));
+            }
+            _ => self.say("usage: :trace on|off"),
+        }
+    }
+
+    /// `:backend` (which) and `:backend NAME` (a fresh session on NAME).
+    fn backend_command(&mut self, arg: &str) {
+        let names: Vec<&str> = Backend::names().collect();
+        if arg.is_empty() {
+            return self.say(&format!(
+                "this session runs on {}; :backend NAME starts a fresh one on {}",
+                H::BACKEND.name(),
+                names.join(", ")
+            ));
+        }
+        match Backend::parse(arg) {
+            Some(b) => {
+                self.say(&format!(
+                    "a fresh session on the {} backend (the variables, functions and \
+                     processes of this one are gone)",
+                    b.name()
+                ));
+                self.switch = Some(b);
+            }
+            None => self.say(&format!(
+                "no backend named {arg:?}; the backends are {}",
+                names.join(", ")
+            )),
+        }
     }
 }

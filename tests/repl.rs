@@ -395,3 +395,115 @@ fn read_line_reads_the_runtimes_input_and_keeps_a_line_across_a_retry() {
     assert_eq!(err, "");
     assert_eq!(out, "100000 true 1\n\"second\"\n");
 }
+
+#[test]
+fn trace_on_prints_each_collection_in_order_with_the_output() {
+    let mut s = session();
+    let (out, _) = s.feed(&[":trace"]);
+    assert!(out.contains("trace is off"), "{out}");
+    let (out, _) = s.feed(&["let keep = [1, 2, 3];", "gc();"]);
+    assert!(
+        !out.contains("gc mark-compact"),
+        "off prints nothing: {out}"
+    );
+    let (out, _) = s.feed(&[":trace on"]);
+    assert!(out.contains("trace on"), "{out}");
+    let (out, _) = s.feed(&["for i in 0..2 { print(i); gc(); }"]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 4, "{out}");
+    assert_eq!(lines[0], "0");
+    assert!(
+        lines[1].starts_with("gc mark-compact (explicit): pause "),
+        "{out}"
+    );
+    assert_eq!(lines[2], "1");
+    // A small heap in bytes, not "0.000 MB"; one object is "1 object".
+    assert!(lines[3].contains(" B, freed "), "{out}");
+    assert!(!lines[3].contains("0.000 MB"), "{out}");
+    // "1 object", "2 objects": the noun agrees with the count.
+    for n in [1, 2, 5] {
+        let (out, _) = s.feed(&[
+            &format!("let t = fill({n}, nil); for i in 0..{n} {{ t[i] = [i]; }}"),
+            "t = nil;",
+            "gc(); gc();",
+        ]);
+        let line = out
+            .lines()
+            .find(|l| l.starts_with("gc "))
+            .expect("a trace line");
+        let (_, freed) = line.rsplit_once("freed ").expect("freed");
+        let (count, noun) = freed.split_once(' ').expect("count and noun");
+        let count: u64 = count.parse().expect("a count");
+        assert_eq!(noun, if count == 1 { "object" } else { "objects" }, "{out}");
+    }
+    let (out, _) = s.feed(&[":trace off", "gc();"]);
+    assert_eq!(out.lines().count(), 1, "only the command's answer: {out}");
+    let (out, _) = s.feed(&[":trace sideways"]);
+    assert!(out.contains("usage: :trace on|off"), "{out}");
+}
+
+/// A [`Lab`] writing into buffers the test reads.
+fn lab(backend: Backend) -> (loam::repl::Lab, Shared, Shared) {
+    let cfg = RunConfig {
+        schedulers: 2,
+        ..RunConfig::default_for(backend)
+    };
+    let (out, err) = (Shared::default(), Shared::default());
+    let (o, e) = (out.clone(), err.clone());
+    let io: loam::repl::MakeIo = Box::new(move || {
+        let w: Box<dyn Write + Send> = Box::new(o.clone());
+        let e: Box<dyn Write> = Box::new(e.clone());
+        (w, e)
+    });
+    (loam::repl::Lab::new(&cfg, io, false), out, err)
+}
+
+#[test]
+fn backend_starts_a_fresh_session_on_each_backend() {
+    let (mut lab, out, err) = lab(Backend::DEFAULT);
+    assert!(lab.feed("let a = 41;"));
+    for name in Backend::names() {
+        assert!(lab.feed(&format!(":backend {name}")));
+        let said = out.take();
+        assert!(
+            said.contains(&format!("a fresh session on the {name} backend")),
+            "{said}"
+        );
+        assert_eq!(lab.backend().name(), name);
+        // The same lines on the new collector; the old session's variables are gone.
+        assert!(lab.feed("print(heap_stats().backend);"));
+        assert_eq!(out.take(), format!("{name}\n"));
+        assert!(lab.feed("a"));
+        assert!(err.take().contains("a"), "a is not defined on {name}");
+        assert!(lab.feed("let a = [1, 2];"));
+        assert!(lab.feed("len(a)"));
+        assert_eq!(out.take(), "2\n");
+    }
+    assert!(lab.feed(":backend"));
+    let said = out.take();
+    assert!(said.contains("this session runs on"), "{said}");
+    let before = lab.backend();
+    assert!(lab.feed(":backend magic"));
+    let said = out.take();
+    assert!(said.contains("no backend named \"magic\""), "{said}");
+    for name in Backend::names() {
+        assert!(said.contains(name), "{said}");
+    }
+    assert_eq!(lab.backend(), before, "a bad name keeps the session");
+    assert!(!lab.feed(":quit"));
+}
+
+#[test]
+fn trace_stays_on_across_backend() {
+    let (mut lab, out, _err) = lab(Backend::DEFAULT);
+    let other = Backend::names()
+        .find(|n| *n != Backend::DEFAULT.name() && *n != "manual")
+        .expect("a second collecting backend");
+    lab.feed(":trace on");
+    lab.feed(&format!(":backend {other}"));
+    out.take();
+    lab.feed("let keep = [1];");
+    lab.feed("gc();");
+    let said = out.take();
+    assert!(said.starts_with(&format!("gc {other}")), "{said}");
+}
