@@ -38,7 +38,7 @@ fn benchmark_programs_print_the_expected_outputs_under_every_backend() {
     }
     assert_eq!(
         checked,
-        8 * Backend::ALL.len(),
+        12 * Backend::ALL.len(),
         "every expected output was checked"
     );
 }
@@ -115,5 +115,50 @@ fn awfy_quick_runs_print_ok_under_every_backend_and_under_gc_stress() {
                 assert_eq!(out, expected, "{args:?}");
             }
         }
+    }
+}
+
+/// examples/bench/suite.txt names the workloads `loam bench --suite` runs:
+/// every one exists and compiles, and the suite has the patterns the lab
+/// promises (GCBench, an LRU cache, strings, large objects, processes, AWFY).
+#[test]
+fn the_suite_file_names_workloads_that_compile() {
+    let text = std::fs::read_to_string("examples/bench/suite.txt").expect("suite.txt");
+    let mut names = Vec::new();
+    for line in text.lines() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let f: Vec<&str> = line.split_whitespace().collect();
+        assert!(f.len() >= 2, "NAME PATH ARGS...: {line}");
+        let path = format!("examples/bench/{}", f[1]);
+        let (code, _, err) = run(&["--check", &path]);
+        assert_eq!(code, Some(0), "{path}: {err}");
+        names.push(f[0]);
+    }
+    for want in [
+        "gcbench",
+        "binary_trees",
+        "churn",
+        "cycles",
+        "pause",
+        "lru",
+        "strings",
+        "large_objects",
+        "process_ring",
+        "spawn_many",
+        "storage",
+        "list",
+        "richards",
+        "deltablue",
+        "havlak",
+        "cd",
+        "json",
+    ] {
+        assert!(
+            names.contains(&want),
+            "{want} is missing from the suite: {names:?}"
+        );
     }
 }
