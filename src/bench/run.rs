@@ -145,6 +145,11 @@ fn run_with_trace(job: &Job, backend: &str, measure: bool, path: &Path) -> Resul
         })?;
         let parsed = trace::parse(&text).map_err(Failed::msg)?;
         figures.totals = parsed.totals;
+        // wait4's figure counts the memory of this (large) parent the child
+        // was spawned from; the child's own VmHWM does not.
+        if let Some(rss) = parsed.peak_rss {
+            figures.peak_rss = rss;
+        }
         curve = Curve {
             points: trace::thin(&parsed.curve.points, 2000),
             collections: trace::thin(&parsed.curve.collections, 4000),

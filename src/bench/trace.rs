@@ -38,6 +38,10 @@ enum Event {
         pause_total_us: f64,
         pause_max_us: f64,
     },
+    /// The process's own peak resident memory (its last line, on Linux).
+    Rss {
+        peak_bytes: u64,
+    },
     #[serde(other)]
     Other,
 }
@@ -107,6 +111,8 @@ pub struct Parsed {
     pub processes: Vec<ProcessCurve>,
     /// The time of the last event (µs): the run's length as the trace saw it.
     pub end_us: u64,
+    /// The run's peak resident memory as the process itself measured it.
+    pub peak_rss: Option<u64>,
 }
 
 /// How many processes get a curve of their own.
@@ -137,6 +143,7 @@ pub fn parse(text: &str) -> Result<Parsed, String> {
     let mut saw_exit = false;
     let mut pauses = Vec::new();
     let mut max_live = 0;
+    let mut peak_rss = None;
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
@@ -195,6 +202,7 @@ pub fn parse(text: &str) -> Result<Parsed, String> {
                 }
                 updates.push((t_us, pid, Update::Exit(heap)));
             }
+            Event::Rss { peak_bytes } => peak_rss = Some(peak_bytes),
             Event::Other => {}
         }
     }
@@ -211,6 +219,7 @@ pub fn parse(text: &str) -> Result<Parsed, String> {
         peak_process_heap,
         max_live,
         processes,
+        peak_rss,
     })
 }
 
@@ -438,6 +447,9 @@ mod tests {
         let e = parse("{\"event\":\"sample\",\"t_us\":5,\"pid\":0,\"heap\":10}\n")
             .expect_err("no exit");
         assert!(e.contains("exit"), "{e}");
+        // The process's own peak RSS line is read.
+        let with_rss = "{\"event\":\"exit\",\"t_us\":9,\"pid\":0,\"heap\":10,\"allocated\":1,\"collections\":0,\"freed\":0,\"pause_total_us\":0,\"pause_max_us\":0}\n{\"event\":\"rss\",\"peak_bytes\":7340032}\n";
+        assert_eq!(parse(with_rss).expect("parses").peak_rss, Some(7340032));
         // Unknown events are skipped.
         let ok = "{\"event\":\"future\",\"x\":1}\n{\"event\":\"exit\",\"t_us\":9,\"pid\":0,\"heap\":10,\"allocated\":1,\"collections\":0,\"freed\":0,\"pause_total_us\":0,\"pause_max_us\":0}\n";
         assert_eq!(parse(ok).expect("parses").totals.allocated, 1);

@@ -15,6 +15,10 @@
 //! - `{"event":"sample","t_us":..,"pid":..,"backend":..,"heap":..,"live":..,"segments":..,"allocated":..}`
 //! - `{"event":"spawn","t_us":..,"pid":..,"child":..,"backend":..}`
 //! - `{"event":"exit","t_us":..,"pid":..,"backend":..,"heap":..,"live":..,"segments":..,"allocated":..,"collections":..,"freed":..,"pause_total_us":..,"pause_max_us":..}`
+//! - last, where the system says: `{"event":"rss","peak_bytes":..}`, the
+//!   most memory the process ever had resident (Linux: `VmHWM`). A parent's
+//!   `wait4` cannot say this reliably: Linux counts into a child's
+//!   `ru_maxrss` the memory of the parent it was forked (or vforked) from.
 //!
 //! The Chrome form is one JSON object, `{"traceEvents":[...]}`: a
 //! `process_name` record per process (its track), an `X` slice per
@@ -387,14 +391,35 @@ impl Trace {
     }
 
     /// Ends the trace: closes the Chrome form's JSON (once; later events
-    /// are dropped) and writes out what is buffered.
+    /// are dropped), adds the JSON lines' `rss` line, and writes out what
+    /// is buffered.
     pub fn finish(&self) -> std::io::Result<()> {
         match &mut *self.lock() {
             Sink::Chrome(c) => c.finish(),
             Sink::Lines(w) => w.flush(),
-            Sink::Json(w) => w.flush(),
+            Sink::Json(w) => {
+                if let Some(peak) = peak_rss() {
+                    writeln!(w, "{{\"event\":\"rss\",\"peak_bytes\":{peak}}}")?;
+                }
+                w.flush()
+            }
         }
     }
+}
+
+/// The most memory this process has had resident, in bytes: `VmHWM` in
+/// `/proc/self/status` (None where there is no such file).
+pub fn peak_rss() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line
+        .trim_start_matches("VmHWM:")
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kb * 1024)
 }
 
 #[cfg(test)]
@@ -421,11 +446,11 @@ mod tests {
         t.gc(3, Backend::MarkCompact, &e);
         t.sample(3, Backend::Rc, &HeapStats::default());
         t.exit(3, Backend::Manual, &HeapStats::default());
-        t.flush().expect("flush");
+        t.finish().expect("finish");
         let text = std::fs::read_to_string(&dir).expect("read back");
         let _ = std::fs::remove_file(&dir);
         let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(lines.len(), 3);
+        assert_eq!(lines.len(), if cfg!(target_os = "linux") { 4 } else { 3 });
         assert!(lines[0].starts_with("{\"event\":\"gc\""));
         assert!(lines[0].contains("\"pause_us\":250.000"));
         assert!(lines[0].contains("\"heap_before\":4096,\"heap_after\":1024"));
@@ -433,6 +458,16 @@ mod tests {
         assert!(lines[0].contains("\"kind\":\"minor\""));
         assert!(lines[1].contains("\"backend\":\"rc\""));
         assert!(lines[2].contains("\"event\":\"exit\""));
+        let last = text.lines().last().expect("a last line");
+        if cfg!(target_os = "linux") {
+            let v: serde_json::Value = serde_json::from_str(last).expect("JSON");
+            assert_eq!(v["event"], "rss", "{last}");
+            // This test process has at least a megabyte resident.
+            assert!(
+                v["peak_bytes"].as_u64().is_some_and(|b| b > 1 << 20),
+                "{last}"
+            );
+        }
         assert!(lines.iter().all(|l| l.ends_with('}')));
     }
 
