@@ -307,6 +307,20 @@ impl<H: Heap> Vm<H> {
             }};
         }
 
+        // The instructions the loop leaves to `slow` (and a fast path's
+        // exceptions).
+        macro_rules! slow_path {
+            ($ins:expr) => {{
+                let r = protect!(sp, ip: {
+                    self.fault_pc = pc!();
+                    self.slow(&program, proto, $ins, base)
+                });
+                tryv!(pc!(), r);
+                // Its safepoint may have charged for what it allocated.
+                yield_if_spent!();
+            }};
+        }
+
         loop {
             let at = ip;
             // The index of the instruction being run (for errors and sites).
@@ -730,15 +744,139 @@ impl<H: Heap> Vm<H> {
                     sync!();
                     return Ok(Exit::Halted);
                 }
-                _ => {
-                    let r = protect!(sp, ip: {
-                        self.fault_pc = pc!();
-                        self.slow(&program, proto, ins, base)
-                    });
-                    tryv!(pc!(), r);
-                    // Its safepoint may have charged for what it allocated.
-                    yield_if_spent!();
+                op::True => push!(Value::Bool(true)),
+                op::False => push!(Value::Bool(false)),
+                op::Mul => {
+                    let (lhs, rhs) = (stack[sp - 2], stack[sp - 1]);
+                    let r = match (lhs, rhs) {
+                        (Value::Int(p), Value::Int(q)) => match p.checked_mul(q) {
+                            Some(s) => Value::Int(s),
+                            None => trap!(pc!(), Trap::from(OpError::Overflow)),
+                        },
+                        (Value::Float(p), Value::Float(q)) => Value::Float(p * q),
+                        (Value::Int(_) | Value::Float(_), Value::Int(_) | Value::Float(_)) => {
+                            tryv!(pc!(), ops::arith(BinOp::Mul, &lhs, &rhs))
+                        }
+                        _ => {
+                            slow_path!(ins);
+                            continue;
+                        }
+                    };
+                    sp -= 1;
+                    top!() = r;
                 }
+                op::Div => {
+                    let (lhs, rhs) = (stack[sp - 2], stack[sp - 1]);
+                    // Numbers only: nothing to count or check, no allocation.
+                    let r = match (lhs, rhs) {
+                        (Value::Int(_) | Value::Float(_), Value::Int(_) | Value::Float(_)) => {
+                            tryv!(pc!(), ops::arith(BinOp::Div, &lhs, &rhs))
+                        }
+                        _ => {
+                            slow_path!(ins);
+                            continue;
+                        }
+                    };
+                    sp -= 1;
+                    top!() = r;
+                }
+                op::Lt | op::Le | op::Gt | op::Ge => {
+                    let (lhs, rhs) = (stack[sp - 2], stack[sp - 1]);
+                    let how = match ins as u8 {
+                        op::Lt => BinOp::Lt,
+                        op::Le => BinOp::Le,
+                        op::Gt => BinOp::Gt,
+                        _ => BinOp::Ge,
+                    };
+                    let r = match (lhs, rhs) {
+                        (Value::Int(_) | Value::Float(_), Value::Int(_) | Value::Float(_)) => {
+                            tryv!(pc!(), ops::compare(how, &lhs, &rhs))
+                        }
+                        _ => {
+                            slow_path!(ins);
+                            continue;
+                        }
+                    };
+                    sp -= 1;
+                    top!() = Value::Bool(r);
+                }
+                op::Eq | op::Ne => {
+                    let (lhs, rhs) = (stack[sp - 2], stack[sp - 1]);
+                    // Values that are not objects: no counts, nothing stale.
+                    if matches!(lhs, Value::Obj(..)) || matches!(rhs, Value::Obj(..)) {
+                        slow_path!(ins);
+                    } else {
+                        let same = ops::equal(&lhs, &rhs);
+                        sp -= 1;
+                        top!() = Value::Bool(same == (ins as u8 == op::Eq));
+                    }
+                }
+                op::Neg => {
+                    let r = match top!() {
+                        Value::Int(p) => match p.checked_neg() {
+                            Some(n) => Value::Int(n),
+                            None => trap!(pc!(), Trap::from(OpError::Overflow)),
+                        },
+                        Value::Float(p) => Value::Float(-p),
+                        _ => {
+                            slow_path!(ins);
+                            continue;
+                        }
+                    };
+                    top!() = r;
+                }
+                op::Not => {
+                    let v = top!();
+                    top!() = Value::Bool(!v.truthy());
+                    dec!(v);
+                }
+                op::JumpIfTrue => {
+                    let v = pop!();
+                    dec!(v);
+                    if v.truthy() {
+                        jump!(sx(ins));
+                    }
+                }
+                op::AndJump => {
+                    if top!().truthy() {
+                        let v = pop!();
+                        dec!(v);
+                    } else {
+                        jump!(sx(ins));
+                    }
+                }
+                op::OrJump => {
+                    if top!().truthy() {
+                        jump!(sx(ins));
+                    } else {
+                        let v = pop!();
+                        dec!(v);
+                    }
+                }
+                op::SetIndex => {
+                    let (obj, idx, v) = (stack[sp - 3], stack[sp - 2], stack[sp - 1]);
+                    // A list slot by an int in range: no allocation, so no
+                    // safepoint; the barrier is the list's own. Anything
+                    // else (maps, errors, static data, manual's checks) is
+                    // the slow path's.
+                    let old = match (obj.as_list(), idx) {
+                        (Some(l), Value::Int(i))
+                            if !H::CHECKS_USE && !l.0.is_static() && i >= 0 =>
+                        {
+                            l.set(&mut self.heap, i as usize, v)
+                        }
+                        _ => None,
+                    };
+                    match old {
+                        Some(old) => {
+                            sp -= 3;
+                            dec!(old);
+                            dec!(obj);
+                        }
+                        None => slow_path!(ins),
+                    }
+                }
+                _ => slow_path!(ins),
             }
         }
     }
