@@ -86,6 +86,17 @@ impl Chrome {
         self.raw(format_args!("{{{body}}}"));
     }
 
+    /// A counter sample: the track `name` of process `pid` is `value` from `ts` on.
+    fn counter(&mut self, pid: u64, backend: Backend, ts: u64, name: &str, value: u64) {
+        self.event(
+            pid,
+            backend,
+            format_args!(
+                "\"name\":\"{name}\",\"ph\":\"C\",\"ts\":{ts},\"pid\":{pid},\"tid\":0,\"args\":{{\"{name} bytes\":{value}}}"
+            ),
+        );
+    }
+
     fn raw(&mut self, obj: std::fmt::Arguments<'_>) {
         let sep = if std::mem::replace(&mut self.any, true) {
             ",\n"
@@ -257,22 +268,8 @@ impl Trace {
                     ),
                 );
                 // The heap counter steps at the collection's start and end.
-                c.event(
-                    pid,
-                    backend,
-                    format_args!(
-                        "\"name\":\"heap\",\"ph\":\"C\",\"ts\":{start},\"pid\":{pid},\"tid\":0,\"args\":{{\"heap bytes\":{}}}",
-                        e.bytes_before
-                    ),
-                );
-                c.event(
-                    pid,
-                    backend,
-                    format_args!(
-                        "\"name\":\"heap\",\"ph\":\"C\",\"ts\":{end},\"pid\":{pid},\"tid\":0,\"args\":{{\"heap bytes\":{}}}",
-                        e.bytes_after
-                    ),
-                );
+                c.counter(pid, backend, start, "heap", e.bytes_before as u64);
+                c.counter(pid, backend, end, "heap", e.bytes_after as u64);
             }
         }
     }
@@ -294,22 +291,8 @@ impl Trace {
                 );
             }
             Sink::Chrome(c) => {
-                c.event(
-                    pid,
-                    backend,
-                    format_args!(
-                        "\"name\":\"heap\",\"ph\":\"C\",\"ts\":{t},\"pid\":{pid},\"tid\":0,\"args\":{{\"heap bytes\":{}}}",
-                        st.heap_bytes
-                    ),
-                );
-                c.event(
-                    pid,
-                    backend,
-                    format_args!(
-                        "\"name\":\"live\",\"ph\":\"C\",\"ts\":{t},\"pid\":{pid},\"tid\":0,\"args\":{{\"live bytes\":{}}}",
-                        st.live_bytes
-                    ),
-                );
+                c.counter(pid, backend, t, "heap", st.heap_bytes as u64);
+                c.counter(pid, backend, t, "live", st.live_bytes as u64);
             }
         }
     }

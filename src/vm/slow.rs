@@ -1,12 +1,14 @@
 //! The instructions kept out of the hot loop (`interp.rs`): everything that
-//! allocates (but lists), touches cells, calls builtins, or is rare. They
-//! follow the same counting and checking rules as the hot loop.
+//! allocates (but lists), touches cells, calls builtins, or is rare, and
+//! the cases the hot loop's fast paths leave (arithmetic and comparisons on
+//! other than numbers, stores into maps or out of range). They follow the
+//! same counting and checking rules as the hot loop.
 
 use super::Vm;
 use super::access::{capture_at, field_error, set_index};
 use super::error::{Trap, err};
 use crate::bytecode::chunk::{CaptureFrom, Program, Proto};
-use crate::bytecode::opcode::{a, b, code as op, sx, x};
+use crate::bytecode::opcode::{a, b, code as op, x};
 use crate::heap::Heap;
 use crate::value::func::{new_cell, new_closure};
 use crate::value::list::new_list;
@@ -110,8 +112,6 @@ impl<H: Heap> Vm<H> {
         }
         let mut allocated = false;
         match ins as u8 {
-            op::True => push!(Value::Bool(true)),
-            op::False => push!(Value::Bool(false)),
             op::Nils => {
                 for _ in 0..x(ins) {
                     push!(Value::Nil);
@@ -137,34 +137,6 @@ impl<H: Heap> Vm<H> {
             op::BitNot => {
                 chk!(top!());
                 top!() = ops::bit_not(&top!())?;
-            }
-            op::Not => {
-                let v = top!();
-                top!() = Value::Bool(!v.truthy());
-                dec!(v);
-            }
-            op::JumpIfTrue => {
-                let v = pop!();
-                dec!(v);
-                if v.truthy() {
-                    jump!(sx(ins));
-                }
-            }
-            op::AndJump => {
-                if top!().truthy() {
-                    let v = pop!();
-                    dec!(v);
-                } else {
-                    jump!(sx(ins));
-                }
-            }
-            op::OrJump => {
-                if top!().truthy() {
-                    jump!(sx(ins));
-                } else {
-                    let v = pop!();
-                    dec!(v);
-                }
             }
             op::GetCell | op::GetUp => {
                 let holder = if ins as u8 == op::GetCell {
