@@ -5,6 +5,7 @@ use crate::syntax::span::{Source, Span};
 use crate::value::Value;
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU16, Ordering};
 
 /// Where a closure takes a captured cell from when it is created.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -22,13 +23,17 @@ pub struct Proto {
     /// `None` for anonymous functions; `<main>` style names for top levels.
     pub name: Option<String>,
     pub arity: u32,
-    pub code: Vec<u32>,
+    pub code: Vec<u64>,
     /// Source span of each instruction word (for errors and traces).
     pub spans: Vec<Span>,
     pub consts: Vec<Value>,
     pub captures: Vec<CaptureFrom>,
-    /// Stack slots the function needs above its base, temporaries included.
+    /// Registers the function needs above its base, temporaries included.
     pub max_stack: u32,
+    /// Registers below this belong to variables (parameters, locals, the
+    /// hidden counters of loops); those from here to `max_stack` are
+    /// temporaries (see `opcode`).
+    pub nlocals: u32,
     /// Which of the program's sources the spans point into.
     pub source: u32,
     /// Variable names for instructions that can fail with `undefined variable`.
@@ -41,6 +46,65 @@ pub struct Proto {
     /// Program-wide number of this function's first instruction: the site
     /// number of word `pc` is `site_base + pc` (see [`Program::site_location`]).
     pub site_base: u32,
+    /// Inline caches, one per instruction word: where the instruction last
+    /// found its constant key in a map (`GetField`, `SetField`, `Method`).
+    /// As long as `code` (the verifier checks).
+    pub hints: Hints,
+}
+
+/// The inline caches of a function: one guess per instruction word, shared
+/// by every process running the program. They are relaxed atomics because
+/// processes on different schedulers read and write them at once; a guess
+/// is checked before it is used, so a stale or lost one costs only a lookup.
+#[derive(Default)]
+pub struct Hints(Box<[AtomicU16]>);
+
+impl Hints {
+    /// `n` guesses of entry 0.
+    pub fn new(n: usize) -> Hints {
+        Hints((0..n).map(|_| AtomicU16::new(0)).collect())
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The guess of the instruction at `pc` (0 past the end).
+    #[inline(always)]
+    pub fn get(&self, pc: usize) -> usize {
+        self.0
+            .get(pc)
+            .map_or(0, |h| h.load(Ordering::Relaxed) as usize)
+    }
+
+    /// Records where the instruction at `pc` found its key.
+    #[inline(always)]
+    pub fn set(&self, pc: usize, entry: usize) {
+        if let Some(h) = self.0.get(pc) {
+            h.store(entry.min(u16::MAX as usize) as u16, Ordering::Relaxed);
+        }
+    }
+}
+
+impl Clone for Hints {
+    fn clone(&self) -> Hints {
+        Hints(
+            self.0
+                .iter()
+                .map(|h| AtomicU16::new(h.load(Ordering::Relaxed)))
+                .collect(),
+        )
+    }
+}
+
+impl std::fmt::Debug for Hints {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Hints({})", self.0.len())
+    }
 }
 
 impl Proto {

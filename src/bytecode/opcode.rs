@@ -1,15 +1,29 @@
-//! The instruction set. Instructions are 32-bit words: the opcode in the low
-//! byte and one 24-bit operand above it (`x`, or signed `sx`), or an 8-bit `a`
-//! and a 16-bit `b`. A few instructions take a second word (a jump offset).
-//! Jump offsets count words from the instruction after the jump (and after
-//! its extra word, if it has one).
+//! The instruction set: a register machine in the manner of Lua 5.4.
 //!
-//! The VM is a stack machine: a frame's variables are stack slots numbered
-//! from the frame base (parameters first), temporaries sit above them.
+//! An instruction is one 64-bit word: the opcode in the low byte, then
+//! three 16-bit operands `A` (bits 8..24), `B` (24..40) and `C` (40..56),
+//! and a flag byte (56..64). Some instructions read `B` and `C` together as
+//! one 32-bit operand `Bx` (unsigned) or `sBx` (signed); jumps read bits
+//! 40..64 as a signed 24-bit offset `sJ`, counted in words from the next
+//! instruction. No instruction takes a second word.
+//!
+//! Registers are a frame's stack slots, numbered from its base: the
+//! parameters first, then the function's other local variables (every
+//! register below [`Proto::nlocals`](super::chunk::Proto::nlocals) belongs to
+//! a variable, the hidden counters of `for` loops among them), then the
+//! temporaries, which hold the operands of calls and the intermediate values
+//! of expressions. `R[x]` is register x, `K[x]` constant x.
+//!
+//! Reference counting (`rc`): a register holds a counted reference. Writing
+//! a register releases what it held. An instruction that reads a temporary
+//! takes its value (the register is left nil, its reference released after
+//! the instruction counted its own result), except the truth tests `JTrue`
+//! and `JFalse`, which leave it (`and`/`or` keep the tested value as their
+//! result). A returning frame releases all its registers.
 
 macro_rules! opcodes {
     ($($(#[$m:meta])* $name:ident,)*) => {
-        /// Opcodes. Comments give operands and the stack effect.
+        /// Opcodes. Comments give the operands and what the instruction does.
         #[repr(u8)]
         #[derive(Clone, Copy, Debug, PartialEq, Eq)]
         pub enum Op { $($(#[$m])* $name,)* }
@@ -30,40 +44,37 @@ macro_rules! opcodes {
 }
 
 opcodes! {
-    /// push nil
-    Nil,
-    /// push true
-    True,
-    /// push false
-    False,
-    /// sx: push the int sx
-    Int,
-    /// x: push constant x
-    Const,
-    /// x: push x nils (a block's variable slots)
-    Nils,
-    /// drop the top value
-    Pop,
-    /// x: drop x values
-    PopN,
-    /// x: push slot x
-    GetLocal,
-    /// x: pop into slot x
-    SetLocal,
-    /// x: push the value in the cell held by slot x (error if its `let` has not run)
+    // --- loads and moves ----------------------------------------------------
+    /// A B: R[A] := R[B]
+    Move,
+    /// A B: R[A], ..., R[A+B-1] := nil (a block's variables when it ends)
+    LoadNil,
+    /// A: R[A] := true
+    LoadTrue,
+    /// A: R[A] := false
+    LoadFalse,
+    /// A sBx: R[A] := the int sBx
+    LoadInt,
+    /// A Bx: R[A] := K[Bx]
+    LoadK,
+
+    // --- variables in cells, captures, closures ------------------------------
+    /// A B: R[A] := the value in the cell held by R[B] (error if its `let` has not run)
     GetCell,
-    /// x: pop into the cell held by slot x
+    /// A B: the cell held by R[A] := R[B]
     SetCell,
-    /// x: push the value in the cell of capture x
+    /// A B: R[A] := the value in the cell of capture B
     GetUp,
-    /// x: pop into the cell of capture x
+    /// A B: the cell of capture A := R[B]
     SetUp,
-    /// x: slot x := a new cell holding "not yet defined"
+    /// A: R[A] := a new cell holding "not yet defined"
     NewCell,
-    /// x: slot x := a new cell holding slot x's value
+    /// A: R[A] := a new cell holding R[A]'s value
     BoxLocal,
-    /// x: push a new closure of function x, capturing as the function's table says
+    /// A Bx: R[A] := a new closure of function Bx, capturing as its table says
     Closure,
+
+    // --- arithmetic: A B C, R[A] := R[B] op R[C] ------------------------------
     Add,
     Sub,
     Mul,
@@ -74,112 +85,144 @@ opcodes! {
     BitXor,
     Shl,
     Shr,
-    /// sx: replace the top with top + sx
-    AddI,
-    Neg,
-    BitNot,
-    Not,
     Eq,
     Ne,
     Lt,
     Le,
     Gt,
     Ge,
-    /// sx: jump
-    Jump,
-    /// sx: pop; jump if falsy
-    JumpIfFalse,
-    /// sx: pop; jump if truthy
-    JumpIfTrue,
-    /// sx: if the top is falsy jump (keeping it), else pop it (`and`)
-    AndJump,
-    /// sx: if the top is truthy jump (keeping it), else pop it (`or`)
-    OrJump,
-    /// sx: pop b, a; jump unless a < b
+    /// A B sC: R[A] := R[B] + sC
+    AddI,
+    /// A B C: R[A] := R[B] + K[C] (K[C] a number)
+    AddK,
+    /// A B C: R[A] := R[B] - K[C] (K[C] a number)
+    SubK,
+    /// A B C: R[A] := R[B] * K[C] (K[C] a number)
+    MulK,
+    /// A B C: R[A] := R[B] / K[C] (K[C] a number)
+    DivK,
+    /// A B: R[A] := -R[B]
+    Neg,
+    /// A B: R[A] := ~R[B]
+    BitNot,
+    /// A B: R[A] := not R[B]
+    Not,
+
+    // --- jumps (sJ counts words from the next instruction) --------------------
+    /// sJ: jump
+    Jmp,
+    /// A sJ: jump if R[A] is truthy
+    JTrue,
+    /// A sJ: jump if R[A] is falsy
+    JFalse,
+    /// A B sJ: jump if R[A] < R[B]
     JLt,
-    /// sx: pop b, a; jump unless a <= b
+    /// A B sJ: jump if R[A] <= R[B]
     JLe,
-    /// sx: pop b, a; jump unless a > b
+    /// A B sJ: jump if R[A] > R[B]
     JGt,
-    /// sx: pop b, a; jump unless a >= b
+    /// A B sJ: jump if R[A] >= R[B]
     JGe,
-    /// sx: pop b, a; jump unless a == b
+    /// A B sJ: jump unless R[A] < R[B]
+    JNLt,
+    /// A B sJ: jump unless R[A] <= R[B]
+    JNLe,
+    /// A B sJ: jump unless R[A] > R[B]
+    JNGt,
+    /// A B sJ: jump unless R[A] >= R[B]
+    JNGe,
+    /// A B sJ: jump if R[A] == R[B]
     JEq,
-    /// sx: pop b, a; jump unless a != b
+    /// A B sJ: jump if R[A] != R[B]
     JNe,
-    /// x: call the value below the x arguments
+    /// A sB sJ: jump if R[A] < sB (B read as a signed 16-bit int)
+    JLtI,
+    /// A sB sJ: jump if R[A] <= sB
+    JLeI,
+    /// A sB sJ: jump if R[A] > sB
+    JGtI,
+    /// A sB sJ: jump if R[A] >= sB
+    JGeI,
+    /// A sB sJ: jump unless R[A] < sB
+    JNLtI,
+    /// A sB sJ: jump unless R[A] <= sB
+    JNLeI,
+    /// A sB sJ: jump unless R[A] > sB
+    JNGtI,
+    /// A sB sJ: jump unless R[A] >= sB
+    JNGeI,
+    /// A sB sJ: jump if R[A] == sB
+    JEqI,
+    /// A sB sJ: jump if R[A] != sB
+    JNeI,
+    /// A B sJ: jump if R[A] == K[B]
+    JEqK,
+    /// A B sJ: jump if R[A] != K[B]
+    JNeK,
+    /// A sJ: jump if R[A] is nil
+    JNil,
+    /// A sJ: jump if R[A] is not nil
+    JNotNil,
+
+    // --- loops ---------------------------------------------------------------
+    /// A sJ: R[A] and R[A+1] (start and end) must be ints; if R[A] >= R[A+1]
+    /// jump (past the loop), else R[A+2] := R[A] (the loop variable)
+    ForPrep,
+    /// A sJ: R[A] += 1; if R[A] < R[A+1], R[A+2] := R[A] and jump (back)
+    ForLoop,
+    /// A: R[A] is what is iterated (a list stays, a map becomes a list of
+    /// its keys, anything else is an error); R[A+1] := 0
+    ForInPrep,
+    /// A sJ: if R[A+1] < len(R[A]): R[A+2] := R[A][R[A+1]], R[A+1] += 1, and jump (back)
+    ForInNext,
+
+    // --- calls ---------------------------------------------------------------
+    /// A B: call R[A] with the B arguments R[A+1], ..., R[A+B]; the result
+    /// goes to R[A]. The callee's frame starts at R[A+1]. Flag
+    /// [`FLAG_DISCARD`]: the result is not wanted (an expression statement);
+    /// under rc it is released at once and R[A] left nil.
     Call,
-    /// a: argument count, b: builtin number; call the builtin on the top a values
+    /// A B C: call builtin C with the B arguments R[A], ..., R[A+B-1]; the
+    /// result goes to R[A] (flag [`FLAG_DISCARD`] as for `Call`)
     CallNative,
-    /// return the top value
+    /// A: return R[A]
     Return,
     /// return nil
     ReturnNil,
+    /// A B C: R[A] := the method K[C] of R[B] (found in R[B] or along its
+    /// `__proto` chain), R[A+1] := R[B] (`x:name(...)`; the arguments and a
+    /// `Call A n+1` follow)
+    Method,
+
+    // --- lists, maps, fields --------------------------------------------------
+    /// A B C: R[A] := [R[B], ..., R[B+C-1]]
+    List,
+    /// A B C: R[A] := {R[B]: R[B+1], ..., R[B+2C-2]: R[B+2C-1]}
+    Map,
+    /// A B C: R[A] := R[B][R[C]]
+    GetIndex,
+    /// A B C: R[A] := R[B][C] (C a small int)
+    GetIndexI,
+    /// A B C: R[A][R[B]] := R[C]
+    SetIndex,
+    /// A B C: R[A][R[B]] := K[C]
+    SetIndexK,
+    /// A B C: R[A] := R[B][K[C]] (K[C] a string: `x.name`)
+    GetField,
+    /// A B C: R[A][K[B]] := R[C]
+    SetField,
+    /// A B C: R[A][K[B]] := K[C]
+    SetFieldK,
+
+    // --- the REPL and modules ----------------------------------------------------
+    /// A: print R[A] unless it is nil (a REPL entry's expression statement)
+    Echo,
     /// end of a REPL entry: stop, keeping the frame's variables
     Halt,
-    /// x: pop x values, push a list of them
-    List,
-    /// x: pop x key/value pairs, push a map of them
-    Map,
-    /// pop index, object; push object[index]
-    Index,
-    /// x: replace the top (an object) with object[x] (x a small int)
-    IndexI,
-    /// pop value, index, object; object[index] := value
-    SetIndex,
-    /// x: replace the top with top[constant x] (a string key)
-    GetField,
-    /// x: pop value, object; object[constant x] := value
-    SetField,
-    /// x: slots x, x+1 hold start and end (checked to be ints); word: jump if start >= end
-    ForPrep,
-    /// x: slot x += 1; word: jump back if slot x < slot x+1
-    ForLoop,
-    /// x: slot x holds what is iterated: a list stays, a map becomes a list of its keys
-    ForInPrep,
-    /// x: if slot x+1 < len(slot x): push slot x[slot x+1], slot x+1 += 1; else jump by word
-    ForInNext,
-    /// REPL: pop and print the value (unless nil)
-    Echo,
-    /// a: slot, b: signed immediate; word: jump unless slot a < b
-    JLtLI,
-    /// as JLtLI, for <=
-    JLeLI,
-    /// as JLtLI, for >
-    JGtLI,
-    /// as JLtLI, for >=
-    JGeLI,
-    /// as JLtLI, for ==
-    JEqLI,
-    /// as JLtLI, for !=
-    JNeLI,
-    /// a: slot, b: signed immediate; push slot a + b
-    LocalAddI,
-    /// x: return slot x
-    ReturnLocal,
-    /// a, b: push slot a, then slot b
-    GetLocal2,
-    /// a: slot, b: constant (a string key): push slot a[constant b] (`x.name` on a local)
-    GetLocalField,
-    /// a: slot, b: small int: push slot a[b] (`t[0]` on a local)
-    LocalIndexI,
-    /// a: slot, b: constant (a string key): slot a[constant b] := pop (`x.name = v` on a local)
-    SetLocalField,
-    /// a: slot; word: jump unless slot a is nil (`if x == nil` on a local)
-    JEqNilL,
-    /// a: slot; word: jump unless slot a is not nil
-    JNeNilL,
-    /// x: constant (the method's name): replace the top (the receiver) with
-    /// the method found in it or its `__proto` chain, then push the receiver
-    /// again (`x:name(...)`; a `Call` follows the arguments)
-    Method,
-    /// a: slot, b: constant (the method's name): push the method found in
-    /// slot a's map or its `__proto` chain, then slot a (`x:name(...)` on a local)
-    LocalMethod,
-    /// x: module number; word: if the module has run, push its map and jump;
-    /// else push its top level's closure (a `Call 0` follows)
+    /// A B sJ: if module B has run, R[A] := its map and jump; else R[A] :=
+    /// its top level's closure (a `Call A 0` follows)
     ModuleGet,
-    /// x: module number: cache the top (the module's map) in its slot of the top frame
+    /// A B: cache R[A] (the module's map) as module B's
     ModuleSet,
 }
 
@@ -189,78 +232,135 @@ impl Op {
         Op::ALL.get(b as usize).copied()
     }
 
-    /// Instructions followed by a second word (a jump offset).
-    pub fn has_extra_word(self) -> bool {
+    /// Instructions that may jump (to `pc + 1 + sJ`).
+    pub fn jumps(self) -> bool {
         matches!(
             self,
-            Op::ForPrep
+            Op::Jmp
+                | Op::JTrue
+                | Op::JFalse
+                | Op::JLt
+                | Op::JLe
+                | Op::JGt
+                | Op::JGe
+                | Op::JNLt
+                | Op::JNLe
+                | Op::JNGt
+                | Op::JNGe
+                | Op::JEq
+                | Op::JNe
+                | Op::JLtI
+                | Op::JLeI
+                | Op::JGtI
+                | Op::JGeI
+                | Op::JNLtI
+                | Op::JNLeI
+                | Op::JNGtI
+                | Op::JNGeI
+                | Op::JEqI
+                | Op::JNeI
+                | Op::JEqK
+                | Op::JNeK
+                | Op::JNil
+                | Op::JNotNil
+                | Op::ForPrep
                 | Op::ForLoop
                 | Op::ForInNext
-                | Op::JLtLI
-                | Op::JLeLI
-                | Op::JGtLI
-                | Op::JGeLI
-                | Op::JEqLI
-                | Op::JNeLI
-                | Op::JEqNilL
-                | Op::JNeNilL
                 | Op::ModuleGet
         )
     }
 }
 
-/// Largest unsigned 24-bit operand.
-pub const MAX_X: u32 = (1 << 24) - 1;
-/// Range of signed 24-bit operands.
-pub const MIN_SX: i32 = -(1 << 23);
-pub const MAX_SX: i32 = (1 << 23) - 1;
+/// Largest register number, constant number and 16-bit operand.
+pub const MAX_R: u32 = u16::MAX as u32;
+/// Range of jump offsets (signed 24 bits).
+pub const MIN_SJ: i32 = -(1 << 23);
+pub const MAX_SJ: i32 = (1 << 23) - 1;
+/// The flag of a `Call` or `CallNative` whose result is not wanted.
+pub const FLAG_DISCARD: u8 = 1;
 
+/// An instruction word, built field by field.
 #[inline]
-pub fn enc(op: Op, x: u32) -> u32 {
-    debug_assert!(x <= MAX_X);
-    op as u32 | (x << 8)
+pub fn enc(op: Op, a: u16, b: u16, c: u16) -> u64 {
+    op as u64 | (a as u64) << 8 | (b as u64) << 24 | (c as u64) << 40
 }
 
+/// An instruction with a 32-bit `Bx`.
 #[inline]
-pub fn enc_s(op: Op, sx: i32) -> u32 {
-    debug_assert!((MIN_SX..=MAX_SX).contains(&sx));
-    op as u32 | ((sx as u32) << 8)
+pub fn enc_bx(op: Op, a: u16, bx: u32) -> u64 {
+    op as u64 | (a as u64) << 8 | (bx as u64) << 24
 }
 
+/// An instruction with a jump offset (A and B as given).
 #[inline]
-pub fn enc_ab(op: Op, a: u8, b: u16) -> u32 {
-    op as u32 | ((a as u32) << 8) | ((b as u32) << 16)
+pub fn enc_j(op: Op, a: u16, b: u16, sj: i32) -> u64 {
+    debug_assert!((MIN_SJ..=MAX_SJ).contains(&sj));
+    op as u64 | (a as u64) << 8 | (b as u64) << 24 | ((sj as u32 as u64) & 0xff_ffff) << 40
+}
+
+/// The word with its jump offset replaced.
+#[inline]
+pub fn with_sj(ins: u64, sj: i32) -> u64 {
+    (ins & ((1 << 40) - 1)) | ((sj as u32 as u64) & 0xff_ffff) << 40
+}
+
+/// The word with its flag byte set.
+#[inline]
+pub fn with_flag(ins: u64, flag: u8) -> u64 {
+    (ins & ((1 << 56) - 1)) | (flag as u64) << 56
 }
 
 #[inline(always)]
-pub fn op_byte(ins: u32) -> u8 {
+pub fn op_byte(ins: u64) -> u8 {
     ins as u8
 }
 
 #[inline(always)]
-pub fn x(ins: u32) -> u32 {
-    ins >> 8
+pub fn a(ins: u64) -> usize {
+    (ins >> 8) as u16 as usize
 }
 
 #[inline(always)]
-pub fn sx(ins: u32) -> i32 {
-    (ins as i32) >> 8
+pub fn b(ins: u64) -> usize {
+    (ins >> 24) as u16 as usize
 }
 
 #[inline(always)]
-pub fn a(ins: u32) -> u8 {
-    (ins >> 8) as u8
+pub fn c(ins: u64) -> usize {
+    (ins >> 40) as u16 as usize
+}
+
+/// B read as a signed 16-bit int.
+#[inline(always)]
+pub fn sb(ins: u64) -> i64 {
+    (ins >> 24) as u16 as i16 as i64
+}
+
+/// C read as a signed 16-bit int.
+#[inline(always)]
+pub fn sc(ins: u64) -> i64 {
+    (ins >> 40) as u16 as i16 as i64
 }
 
 #[inline(always)]
-pub fn b(ins: u32) -> u16 {
-    (ins >> 16) as u16
+pub fn bx(ins: u64) -> usize {
+    (ins >> 24) as u32 as usize
 }
 
-/// The 16-bit operand, signed.
 #[inline(always)]
-pub fn sb(ins: u32) -> i16 {
-    (ins >> 16) as u16 as i16
+pub fn sbx(ins: u64) -> i64 {
+    (ins >> 24) as u32 as i32 as i64
+}
+
+/// The jump offset: bits 40..64, signed.
+#[inline(always)]
+pub fn sj(ins: u64) -> isize {
+    ((ins as i64) >> 40) as isize
+}
+
+#[inline(always)]
+pub fn flag(ins: u64) -> u8 {
+    (ins >> 56) as u8
 }
 
 #[cfg(test)]
@@ -269,13 +369,28 @@ mod tests {
 
     #[test]
     fn operands_round_trip() {
-        assert_eq!(x(enc(Op::Const, MAX_X)), MAX_X);
-        assert_eq!(sx(enc_s(Op::Jump, MIN_SX)), MIN_SX);
-        assert_eq!(sx(enc_s(Op::Jump, -1)), -1);
-        assert_eq!(sx(enc_s(Op::Jump, MAX_SX)), MAX_SX);
-        let i = enc_ab(Op::CallNative, 200, 65535);
-        assert_eq!((a(i), b(i)), (200, 65535));
-        assert_eq!(Op::from_u8(op_byte(i)), Some(Op::CallNative));
+        let i = enc(Op::Add, 1, 65535, 7);
+        assert_eq!((a(i), b(i), c(i)), (1, 65535, 7));
+        assert_eq!(Op::from_u8(op_byte(i)), Some(Op::Add));
+        let i = enc(Op::AddI, 3, 4, (-5i16) as u16);
+        assert_eq!(sc(i), -5);
+        let i = enc(Op::JLtI, 3, (-300i16) as u16, 0);
+        assert_eq!(sb(i), -300);
+        let i = enc_bx(Op::LoadInt, 9, i32::MIN as u32);
+        assert_eq!((a(i), sbx(i)), (9, i32::MIN as i64));
+        let i = enc_bx(Op::LoadK, 9, u32::MAX);
+        assert_eq!(bx(i), u32::MAX as usize);
+        for off in [MIN_SJ, -1, 0, 1, MAX_SJ] {
+            let i = enc_j(Op::JLt, 65535, 65535, off);
+            assert_eq!((a(i), b(i), sj(i)), (65535, 65535, off as isize));
+            assert_eq!(
+                sj(with_sj(i, -off.max(MIN_SJ + 1))),
+                -off.max(MIN_SJ + 1) as isize
+            );
+            assert_eq!((a(i), b(i)), (65535, 65535));
+        }
+        let i = with_flag(enc(Op::CallNative, 1, 2, 3), FLAG_DISCARD);
+        assert_eq!((a(i), b(i), c(i), flag(i)), (1, 2, 3, FLAG_DISCARD));
         for (n, op) in Op::ALL.iter().enumerate() {
             assert_eq!(*op as usize, n);
         }

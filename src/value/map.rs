@@ -180,6 +180,42 @@ impl MapRef {
         }
     }
 
+    /// The entry holding `key`, trying entry `hint` first: an inline
+    /// cache's guess of where an instruction finds its constant key. The
+    /// guess is taken only when that entry's key is the very object `key`
+    /// is (literal keys are interned, so it usually is); else a lookup.
+    #[inline]
+    pub fn find_hinted(self, key: &Value, hint: usize) -> Option<usize> {
+        if hint < self.used()
+            && let Value::Obj(_, k) = key
+            // SAFETY: hint < used: an initialised key slot.
+            && let Value::Obj(_, r) = unsafe { &*self.slots().add(2 * hint) }
+            && r == k
+        {
+            return Some(hint);
+        }
+        self.find(key)
+    }
+
+    /// The value of entry `i` (from [`MapRef::find_hinted`]: `i < used`).
+    #[inline]
+    pub fn value_at(self, i: usize) -> Value {
+        debug_assert!(i < self.used());
+        self.val_at(i.min(self.used().saturating_sub(1)))
+    }
+
+    /// Replaces the value of entry `i` (from [`MapRef::find_hinted`]),
+    /// telling the write barrier; returns the value it held.
+    #[inline]
+    pub fn set_value_at(self, a: &mut impl Alloc, i: usize, val: Value) -> Value {
+        let i = i.min(self.used().saturating_sub(1));
+        a.barrier(self.0, &val);
+        let old = self.val_at(i);
+        // SAFETY: i < used (clamped above; a map with an entry to replace has used >= 1).
+        unsafe { self.slots().add(2 * i + 1).write(val) };
+        old
+    }
+
     /// The value stored under `key` (which must satisfy [`is_key`]).
     #[inline]
     pub fn get(self, key: &Value) -> Option<Value> {

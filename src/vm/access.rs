@@ -11,11 +11,13 @@ use crate::value::ops::{self, OpError};
 use crate::value::string::new_str_parts;
 use crate::value::{Kind, Value};
 
-/// Capture `i` of the running closure (which sits just below the frame base).
+/// Capture `i` of `closure` (the running closure, which sits in the slot
+/// just below the frame base); `Undef` when there is no such capture (the
+/// verifier does not check capture numbers).
 #[inline]
-pub(super) fn capture_at(stack: &[Value], base: usize, i: u32) -> Value {
-    match stack[base - 1].as_closure() {
-        Some(c) if (i as usize) < c.n_captures() => c.capture(i as usize),
+pub(super) fn capture_at(closure: Value, i: usize) -> Value {
+    match closure.as_closure() {
+        Some(c) if i < c.n_captures() => c.capture(i),
         _ => Value::Undef,
     }
 }

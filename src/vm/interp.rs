@@ -1,40 +1,78 @@
-//! The dispatch loop.
+//! The dispatch loop of the register machine.
 //!
 //! `dispatch` runs instructions of the top frame until the outermost frame
-//! returns, a REPL entry halts, or an instruction traps. The running frame's
-//! code, base, instruction pointer and the stack top live in locals; they are
-//! written back (`sync!`) before anything else may look at them: a call into
-//! a builtin, a collection, an error. `protect!` wraps such a call: it saves
-//! them, runs the call, and reloads what the call may have moved.
+//! returns, a REPL entry halts, or an instruction traps. An instruction is
+//! one 64-bit word (`bytecode::opcode`); its register operands name slots of
+//! the running frame: `R[x]` is `stack[base + x]`.
 //!
-//! The stack is a vector kept at full length; `sp` counts the live values.
-//! On every call the VM makes room for the callee's `max_stack` (computed by
-//! the compiler), so pushes inside a frame index within bounds.
+//! The loop keeps the running frame in three locals: `ip` (a pointer into
+//! the code), `regs` (a pointer to `R[0]`) and `proto` (its function:
+//! constants, `nlocals`, site numbers). Everything else stays in the VM,
+//! where it is always current, so that the loop keeps few values across
+//! the calls it makes (each one more would be spilled, ip first): the
+//! frame's `base` (in `frames`), the slice's budget (`Vm::budget`), and
+//! `Vm::sp`, the end of the running frame's registers
+//! (`base + proto.max_stack`), which changes only when a call or a return
+//! changes the running frame, and they write it at once. `sync!` writes the
+//! ip back to the frame before anything else may look at it: a call into a
+//! builtin, a collection, an error. `protect!` wraps such a call: it syncs,
+//! runs the call, and reloads what the call may have moved (the register
+//! pointer, and with `ip:` the ip: `slow` jumps by moving the frame's saved
+//! ip).
 //!
-//! Reference counting (backends with `COUNTS_REFS`): every live stack slot
-//! holds a counted reference. A value copied onto the stack is retained
-//! (`inc!`); a value dropped from it is released (`dec!`); a value moved
-//! between the stack and an object (popped into a list, a cell, a slot)
-//! keeps its count. A result is retained before the operands it came from
-//! are released, so a release can never free what was just fetched. For
-//! other backends these macros compile to nothing. Likewise `chk!` asks a
-//! backend with `CHECKS_USE` (manual) whether an object may be used before
-//! the VM looks into it.
+//! The stack is a vector kept at full length: the running frame always has
+//! `base + max_stack` slots (and a little slack), made sure of on entry and
+//! on every call (`ensure_stack`); the register pointer is derived again
+//! whenever the stack may have grown. The verifier (`bytecode::verify`)
+//! proves every register operand and every register range an instruction
+//! names is below `max_stack`, every constant operand below `consts.len()`,
+//! every jump target an instruction of the function, and that no path runs
+//! off the end of the code; so the loop reads and writes registers,
+//! constants and instructions without bounds checks.
+//!
+//! Registers may be stale: a slot keeps what an earlier frame or an earlier
+//! use left there; the compiler never reads a register it has not written.
+//! A collection traces `stack[..sp]`, stale values included (they are valid
+//! objects: they were traced, or, above `sp`, cleared to nil before every
+//! collection, see `Vm::collect` and `Vm::hwm`). Under manual nothing traces
+//! and stale values are never looked at.
+//!
+//! Reference counting (backends with `COUNTS_REFS`; everything below
+//! compiles to nothing elsewhere): every register holds a counted
+//! reference. Writing a register releases what it held (`put!`: the new value
+//! first, then the old one released). A value copied from a variable register
+//! is retained (`inc!`); one read from a temporary is taken (`take!`: the
+//! register is left nil and released, after the instruction counted its own
+//! result, so a release never frees what was just fetched), or moved when it
+//! goes into an object (list and map literals, stores). `JTrue` and `JFalse`
+//! leave the tested register; a numeric fast path leaves its operands (a
+//! number is no reference). Calls consume their operands: script arguments
+//! become the callee's registers, released with all the others when it
+//! returns; builtin arguments are released after the call. A result flagged
+//! `FLAG_DISCARD` is released at once. Likewise `chk!` asks a backend with
+//! `CHECKS_USE` (manual) whether an object may be used before the VM looks
+//! into it; the fast paths that look into objects are skipped under manual.
+//!
+//! Allocation: an instruction that allocates does so before it changes
+//! anything (so it can run again after a collection, see `Vm::execute`),
+//! names its site (`site!`), and ends at a safepoint, where every live value
+//! is in a register.
 
-use super::access::{add_values, capture_at, get_field, index, method};
+use super::access::{capture_at, get_field, index, method};
 use super::error::{Trap, err};
 use super::{Exit, Frame, MAX_FRAMES, Vm};
-use crate::bytecode::chunk::Program;
-use crate::bytecode::opcode::{a, b, code as op, sb, sx, x};
+use crate::bytecode::chunk::{Program, Proto};
+use crate::bytecode::opcode::{
+    FLAG_DISCARD, a, b, bx, c, code as op, flag, op_byte, sb, sbx, sc, sj,
+};
 use crate::heap::Heap;
 use crate::value::list::new_list;
-use crate::value::ops::BinOp;
-use crate::value::ops::{self, OpError};
+use crate::value::ops::{self, BinOp, OpError};
 use crate::value::{CellRef, Kind, Value};
 
 /// Arguments copied off the stack for a builtin.
 const INLINE_ARGS: usize = 4;
-/// Extra slots reserved beyond a frame's computed need (the callee slot).
+/// Extra slots reserved beyond a frame's registers.
 const STACK_SLACK: usize = 1;
 
 impl<H: Heap> Vm<H> {
@@ -43,30 +81,108 @@ impl<H: Heap> Vm<H> {
         let Some(&f) = self.frames.last() else {
             return Ok(Exit::Returned);
         };
-        let mut proto = &program.protos[f.proto as usize];
-        let mut code: &[u32] = &proto.code;
-        // The instruction pointer, as a pointer into `code` (one register, no
-        // bounds check). SAFETY of every move of it: the verifier proved that
-        // frame addresses and jump targets are instruction starts inside the
+        let mut proto: &Proto = &program.protos[f.proto as usize];
+        // The instruction pointer, as a pointer into the code (one register,
+        // no bounds check). SAFETY of every move of it: the verifier proved
+        // that frame addresses and jump targets are instructions inside the
         // code, and that no path runs past its end.
-        let mut ip: *const u32 = code.as_ptr().wrapping_add(f.ip);
+        // (Derived from `proto` when needed, not kept in a local of its own:
+        // that costs ip its register, measured.)
+        let mut ip: *const u64 = proto.code.as_ptr().wrapping_add(f.ip);
+        self.enter(f.base + proto.max_stack as usize);
+        // R[0] of the running frame; derived again after anything that may
+        // touch the VM as a whole (`protect!`) and on every call and return.
+        let mut regs: *mut Value = self.stack.as_mut_ptr().wrapping_add(f.base);
+
         // The instruction index `ip` stands for (to save it in a frame).
         macro_rules! idx {
             () => {
-                (ip as usize - code.as_ptr() as usize) / 4
+                (ip as usize - proto.code.as_ptr() as usize) / 8
             };
         }
-        let mut base = f.base;
-        let mut sp = self.sp;
-        self.ensure_stack(base + proto.max_stack as usize);
-        // The stack as a local slice, so the hot paths need not reload it
-        // through `self`; re-derived (`restack!`) after anything that may
-        // touch the VM as a whole.
-        let mut stack: &mut [Value] = &mut self.stack;
-
-        macro_rules! restack {
+        // The index of the instruction being run (for errors and sites).
+        macro_rules! pc {
             () => {
-                stack = &mut self.stack
+                idx!() - 1
+            };
+        }
+        // The running frame's base (kept in the frame, not in a local: the
+        // fewer values the loop keeps across calls, the fewer it spills).
+        macro_rules! base {
+            () => {
+                match self.frames.last() {
+                    Some(f) => f.base,
+                    None => 0,
+                }
+            };
+        }
+        // Register x.
+        macro_rules! reg {
+            ($x:expr) => {
+                // SAFETY: register operands are below max_stack (verifier) and the stack holds base + max_stack slots (ensure_stack).
+                unsafe { *regs.add($x) }
+            };
+        }
+        // Register x, borrowed: matching on it reads only the fields a pattern
+        // needs (a copy would go through memory as a whole). Dead before the
+        // register is written.
+        macro_rules! regref {
+            ($x:expr) => {
+                // SAFETY: register operands are below max_stack (verifier) and the stack holds base + max_stack slots (ensure_stack).
+                unsafe { &*regs.add($x) }
+            };
+        }
+        // Register x := v, with no counting (the caller counts).
+        macro_rules! set {
+            ($x:expr, $v:expr) => {{
+                let v = $v;
+                // SAFETY: register operands are below max_stack (verifier) and the stack holds base + max_stack slots (ensure_stack).
+                unsafe { *regs.add($x) = v }
+            }};
+        }
+        // Register x := v (already counted), releasing what x held (rc).
+        macro_rules! put {
+            ($x:expr, $v:expr) => {{
+                let v = $v;
+                if H::COUNTS_REFS {
+                    // SAFETY: register operands are below max_stack (verifier) and the stack holds base + max_stack slots (ensure_stack).
+                    let old = unsafe { std::ptr::replace(regs.add($x), v) };
+                    self.heap.release(old);
+                } else {
+                    set!($x, v);
+                }
+            }};
+        }
+        // Operand register x has been read: a temporary is left nil and its
+        // reference released (rc).
+        macro_rules! take {
+            ($x:expr) => {
+                if H::COUNTS_REFS && $x >= proto.nlocals as usize {
+                    // SAFETY: register operands are below max_stack (verifier) and the stack holds base + max_stack slots (ensure_stack).
+                    let old = unsafe { std::ptr::replace(regs.add($x), Value::Nil) };
+                    self.heap.release(old);
+                }
+            };
+        }
+        // The value of register x is stored into an object: a temporary's
+        // reference moves there (the register is left nil), a variable's is
+        // copied (counted).
+        macro_rules! give {
+            ($x:expr, $v:expr) => {
+                if H::COUNTS_REFS {
+                    if $x >= proto.nlocals as usize {
+                        set!($x, Value::Nil);
+                    } else {
+                        self.heap.retain(&$v);
+                    }
+                }
+            };
+        }
+        // Constant i.
+        macro_rules! konst {
+            ($i:expr) => {
+                // SAFETY: constant operands are below consts.len() (verifier).
+                unsafe { *proto.consts.get_unchecked($i) }
             };
         }
         macro_rules! inc {
@@ -84,17 +200,6 @@ impl<H: Heap> Vm<H> {
                     self.heap.release(v);
                 }
             }};
-        }
-        // Releases the stack slots `$from..$to` (they are being discarded).
-        macro_rules! release {
-            ($from:expr, $to:expr) => {
-                if H::COUNTS_REFS {
-                    for i in $from..$to {
-                        let v = std::mem::replace(&mut stack[i], Value::Nil);
-                        self.heap.release(v);
-                    }
-                }
-            };
         }
         macro_rules! chk {
             ($pc:expr, $v:expr) => {
@@ -118,12 +223,10 @@ impl<H: Heap> Vm<H> {
                 }
             };
         }
-        // Writes the running frame's ip and the stack top back to the VM.
-        let mut budget = self.budget;
+        // Writes the running frame's ip back to the VM (`self.sp` and
+        // `self.budget` are always current).
         macro_rules! sync {
             () => {
-                self.sp = sp;
-                self.budget = budget;
                 if let Some(fr) = self.frames.last_mut() {
                     fr.ip = idx!();
                 }
@@ -132,7 +235,7 @@ impl<H: Heap> Vm<H> {
         // Ends the slice here, between instructions, if its budget is spent.
         macro_rules! yield_if_spent {
             () => {
-                if budget <= 0 {
+                if self.budget <= 0 {
                     sync!();
                     return Ok(Exit::Yielded);
                 }
@@ -142,15 +245,16 @@ impl<H: Heap> Vm<H> {
         // between instructions.
         macro_rules! tick {
             () => {
-                budget -= 1;
+                self.budget -= 1;
                 yield_if_spent!();
             };
         }
         // Ends the instruction at `pc` with a trap.
         macro_rules! trap {
             ($pc:expr, $e:expr) => {{
+                let pc = $pc;
                 sync!();
-                self.fault_pc = $pc;
+                self.fault_pc = pc;
                 return Err($e);
             }};
         }
@@ -162,307 +266,482 @@ impl<H: Heap> Vm<H> {
                 }
             };
         }
-        macro_rules! push {
-            ($v:expr) => {{
-                let v = $v;
-                stack[sp] = v;
-                sp += 1;
-            }};
-        }
-        macro_rules! pop {
-            () => {{
-                sp -= 1;
-                stack[sp]
-            }};
-        }
-        macro_rules! top {
-            () => {
-                stack[sp - 1]
-            };
-        }
-        macro_rules! slot {
-            ($i:expr) => {
-                stack[base + $i as usize]
-            };
-        }
         // Protect code that may touch the VM as a whole (after Lua's `Protect`
         // in lvm.c): a builtin, a slow instruction, a collection may read this
-        // frame's ip, the stack top and the budget, grow or reallocate the
-        // stack, and end the slice. So save them first (`sync!`), run `$e`,
-        // and reload what it may have moved: the stack slice, and the budget
-        // (never upwards). `sp, ip:` also reloads the stack top and the ip
-        // from the VM, for a callee that pushes, pops and jumps itself
-        // (`slow`); a builtin leaves both where they were. Evaluates to `$e`;
-        // a spent budget is the caller's to act on (`yield_if_spent!`), after
-        // it has finished the instruction.
+        // frame's ip, grow or reallocate the stack, and spend the budget
+        // (`self.budget`, which the loop never caches). So save the ip first
+        // (`sync!`), run `$e`, and reload what it may have moved: the
+        // register pointer. `ip:` also reloads the ip from the frame, for a
+        // callee that jumps (`slow`); a builtin leaves it where it was.
+        // Evaluates to `$e`; a spent budget is the caller's to act on
+        // (`yield_if_spent!`), after it has finished the instruction.
         macro_rules! protect {
             ($e:expr) => {{
                 sync!();
                 let r = $e;
-                restack!();
-                budget = budget.min(self.budget);
+                regs = self.stack.as_mut_ptr().wrapping_add(base!());
                 r
             }};
-            (sp, ip: $e:expr) => {{
+            (ip: $e:expr) => {{
                 let r = protect!($e);
-                sp = self.sp;
                 if let Some(fr) = self.frames.last() {
-                    ip = code.as_ptr().wrapping_add(fr.ip);
+                    ip = proto.code.as_ptr().wrapping_add(fr.ip);
                 }
                 r
             }};
         }
         // After an instruction that allocated: collect if due (all values are
-        // on the stack). Lua's `checkGC`: the collector, protected.
+        // in registers). Lua's `checkGC`: the collector, protected.
         macro_rules! safepoint {
             () => {
                 protect!(self.safepoint())
             };
         }
+        // Takes the jump of `ins` (sJ words from the next instruction); a
+        // backward jump costs a reduction.
         macro_rules! jump {
-            ($off:expr) => {
+            ($ins:expr) => {{
+                let off = sj($ins);
                 // SAFETY: jump targets are instructions inside the code (verifier).
-                ip = unsafe { ip.offset($off as isize) }
-            };
-        }
-        // Pops b and a, compares, and jumps by sx unless the comparison holds.
-        macro_rules! cmp_jump {
-            ($pc:expr, $ins:expr, $binop:expr, $int:tt) => {{
-                let (lhs, rhs) = (stack[sp - 2], stack[sp - 1]);
-                let holds = match (lhs, rhs) {
-                    (Value::Int(p), Value::Int(q)) => p $int q,
-                    _ => {
-                        chk!($pc, lhs);
-                        chk!($pc, rhs);
-                        tryv!($pc, ops::compare($binop, &lhs, &rhs))
-                    }
-                };
-                sp -= 2;
-                dec!(lhs);
-                dec!(rhs);
-                if !holds {
-                    jump!(sx($ins));
+                ip = unsafe { ip.offset(off) };
+                if off < 0 {
+                    tick!();
                 }
             }};
         }
-        // Compares slot a with immediate b; jumps by the extra word unless it holds.
-        macro_rules! cmp_local_jump {
-            ($pc:expr, $ins:expr, $binop:expr, $int:tt) => {{
-                let lhs = slot!(a($ins));
-                let k = sb($ins) as i64;
-                let holds = match lhs {
-                    Value::Int(p) => p $int k,
-                    _ => {
-                        chk!($pc, lhs);
-                        tryv!($pc, ops::compare($binop, &lhs, &Value::Int(k)))
-                    }
-                };
-                // SAFETY: a two-word instruction's second word is inside the code (verifier).
-                let off = unsafe { *ip } as i32;
-                ip = unsafe { ip.add(1) };
-                if !holds {
-                    jump!(off);
-                }
-            }};
-        }
-        macro_rules! add_imm {
-            ($pc:expr, $v:expr, $k:expr) => {
-                match $v {
-                    Value::Int(p) => match p.checked_add($k) {
-                        Some(s) => Value::Int(s),
-                        None => trap!($pc, Trap::from(OpError::Overflow)),
-                    },
-                    Value::Float(f) => Value::Float(f + $k as f64),
-                    other => {
-                        chk!($pc, other);
-                        let sym = if $k < 0 { "-" } else { "+" };
-                        trap!(
-                            $pc,
-                            Trap::from(OpError::Unsupported(sym, other.type_name(), "int"))
-                        )
-                    }
-                }
-            };
-        }
-        // Returns `$r` from the running frame.
-        macro_rules! ret {
-            ($r:expr) => {{
-                let r = $r;
-                self.frames.pop();
-                release!(base - 1, sp);
-                sp = base - 1;
-                push!(r);
-                match self.frames.last() {
-                    None => {
-                        self.sp = sp;
-                        return Ok(Exit::Returned);
-                    }
-                    Some(fr) => {
-                        proto = &program.protos[fr.proto as usize];
-                        code = &proto.code;
-                        ip = code.as_ptr().wrapping_add(fr.ip);
-                        base = fr.base;
-                    }
-                }
-            }};
-        }
-
         // The instructions the loop leaves to `slow` (and a fast path's
         // exceptions).
         macro_rules! slow_path {
             ($ins:expr) => {{
-                let r = protect!(sp, ip: {
+                let r = protect!(ip: {
                     self.fault_pc = pc!();
-                    self.slow(&program, proto, $ins, base)
+                    self.slow(&program, proto, $ins, base!())
                 });
                 tryv!(pc!(), r);
-                // Its safepoint may have charged for what it allocated.
+                // Its safepoint may have charged for what it allocated, and
+                // its jump may have been backward.
                 yield_if_spent!();
+            }};
+        }
+        // R[A] := B op C on numbers; anything else is the slow path's. An int
+        // result of None (overflow, division by zero) lets `ops::arith` say why.
+        macro_rules! arith {
+            ($ins:expr, $op:expr, |$p:ident, $q:ident| $int:expr, $float:expr) => {{
+                let (l, r) = (regref!(b($ins)), regref!(c($ins)));
+                let v = match (l, r) {
+                    (&Value::Int($p), &Value::Int($q)) => match $int {
+                        Some(v) => Value::Int(v),
+                        None => tryv!(pc!(), arith_any($op, *l, *r)),
+                    },
+                    (&Value::Float($p), &Value::Float($q)) => Value::Float($float),
+                    (Value::Int(_) | Value::Float(_), Value::Int(_) | Value::Float(_)) => {
+                        tryv!(pc!(), arith_any($op, *l, *r))
+                    }
+                    _ => {
+                        slow_path!($ins);
+                        continue;
+                    }
+                };
+                put!(a($ins), v);
+            }};
+        }
+        // R[A] := R[B] op K[C] (K[C] a number); other than a number in R[B]
+        // is an error.
+        macro_rules! arith_k {
+            ($ins:expr, $op:expr, |$p:ident, $q:ident| $int:expr, $float:expr) => {{
+                let (l, r) = (regref!(b($ins)), konst!(c($ins)));
+                let v = match (l, r) {
+                    (&Value::Int($p), Value::Int($q)) => match $int {
+                        Some(v) => Value::Int(v),
+                        None => tryv!(pc!(), arith_any($op, *l, r)),
+                    },
+                    (&Value::Float($p), Value::Float($q)) => Value::Float($float),
+                    _ => {
+                        let l = *l;
+                        chk!(pc!(), l);
+                        tryv!(pc!(), arith_any($op, l, r))
+                    }
+                };
+                put!(a($ins), v);
+            }};
+        }
+        // R[A] := R[B] op R[C] on two ints (bitwise); anything else is slow.
+        macro_rules! bitwise {
+            ($ins:expr, $op:expr) => {{
+                match (regref!(b($ins)), regref!(c($ins))) {
+                    (&Value::Int(p), &Value::Int(q)) => {
+                        let v = tryv!(pc!(), ops::int_op($op, p, q));
+                        put!(a($ins), v);
+                    }
+                    _ => slow_path!($ins),
+                }
+            }};
+        }
+        // R[A] := R[B] op R[C] (an order) on numbers; strings and errors are slow.
+        macro_rules! order {
+            ($ins:expr, $op:expr, $o:tt) => {{
+                let (l, r) = (regref!(b($ins)), regref!(c($ins)));
+                let v = match (l, r) {
+                    (&Value::Int(p), &Value::Int(q)) => p $o q,
+                    (&Value::Float(p), &Value::Float(q)) => p $o q,
+                    (Value::Int(_) | Value::Float(_), Value::Int(_) | Value::Float(_)) => {
+                        tryv!(pc!(), compare_any(&self.heap, $op, *l, *r))
+                    }
+                    _ => {
+                        slow_path!($ins);
+                        continue;
+                    }
+                };
+                put!(a($ins), Value::Bool(v));
+            }};
+        }
+        // Jumps if (R[A] op R[B]) == $want.
+        macro_rules! cmp_jump {
+            ($ins:expr, $op:expr, $o:tt, $want:expr) => {{
+                let (ra, rb) = (a($ins), b($ins));
+                let (l, r) = (regref!(ra), regref!(rb));
+                let holds = match (l, r) {
+                    (&Value::Int(p), &Value::Int(q)) => p $o q,
+                    (&Value::Float(p), &Value::Float(q)) => p $o q,
+                    _ => {
+                        let h = tryv!(pc!(), compare_any(&self.heap, $op, *l, *r));
+                        take!(ra);
+                        take!(rb);
+                        h
+                    }
+                };
+                if holds == $want {
+                    jump!($ins);
+                }
+            }};
+        }
+        // Jumps if (R[A] op sB) == $want.
+        macro_rules! cmp_imm_jump {
+            ($ins:expr, $op:expr, $o:tt, $want:expr) => {{
+                let ra = a($ins);
+                let k = sb($ins);
+                let holds = match regref!(ra) {
+                    &Value::Int(p) => p $o k,
+                    l => {
+                        let h = tryv!(pc!(), compare_any(&self.heap, $op, *l, Value::Int(k)));
+                        take!(ra);
+                        h
+                    }
+                };
+                if holds == $want {
+                    jump!($ins);
+                }
+            }};
+        }
+        // R[A] := the result of a builtin call (or nil, and the result
+        // released, when the call's result is discarded under rc).
+        macro_rules! result {
+            ($ins:expr, $ra:expr, $r:expr) => {{
+                let r = $r;
+                if H::COUNTS_REFS && flag($ins) & FLAG_DISCARD != 0 {
+                    put!($ra, Value::Nil);
+                    dec!(r);
+                } else {
+                    put!($ra, r);
+                }
             }};
         }
 
         loop {
-            let at = ip;
-            // The index of the instruction being run (for errors and sites).
-            macro_rules! pc {
-                () => {
-                    (at as usize - code.as_ptr() as usize) / 4
-                };
-            }
-            // SAFETY: the verifier (bytecode/verify.rs) proved that every path from
-            // instruction 0 keeps ip inside this function's code.
+            // SAFETY: the verifier proved that every path from instruction 0 keeps ip inside this function's code.
             let ins = unsafe { *ip };
+            // SAFETY: as above (the code ends with an instruction that does not fall through).
             ip = unsafe { ip.add(1) };
-            match ins as u8 {
-                op::GetLocal => {
-                    let v = slot!(x(ins));
-                    inc!(v);
-                    push!(v);
+            match op_byte(ins) {
+                // --- loads and moves ---------------------------------------
+                op::Move => {
+                    let (ra, rb) = (a(ins), b(ins));
+                    let v = reg!(rb);
+                    give!(rb, v);
+                    put!(ra, v);
                 }
-                op::GetLocal2 => {
-                    let (p, q) = (slot!(a(ins)), slot!(b(ins)));
-                    inc!(p);
-                    inc!(q);
-                    push!(p);
-                    push!(q);
-                }
-                op::SetLocal => {
-                    let v = pop!();
-                    let old = std::mem::replace(&mut slot!(x(ins)), v);
-                    dec!(old);
-                }
-                op::Int => push!(Value::Int(sx(ins) as i64)),
-                op::Const => push!(proto.consts[x(ins) as usize]),
-                op::Nil => push!(Value::Nil),
-                op::Nils => {
-                    for _ in 0..x(ins) {
-                        push!(Value::Nil);
+                op::LoadNil => {
+                    let ra = a(ins);
+                    for r in ra..ra + b(ins) {
+                        put!(r, Value::Nil);
                     }
                 }
-                op::Pop => {
-                    let v = pop!();
-                    dec!(v);
-                }
-                op::PopN => {
-                    for _ in 0..x(ins) {
-                        let v = pop!();
-                        dec!(v);
-                    }
-                }
-                op::LocalAddI => {
-                    let k = sb(ins) as i64;
-                    let r = add_imm!(pc!(), slot!(a(ins)), k);
-                    push!(r);
-                }
-                op::AddI => {
-                    let k = sx(ins) as i64;
-                    let r = add_imm!(pc!(), top!(), k);
-                    top!() = r;
-                }
-                op::JLtLI => cmp_local_jump!(pc!(), ins, BinOp::Lt, <),
-                op::JLeLI => cmp_local_jump!(pc!(), ins, BinOp::Le, <=),
-                op::JGtLI => cmp_local_jump!(pc!(), ins, BinOp::Gt, >),
-                op::JGeLI => cmp_local_jump!(pc!(), ins, BinOp::Ge, >=),
-                op::JEqLI => cmp_local_jump!(pc!(), ins, BinOp::Eq, ==),
-                op::JNeLI => cmp_local_jump!(pc!(), ins, BinOp::Ne, !=),
-                op::JLt => cmp_jump!(pc!(), ins, BinOp::Lt, <),
-                op::JLe => cmp_jump!(pc!(), ins, BinOp::Le, <=),
-                op::JGt => cmp_jump!(pc!(), ins, BinOp::Gt, >),
-                op::JGe => cmp_jump!(pc!(), ins, BinOp::Ge, >=),
-                op::JEqNilL | op::JNeNilL => {
-                    let v = slot!(a(ins));
-                    chk!(pc!(), v);
-                    let is_nil = matches!(v, Value::Nil);
-                    // SAFETY: a two-word instruction's second word is inside the code (verifier).
-                    let off = unsafe { *ip } as i32;
-                    ip = unsafe { ip.add(1) };
-                    if is_nil != (ins as u8 == op::JEqNilL) {
-                        jump!(off);
-                    }
-                }
-                op::JEq | op::JNe => {
-                    let rhs = pop!();
-                    let lhs = pop!();
-                    chk!(pc!(), lhs);
-                    chk!(pc!(), rhs);
-                    // `x == nil` needs no call.
-                    let eq = match rhs {
-                        Value::Nil => matches!(lhs, Value::Nil),
-                        _ => ops::equal(&lhs, &rhs),
+                op::LoadTrue => put!(a(ins), Value::Bool(true)),
+                op::LoadFalse => put!(a(ins), Value::Bool(false)),
+                op::LoadInt => put!(a(ins), Value::Int(sbx(ins))),
+                // Constants are immediates or static objects: never counted.
+                op::LoadK => put!(a(ins), konst!(bx(ins))),
+
+                // --- cells and captures --------------------------------------
+                op::GetCell | op::GetUp => {
+                    let holder = if op_byte(ins) == op::GetCell {
+                        reg!(b(ins))
+                    } else {
+                        // SAFETY: base >= 1: the slot below the frame (the running closure) is in the stack.
+                        let closure = unsafe { *regs.sub(1) };
+                        chk!(pc!(), closure);
+                        capture_at(closure, b(ins))
                     };
-                    dec!(lhs);
-                    dec!(rhs);
-                    if eq != (ins as u8 == op::JEq) {
-                        jump!(sx(ins));
+                    let v = holder
+                        .obj_of(Kind::Cell)
+                        .map_or(Value::Undef, |c| CellRef(c).get());
+                    if let Value::Undef = v {
+                        trap!(pc!(), Trap::Error(undefined(proto, pc!())));
+                    }
+                    inc!(v);
+                    if op_byte(ins) == op::GetCell {
+                        take!(b(ins));
+                    }
+                    put!(a(ins), v);
+                }
+                op::SetCell | op::SetUp => {
+                    let holder = if op_byte(ins) == op::SetCell {
+                        reg!(a(ins))
+                    } else {
+                        // SAFETY: base >= 1: the slot below the frame (the running closure) is in the stack.
+                        let closure = unsafe { *regs.sub(1) };
+                        chk!(pc!(), closure);
+                        capture_at(closure, a(ins))
+                    };
+                    let rb = b(ins);
+                    let v = reg!(rb);
+                    match holder.obj_of(Kind::Cell) {
+                        Some(cell) => {
+                            give!(rb, v);
+                            let old = CellRef(cell).set(&mut self.heap, v);
+                            dec!(old);
+                        }
+                        None => take!(rb),
+                    }
+                    if op_byte(ins) == op::SetCell {
+                        take!(a(ins));
                     }
                 }
-                op::Jump => {
-                    jump!(sx(ins));
-                    if sx(ins) < 0 {
-                        tick!();
+
+                // --- arithmetic ----------------------------------------------
+                op::Add => arith!(ins, BinOp::Add, |p, q| p.checked_add(q), p + q),
+                op::Sub => arith!(ins, BinOp::Sub, |p, q| p.checked_sub(q), p - q),
+                op::Mul => arith!(ins, BinOp::Mul, |p, q| p.checked_mul(q), p * q),
+                op::Div => arith!(ins, BinOp::Div, |p, q| ops::int_floor_div(p, q).ok(), p / q),
+                op::Mod => {
+                    let (l, r) = (regref!(b(ins)), regref!(c(ins)));
+                    let v = match (l, r) {
+                        (&Value::Int(p), &Value::Int(q)) if q > 0 => Value::Int(p.rem_euclid(q)),
+                        (Value::Int(_) | Value::Float(_), Value::Int(_) | Value::Float(_)) => {
+                            tryv!(pc!(), arith_any(BinOp::Mod, *l, *r))
+                        }
+                        _ => {
+                            slow_path!(ins);
+                            continue;
+                        }
+                    };
+                    put!(a(ins), v);
+                }
+                op::BitAnd => bitwise!(ins, BinOp::BitAnd),
+                op::BitOr => bitwise!(ins, BinOp::BitOr),
+                op::BitXor => bitwise!(ins, BinOp::BitXor),
+                op::Shl => bitwise!(ins, BinOp::Shl),
+                op::Shr => bitwise!(ins, BinOp::Shr),
+                op::Eq | op::Ne => {
+                    let (l, r) = (regref!(b(ins)), regref!(c(ins)));
+                    // Values that are not objects: no counts, nothing to check.
+                    if matches!(l, Value::Obj(..)) || matches!(r, Value::Obj(..)) {
+                        slow_path!(ins);
+                    } else {
+                        let same = match (l, r) {
+                            (&Value::Int(p), &Value::Int(q)) => p == q,
+                            _ => ops::equal(l, r),
+                        };
+                        put!(a(ins), Value::Bool(same == (op_byte(ins) == op::Eq)));
                     }
                 }
-                op::JumpIfFalse => {
-                    let v = pop!();
-                    dec!(v);
-                    if !v.truthy() {
-                        jump!(sx(ins));
+                op::Lt => order!(ins, BinOp::Lt, <),
+                op::Le => order!(ins, BinOp::Le, <=),
+                op::Gt => order!(ins, BinOp::Gt, >),
+                op::Ge => order!(ins, BinOp::Ge, >=),
+                op::AddI => {
+                    let k = sc(ins);
+                    let v = match *regref!(b(ins)) {
+                        Value::Int(p) => match p.checked_add(k) {
+                            Some(s) => Value::Int(s),
+                            None => trap!(pc!(), Trap::from(OpError::Overflow)),
+                        },
+                        Value::Float(f) => Value::Float(f + k as f64),
+                        other => {
+                            chk!(pc!(), other);
+                            // (`x - 1` is compiled as `x + -1`.)
+                            let sym = if k < 0 { "-" } else { "+" };
+                            trap!(
+                                pc!(),
+                                Trap::from(OpError::Unsupported(sym, other.type_name(), "int"))
+                            )
+                        }
+                    };
+                    put!(a(ins), v);
+                }
+                op::AddK => arith_k!(ins, BinOp::Add, |p, q| p.checked_add(q), p + q),
+                op::SubK => arith_k!(ins, BinOp::Sub, |p, q| p.checked_sub(q), p - q),
+                op::MulK => arith_k!(ins, BinOp::Mul, |p, q| p.checked_mul(q), p * q),
+                op::DivK => arith_k!(ins, BinOp::Div, |p, q| ops::int_floor_div(p, q).ok(), p / q),
+                op::Neg => {
+                    let v = match *regref!(b(ins)) {
+                        Value::Int(p) => match p.checked_neg() {
+                            Some(n) => Value::Int(n),
+                            None => trap!(pc!(), Trap::from(OpError::Overflow)),
+                        },
+                        Value::Float(p) => Value::Float(-p),
+                        _ => {
+                            slow_path!(ins);
+                            continue;
+                        }
+                    };
+                    put!(a(ins), v);
+                }
+                op::Not => {
+                    let rb = b(ins);
+                    let v = Value::Bool(!regref!(rb).truthy());
+                    take!(rb);
+                    put!(a(ins), v);
+                }
+
+                // --- jumps -----------------------------------------------------
+                op::Jmp => jump!(ins),
+                // (The tested register stays: `and`/`or` keep it as their value.)
+                op::JTrue => {
+                    if regref!(a(ins)).truthy() {
+                        jump!(ins);
                     }
                 }
+                op::JFalse => {
+                    if !regref!(a(ins)).truthy() {
+                        jump!(ins);
+                    }
+                }
+                op::JLt => cmp_jump!(ins, BinOp::Lt, <, true),
+                op::JLe => cmp_jump!(ins, BinOp::Le, <=, true),
+                op::JGt => cmp_jump!(ins, BinOp::Gt, >, true),
+                op::JGe => cmp_jump!(ins, BinOp::Ge, >=, true),
+                op::JNLt => cmp_jump!(ins, BinOp::Lt, <, false),
+                op::JNLe => cmp_jump!(ins, BinOp::Le, <=, false),
+                op::JNGt => cmp_jump!(ins, BinOp::Gt, >, false),
+                op::JNGe => cmp_jump!(ins, BinOp::Ge, >=, false),
+                op::JEq => cmp_jump!(ins, BinOp::Eq, ==, true),
+                op::JNe => cmp_jump!(ins, BinOp::Eq, ==, false),
+                op::JLtI => cmp_imm_jump!(ins, BinOp::Lt, <, true),
+                op::JLeI => cmp_imm_jump!(ins, BinOp::Le, <=, true),
+                op::JGtI => cmp_imm_jump!(ins, BinOp::Gt, >, true),
+                op::JGeI => cmp_imm_jump!(ins, BinOp::Ge, >=, true),
+                op::JNLtI => cmp_imm_jump!(ins, BinOp::Lt, <, false),
+                op::JNLeI => cmp_imm_jump!(ins, BinOp::Le, <=, false),
+                op::JNGtI => cmp_imm_jump!(ins, BinOp::Gt, >, false),
+                op::JNGeI => cmp_imm_jump!(ins, BinOp::Ge, >=, false),
+                op::JEqI => cmp_imm_jump!(ins, BinOp::Eq, ==, true),
+                op::JNeI => cmp_imm_jump!(ins, BinOp::Eq, ==, false),
+                op::JEqK | op::JNeK => {
+                    let ra = a(ins);
+                    let (l, k) = (reg!(ra), konst!(b(ins)));
+                    let eq = match (l, k) {
+                        (Value::Int(p), Value::Int(q)) => p == q,
+                        _ => {
+                            chk!(pc!(), l);
+                            let eq = ops::equal(&l, &k);
+                            take!(ra);
+                            eq
+                        }
+                    };
+                    if eq == (op_byte(ins) == op::JEqK) {
+                        jump!(ins);
+                    }
+                }
+                op::JNil | op::JNotNil => {
+                    let ra = a(ins);
+                    let l = reg!(ra);
+                    chk!(pc!(), l);
+                    let is_nil = matches!(l, Value::Nil);
+                    take!(ra);
+                    if is_nil == (op_byte(ins) == op::JNil) {
+                        jump!(ins);
+                    }
+                }
+
+                // --- loops ---------------------------------------------------------
+                op::ForPrep => {
+                    let ra = a(ins);
+                    match (regref!(ra), regref!(ra + 1)) {
+                        (&Value::Int(start), &Value::Int(end)) => {
+                            if start >= end {
+                                jump!(ins);
+                            } else {
+                                put!(ra + 2, Value::Int(start));
+                            }
+                        }
+                        // Not ints: the error.
+                        _ => slow_path!(ins),
+                    }
+                }
+                op::ForLoop => {
+                    let ra = a(ins);
+                    // (Ints: ForPrep checked them, and nothing else writes them.)
+                    if let (&Value::Int(i), &Value::Int(end)) = (regref!(ra), regref!(ra + 1)) {
+                        // (No overflow: i < end before the step.)
+                        let i = i + 1;
+                        set!(ra, Value::Int(i));
+                        if i < end {
+                            put!(ra + 2, Value::Int(i));
+                            jump!(ins);
+                        }
+                    }
+                }
+                op::ForInNext => {
+                    let ra = a(ins);
+                    let (l, i) = (reg!(ra), reg!(ra + 1));
+                    chk!(pc!(), l);
+                    let item = match (l.as_list(), i) {
+                        (Some(l), Value::Int(i)) => usize::try_from(i).ok().and_then(|i| l.get(i)),
+                        _ => None,
+                    };
+                    if let (Some(v), Value::Int(i)) = (item, i) {
+                        inc!(v);
+                        put!(ra + 2, v);
+                        set!(ra + 1, Value::Int(i + 1));
+                        jump!(ins);
+                    }
+                }
+
+                // --- calls -----------------------------------------------------------
                 op::Call => {
-                    let argc = x(ins) as usize;
-                    let callee_at = sp - argc - 1;
-                    if H::CHECKS_USE && self.heap.check(&stack[callee_at]).is_err() {
-                        chk!(pc!(), stack[callee_at]);
-                    }
-                    let target = match stack[callee_at].as_closure() {
+                    let (ra, argc) = (a(ins), b(ins));
+                    let callee = reg!(ra);
+                    chk!(pc!(), callee);
+                    let target = match callee.as_closure() {
                         Some(c) => {
                             let t = &program.protos[c.proto() as usize];
-                            (t.native.is_none() && t.arity as usize == argc).then_some((c, t))
+                            (t.native.is_none() && t.arity as usize == argc)
+                                .then_some((c.proto(), t))
                         }
                         None => None,
                     };
-                    let Some((c, target)) = target else {
+                    let Some((id, target)) = target else {
                         // `sort` called as a value with a comparator: run this
-                        // Call again on the runtime's Loam sort (both static).
-                        if let Some(f) = sort_by(&program, stack[callee_at], argc) {
-                            stack[callee_at] = f;
-                            ip = at;
+                        // Call again on the runtime's Loam sort (both static:
+                        // nothing to count).
+                        if let Some(f) = sort_by(&program, callee, argc) {
+                            set!(ra, f);
+                            ip = ip.wrapping_sub(1);
                             continue;
                         }
                         // A builtin called as a value, or an error.
                         let r = protect!({
                             self.fault_pc = pc!();
                             site!(pc!());
-                            self.call_value(&program, callee_at, argc)
+                            self.call_value(&program, base!() + ra, argc)
                         });
                         let r = tryv!(pc!(), r);
-                        // (Out of line: the loop stays small for the hot paths.)
                         if H::COUNTS_REFS {
-                            release_slots(&mut self.heap, stack, callee_at, sp);
+                            // SAFETY: R[A..=A+B] are registers (verifier, ensure_stack).
+                            unsafe { release_regs(&mut self.heap, regs.add(ra), argc + 1) };
                         }
-                        sp = callee_at;
-                        push!(r);
+                        result!(ins, ra, r);
                         safepoint!();
                         // A builtin may end the slice (it took a newer program).
                         yield_if_spent!();
@@ -471,155 +750,89 @@ impl<H: Heap> Vm<H> {
                     if self.frames.len() >= MAX_FRAMES {
                         trap!(pc!(), Trap::Error("stack overflow".into()));
                     }
-                    if let Some(fr) = self.frames.last_mut() {
-                        fr.ip = idx!();
-                    }
-                    base = callee_at + 1;
+                    let base = match self.frames.last_mut() {
+                        Some(fr) => {
+                            fr.ip = idx!();
+                            fr.base + ra + 1
+                        }
+                        None => ra + 1,
+                    };
                     self.frames.push(Frame {
-                        proto: c.proto(),
+                        proto: id,
                         ip: 0,
                         base,
                     });
-                    if base + target.max_stack as usize + STACK_SLACK > stack.len() {
-                        self.sp = sp;
-                        self.ensure_stack(base + target.max_stack as usize);
-                        restack!();
-                    }
                     proto = target;
-                    code = &proto.code;
-                    ip = code.as_ptr();
+                    ip = proto.code.as_ptr();
+                    let top = base + proto.max_stack as usize;
+                    if top + STACK_SLACK > self.stack.len() {
+                        self.ensure_stack(top);
+                    }
+                    if top > self.hwm {
+                        self.hwm = top;
+                    }
+                    self.sp = top;
+                    regs = self.stack.as_mut_ptr().wrapping_add(base);
                     tick!();
                 }
-                op::Return => ret!(pop!()),
-                op::ReturnLocal => {
-                    let r = slot!(x(ins));
-                    inc!(r);
-                    ret!(r)
+                op::CallNative => {
+                    let (ra, argc) = (a(ins), b(ins));
+                    let r = protect!({
+                        self.fault_pc = pc!();
+                        site!(pc!());
+                        self.call_native(c(ins) as u16, base!() + ra, argc)
+                    });
+                    let r = tryv!(pc!(), r);
+                    if H::COUNTS_REFS {
+                        // SAFETY: R[A..A+B] are registers (verifier, ensure_stack).
+                        unsafe { release_regs(&mut self.heap, regs.add(ra), argc) };
+                    }
+                    result!(ins, ra, r);
+                    safepoint!();
+                    // A builtin may end the slice (it took a newer program).
+                    yield_if_spent!();
                 }
-                op::ReturnNil => ret!(Value::Nil),
-                op::Add => {
-                    let (lhs, rhs) = (stack[sp - 2], stack[sp - 1]);
-                    let r = match (lhs, rhs) {
-                        (Value::Int(p), Value::Int(q)) => match p.checked_add(q) {
-                            Some(s) => Value::Int(s),
-                            None => trap!(pc!(), Trap::from(OpError::Overflow)),
-                        },
-                        (Value::Float(p), Value::Float(q)) => Value::Float(p + q),
-                        _ => {
-                            site!(pc!());
-                            let r = tryv!(pc!(), add_values(&mut self.heap, lhs, rhs));
-                            inc!(r);
-                            sp -= 2;
-                            dec!(lhs);
-                            dec!(rhs);
-                            push!(r);
-                            safepoint!();
-                            continue;
-                        }
-                    };
-                    sp -= 1;
-                    top!() = r;
-                }
-                op::Sub => {
-                    let rhs = pop!();
-                    let r = match (top!(), rhs) {
-                        (Value::Int(p), Value::Int(q)) => match p.checked_sub(q) {
-                            Some(s) => Value::Int(s),
-                            None => trap!(pc!(), Trap::from(OpError::Overflow)),
-                        },
-                        (lhs, _) => {
-                            chk!(pc!(), lhs);
-                            chk!(pc!(), rhs);
-                            tryv!(pc!(), ops::arith(BinOp::Sub, &lhs, &rhs))
-                        }
-                    };
-                    top!() = r;
-                }
-                op::Mod => {
-                    let rhs = pop!();
-                    let r = match (top!(), rhs) {
-                        (Value::Int(p), Value::Int(q)) if q > 0 => Value::Int(p.rem_euclid(q)),
-                        (lhs, _) => {
-                            chk!(pc!(), lhs);
-                            chk!(pc!(), rhs);
-                            tryv!(pc!(), ops::arith(BinOp::Mod, &lhs, &rhs))
-                        }
-                    };
-                    top!() = r;
-                }
-                op::IndexI => {
-                    let obj = top!();
-                    // (Under manual the object is checked before anything reads it.)
-                    let item = if H::CHECKS_USE {
-                        None
+                op::Return | op::ReturnNil => {
+                    let r = if op_byte(ins) == op::Return {
+                        let r = reg!(a(ins));
+                        inc!(r);
+                        r
                     } else {
-                        obj.as_list().and_then(|l| l.get(x(ins) as usize))
+                        Value::Nil
                     };
-                    let v = match item {
-                        Some(v) => v,
-                        None => tryv!(pc!(), index(&self.heap, obj, Value::Int(x(ins) as i64))),
+                    if H::COUNTS_REFS {
+                        // SAFETY: the frame's registers are in the stack (ensure_stack).
+                        unsafe { release_regs(&mut self.heap, regs, proto.max_stack as usize) };
+                    }
+                    let done = self.frames.pop();
+                    // SAFETY: base >= 1: the callee slot below the frame is in the stack.
+                    let callee_slot = unsafe { regs.sub(1) };
+                    let Some(&fr) = self.frames.last() else {
+                        // SAFETY: as above.
+                        let old = unsafe { callee_slot.replace(r) };
+                        dec!(old);
+                        self.sp = done.map_or(1, |f| f.base);
+                        return Ok(Exit::Returned);
                     };
-                    inc!(v);
-                    top!() = v;
-                    dec!(obj);
+                    proto = &program.protos[fr.proto as usize];
+                    let base = fr.base;
+                    ip = proto.code.as_ptr().wrapping_add(fr.ip);
+                    // The caller's Call (just before its saved ip) may not want the result.
+                    // SAFETY: a caller's saved ip is just after its Call, inside its code.
+                    let keep = !H::COUNTS_REFS || flag(unsafe { *ip.sub(1) }) & FLAG_DISCARD == 0;
+                    // SAFETY: as for `callee_slot` above.
+                    let old = unsafe { callee_slot.replace(if keep { r } else { Value::Nil }) };
+                    dec!(old);
+                    if !keep {
+                        dec!(r);
+                    }
+                    self.sp = base + proto.max_stack as usize;
+                    regs = self.stack.as_mut_ptr().wrapping_add(base);
                 }
-                op::Index => {
-                    let (obj, idx) = (stack[sp - 2], stack[sp - 1]);
-                    let v = tryv!(pc!(), index(&self.heap, obj, idx));
-                    inc!(v);
-                    sp -= 1;
-                    top!() = v;
-                    dec!(obj);
-                    dec!(idx);
-                }
-                op::GetLocalField => {
-                    let obj = slot!(a(ins));
-                    let key = proto.consts[b(ins) as usize];
-                    let fast = if H::CHECKS_USE { None } else { obj.as_map() };
-                    let v = match fast {
-                        Some(m) => m.get(&key).unwrap_or(Value::Nil),
-                        None => tryv!(pc!(), get_field(&self.heap, obj, key)),
-                    };
-                    inc!(v);
-                    push!(v);
-                }
-                op::LocalIndexI => {
-                    let obj = slot!(a(ins));
-                    let i = b(ins) as usize;
-                    let item = if H::CHECKS_USE {
-                        None
-                    } else {
-                        obj.as_list().and_then(|l| l.get(i))
-                    };
-                    let v = match item {
-                        Some(v) => v,
-                        None => tryv!(pc!(), index(&self.heap, obj, Value::Int(i as i64))),
-                    };
-                    inc!(v);
-                    push!(v);
-                }
-                op::GetField => {
-                    let obj = top!();
-                    let fast = if H::CHECKS_USE { None } else { obj.as_map() };
-                    let v = match fast {
-                        Some(m) => m.get(&proto.consts[x(ins) as usize]).unwrap_or(Value::Nil),
-                        _ => tryv!(
-                            pc!(),
-                            get_field(&self.heap, obj, proto.consts[x(ins) as usize])
-                        ),
-                    };
-                    inc!(v);
-                    top!() = v;
-                    dec!(obj);
-                }
-                op::Method | op::LocalMethod => {
-                    // [x] -> [f, x] (Method: the receiver's count moves up a
-                    // slot; LocalMethod: pushes both), then the arguments, then `Call`.
-                    let (obj, key) = if ins as u8 == op::Method {
-                        (top!(), proto.consts[x(ins) as usize])
-                    } else {
-                        (slot!(a(ins)), proto.consts[b(ins) as usize])
-                    };
+                op::Method => {
+                    let (ra, rb) = (a(ins), b(ins));
+                    let key = konst!(c(ins));
+                    let obj = reg!(rb);
                     // The receiver's own entry, else its prototype's (the
                     // usual case); deeper chains and errors out of line.
                     let near = if H::CHECKS_USE {
@@ -635,226 +848,66 @@ impl<H: Heap> Vm<H> {
                         None => tryv!(pc!(), method(&self.heap, obj, key, program.proto_key)),
                     };
                     inc!(f);
-                    if ins as u8 == op::Method {
-                        top!() = f;
-                    } else {
-                        inc!(obj);
-                        push!(f);
-                    }
-                    push!(obj);
+                    give!(rb, obj);
+                    put!(ra, f);
+                    put!(ra + 1, obj);
                 }
-                op::ForLoop => {
-                    let s = x(ins) as usize;
-                    // SAFETY: the second word of a two-word instruction is in the code (verifier).
-                    let off = unsafe { *ip } as i32;
-                    ip = unsafe { ip.add(1) };
-                    if let (Value::Int(c), Value::Int(e)) = (slot!(s), slot!(s + 1)) {
-                        slot!(s) = Value::Int(c + 1);
-                        if c + 1 < e {
-                            jump!(off);
-                            tick!();
-                        }
-                    }
-                }
-                op::ForInNext => {
-                    let s = x(ins) as usize;
-                    // SAFETY: the second word of a two-word instruction is in the code (verifier).
-                    let off = unsafe { *ip } as i32;
-                    ip = unsafe { ip.add(1) };
-                    let (l, i) = (slot!(s), slot!(s + 1));
-                    chk!(pc!(), l);
-                    let item = match (l.as_list(), i) {
-                        (Some(l), Value::Int(i)) => l.get(i as usize),
-                        _ => None,
-                    };
-                    match item {
-                        Some(v) => {
-                            if let Value::Int(i) = i {
-                                slot!(s + 1) = Value::Int(i + 1);
-                            }
-                            inc!(v);
-                            push!(v);
-                        }
-                        None => jump!(off),
-                    }
-                }
+
+                // --- lists, maps, fields -------------------------------------
                 op::List => {
-                    let at = sp - x(ins) as usize;
+                    let (ra, rb, n) = (a(ins), b(ins), c(ins));
                     site!(pc!());
-                    let v = tryv!(pc!(), new_list(&mut self.heap, &stack[at..sp]));
+                    let items: &[Value] = if n == 0 {
+                        &[]
+                    } else {
+                        // SAFETY: R[B..B+C] are registers (verifier, ensure_stack); nothing writes them while the slice lives.
+                        unsafe { std::slice::from_raw_parts(regs.add(rb), n) }
+                    };
+                    let v = tryv!(pc!(), new_list(&mut self.heap, items));
+                    // The items' references moved into the list.
+                    if H::COUNTS_REFS {
+                        for r in rb..rb + n {
+                            set!(r, Value::Nil);
+                        }
+                    }
                     inc!(v);
-                    sp = at;
-                    push!(v);
+                    put!(ra, v);
                     if self.heap.gc_due() || self.gc_requested {
                         safepoint!();
                     }
                 }
-                op::CallNative => {
-                    let argc = a(ins) as usize;
-                    let at = sp - argc;
-                    let r = protect!({
-                        self.fault_pc = pc!();
-                        site!(pc!());
-                        self.call_native(b(ins), at, argc)
-                    });
-                    let r = tryv!(pc!(), r);
-                    // (Out of line: the loop stays small for the hot paths.)
-                    if H::COUNTS_REFS {
-                        release_slots(&mut self.heap, stack, at, sp);
-                    }
-                    sp = at;
-                    push!(r);
-                    safepoint!();
-                    // A builtin may end the slice (it took a newer program).
-                    yield_if_spent!();
-                }
-                op::GetCell | op::GetUp => {
-                    let holder = if ins as u8 == op::GetCell {
-                        slot!(x(ins))
+                op::GetIndex | op::GetIndexI => {
+                    let (ra, rb) = (a(ins), b(ins));
+                    let obj = reg!(rb);
+                    let idx = if op_byte(ins) == op::GetIndex {
+                        reg!(c(ins))
                     } else {
-                        chk!(pc!(), stack[base - 1]);
-                        capture_at(stack, base, x(ins))
+                        Value::Int(c(ins) as i64)
                     };
-                    let v = holder
-                        .obj_of(Kind::Cell)
-                        .map_or(Value::Undef, |c| CellRef(c).get());
-                    if let Value::Undef = v {
-                        trap!(pc!(), Trap::Error(undefined(proto, pc!())));
-                    }
+                    // (Under manual the object is checked before anything reads it.)
+                    let item = match (obj.as_list(), idx) {
+                        (Some(l), Value::Int(i)) if !H::CHECKS_USE => l.get(i as usize),
+                        _ => None,
+                    };
+                    let v = match item {
+                        Some(v) => v,
+                        None => tryv!(pc!(), index(&self.heap, obj, idx)),
+                    };
                     inc!(v);
-                    push!(v);
+                    take!(rb);
+                    if op_byte(ins) == op::GetIndex {
+                        take!(c(ins));
+                    }
+                    put!(ra, v);
                 }
-                op::SetCell | op::SetUp => {
-                    let holder = if ins as u8 == op::SetCell {
-                        slot!(x(ins))
+                op::SetIndex | op::SetIndexK => {
+                    let (ra, rb, rc) = (a(ins), b(ins), c(ins));
+                    let (obj, idx) = (reg!(ra), reg!(rb));
+                    let v = if op_byte(ins) == op::SetIndex {
+                        reg!(rc)
                     } else {
-                        chk!(pc!(), stack[base - 1]);
-                        capture_at(stack, base, x(ins))
+                        konst!(rc)
                     };
-                    let v = pop!();
-                    match holder.obj_of(Kind::Cell) {
-                        Some(c) => {
-                            let old = CellRef(c).set(&mut self.heap, v);
-                            dec!(old);
-                        }
-                        None => dec!(v),
-                    }
-                }
-                op::Halt => {
-                    sync!();
-                    return Ok(Exit::Halted);
-                }
-                op::True => push!(Value::Bool(true)),
-                op::False => push!(Value::Bool(false)),
-                op::Mul => {
-                    let (lhs, rhs) = (stack[sp - 2], stack[sp - 1]);
-                    let r = match (lhs, rhs) {
-                        (Value::Int(p), Value::Int(q)) => match p.checked_mul(q) {
-                            Some(s) => Value::Int(s),
-                            None => trap!(pc!(), Trap::from(OpError::Overflow)),
-                        },
-                        (Value::Float(p), Value::Float(q)) => Value::Float(p * q),
-                        (Value::Int(_) | Value::Float(_), Value::Int(_) | Value::Float(_)) => {
-                            tryv!(pc!(), ops::arith(BinOp::Mul, &lhs, &rhs))
-                        }
-                        _ => {
-                            slow_path!(ins);
-                            continue;
-                        }
-                    };
-                    sp -= 1;
-                    top!() = r;
-                }
-                op::Div => {
-                    let (lhs, rhs) = (stack[sp - 2], stack[sp - 1]);
-                    // Numbers only: nothing to count or check, no allocation.
-                    let r = match (lhs, rhs) {
-                        (Value::Int(_) | Value::Float(_), Value::Int(_) | Value::Float(_)) => {
-                            tryv!(pc!(), ops::arith(BinOp::Div, &lhs, &rhs))
-                        }
-                        _ => {
-                            slow_path!(ins);
-                            continue;
-                        }
-                    };
-                    sp -= 1;
-                    top!() = r;
-                }
-                op::Lt | op::Le | op::Gt | op::Ge => {
-                    let (lhs, rhs) = (stack[sp - 2], stack[sp - 1]);
-                    let how = match ins as u8 {
-                        op::Lt => BinOp::Lt,
-                        op::Le => BinOp::Le,
-                        op::Gt => BinOp::Gt,
-                        _ => BinOp::Ge,
-                    };
-                    let r = match (lhs, rhs) {
-                        (Value::Int(_) | Value::Float(_), Value::Int(_) | Value::Float(_)) => {
-                            tryv!(pc!(), ops::compare(how, &lhs, &rhs))
-                        }
-                        _ => {
-                            slow_path!(ins);
-                            continue;
-                        }
-                    };
-                    sp -= 1;
-                    top!() = Value::Bool(r);
-                }
-                op::Eq | op::Ne => {
-                    let (lhs, rhs) = (stack[sp - 2], stack[sp - 1]);
-                    // Values that are not objects: no counts, nothing stale.
-                    if matches!(lhs, Value::Obj(..)) || matches!(rhs, Value::Obj(..)) {
-                        slow_path!(ins);
-                    } else {
-                        let same = ops::equal(&lhs, &rhs);
-                        sp -= 1;
-                        top!() = Value::Bool(same == (ins as u8 == op::Eq));
-                    }
-                }
-                op::Neg => {
-                    let r = match top!() {
-                        Value::Int(p) => match p.checked_neg() {
-                            Some(n) => Value::Int(n),
-                            None => trap!(pc!(), Trap::from(OpError::Overflow)),
-                        },
-                        Value::Float(p) => Value::Float(-p),
-                        _ => {
-                            slow_path!(ins);
-                            continue;
-                        }
-                    };
-                    top!() = r;
-                }
-                op::Not => {
-                    let v = top!();
-                    top!() = Value::Bool(!v.truthy());
-                    dec!(v);
-                }
-                op::JumpIfTrue => {
-                    let v = pop!();
-                    dec!(v);
-                    if v.truthy() {
-                        jump!(sx(ins));
-                    }
-                }
-                op::AndJump => {
-                    if top!().truthy() {
-                        let v = pop!();
-                        dec!(v);
-                    } else {
-                        jump!(sx(ins));
-                    }
-                }
-                op::OrJump => {
-                    if top!().truthy() {
-                        jump!(sx(ins));
-                    } else {
-                        let v = pop!();
-                        dec!(v);
-                    }
-                }
-                op::SetIndex => {
-                    let (obj, idx, v) = (stack[sp - 3], stack[sp - 2], stack[sp - 1]);
                     // A list slot by an int in range: no allocation, so no
                     // safepoint; the barrier is the list's own. Anything
                     // else (maps, errors, static data, manual's checks) is
@@ -869,23 +922,96 @@ impl<H: Heap> Vm<H> {
                     };
                     match old {
                         Some(old) => {
-                            sp -= 3;
+                            if op_byte(ins) == op::SetIndex {
+                                give!(rc, v);
+                            }
                             dec!(old);
-                            dec!(obj);
+                            take!(ra);
                         }
                         None => slow_path!(ins),
                     }
                 }
+                op::GetField => {
+                    let (ra, rb) = (a(ins), b(ins));
+                    let (obj, key) = (reg!(rb), konst!(c(ins)));
+                    let fast = if H::CHECKS_USE { None } else { obj.as_map() };
+                    let v = match fast {
+                        Some(m) => m.get(&key).unwrap_or(Value::Nil),
+                        None => tryv!(pc!(), get_field(&self.heap, obj, key)),
+                    };
+                    inc!(v);
+                    take!(rb);
+                    put!(ra, v);
+                }
+                op::SetField | op::SetFieldK => {
+                    let (ra, rc) = (a(ins), c(ins));
+                    let (obj, key) = (reg!(ra), konst!(b(ins)));
+                    let v = if op_byte(ins) == op::SetField {
+                        reg!(rc)
+                    } else {
+                        konst!(rc)
+                    };
+                    // A map that may change, not under manual (whose maps
+                    // copy their string keys): store here. A new key may
+                    // grow the map (an allocation, made before anything
+                    // changes), so a safepoint may follow.
+                    let m = if H::CHECKS_USE {
+                        None
+                    } else {
+                        obj.as_map().filter(|m| !m.0.is_static())
+                    };
+                    let Some(m) = m else {
+                        slow_path!(ins);
+                        continue;
+                    };
+                    site!(pc!());
+                    // (The key is a constant: static, never counted.)
+                    let old = tryv!(pc!(), m.insert(&mut self.heap, key, v));
+                    if op_byte(ins) == op::SetField {
+                        give!(rc, v);
+                    }
+                    take!(ra);
+                    match old {
+                        Some(old) => dec!(old),
+                        None => {
+                            if self.heap.gc_due() || self.gc_requested {
+                                safepoint!();
+                            }
+                        }
+                    }
+                }
+
+                // --- the REPL ------------------------------------------------------
+                op::Halt => {
+                    sync!();
+                    return Ok(Exit::Halted);
+                }
+
+                // NewCell, BoxLocal, Closure, Map, ForInPrep, Echo, ModuleGet,
+                // ModuleSet, BitNot.
                 _ => slow_path!(ins),
             }
         }
     }
 
-    /// Releases the stack slots `from..to` (they are being discarded).
-    pub(crate) fn drop_slots(&mut self, from: usize, to: usize) {
-        if H::COUNTS_REFS {
-            for i in from..to {
-                let v = std::mem::replace(&mut self.stack[i], Value::Nil);
+    /// The running frame's registers end at `top` (`base + max_stack`):
+    /// makes the stack hold them, and records the top (`sp`, `hwm`).
+    #[inline]
+    pub(super) fn enter(&mut self, top: usize) {
+        self.ensure_stack(top);
+        self.sp = top;
+        if top > self.hwm {
+            self.hwm = top;
+        }
+    }
+
+    /// Releases the stack slots `from..to` (rc) and leaves them nil (every
+    /// backend).
+    pub(crate) fn clear_slots(&mut self, from: usize, to: usize) {
+        let to = to.min(self.stack.len());
+        for i in from..to {
+            let v = std::mem::replace(&mut self.stack[i], Value::Nil);
+            if H::COUNTS_REFS {
                 self.heap.release(v);
             }
         }
@@ -911,7 +1037,8 @@ impl<H: Heap> Vm<H> {
     }
 
     /// A call the hot path does not take: a builtin called as a value, or an
-    /// error (not callable, wrong argument count).
+    /// error (not callable, wrong argument count). The callee is at
+    /// `callee_at`, its arguments follow.
     #[inline(never)]
     fn call_value(
         &mut self,
@@ -946,15 +1073,40 @@ impl<H: Heap> Vm<H> {
     }
 }
 
-/// Releases `stack[from..to]` (rc): the arguments a builtin call consumed.
-/// Out of line, unlike `release!` in `ret!`: inlined at the builtin call
-/// sites, the loop would cost the whole dispatch loop registers (rc's
-/// binary_trees took 2.3% more instructions).
+/// Releases the `n` registers from `at` (rc) and leaves them nil: a
+/// returning frame's, or the operands a builtin call consumed. Out of line:
+/// inlined at its call sites, the loop would cost the whole dispatch loop
+/// registers (rc's binary_trees took 2.3% more instructions when the stack
+/// machine inlined it).
+///
+/// # Safety
+/// `at..at + n` must be inside the stack.
 #[inline(never)]
-fn release_slots<H: Heap>(heap: &mut H, stack: &mut [Value], from: usize, to: usize) {
-    for v in &mut stack[from..to] {
-        heap.release(std::mem::replace(v, Value::Nil));
+unsafe fn release_regs<H: Heap>(heap: &mut H, at: *mut Value, n: usize) {
+    for i in 0..n {
+        // SAFETY: inside the stack (the caller's promise).
+        let v = unsafe { std::ptr::replace(at.add(i), Value::Nil) };
+        heap.release(v);
     }
+}
+
+/// Arithmetic beyond the fast paths: mixed numbers, and the errors
+/// (overflow, division by zero, other than numbers). By value, out of line:
+/// references to the operands would keep them in memory in the loop.
+#[cold]
+#[inline(never)]
+fn arith_any(op: BinOp, l: Value, r: Value) -> Result<Value, Trap> {
+    Ok(ops::arith(op, &l, &r)?)
+}
+
+/// A comparison beyond two ints or two floats (mixed numbers, strings,
+/// errors, objects for `==`), after manual's use checks.
+#[cold]
+#[inline(never)]
+fn compare_any<H: Heap>(heap: &H, op: BinOp, l: Value, r: Value) -> Result<bool, Trap> {
+    heap.check(&l)?;
+    heap.check(&r)?;
+    Ok(ops::compare(op, &l, &r)?)
 }
 
 /// The runtime's Loam `sort(xs, less)` when `callee` is the builtin `sort`
@@ -970,7 +1122,7 @@ fn sort_by(program: &Program, callee: Value, argc: usize) -> Option<Value> {
 
 /// The message for reading a variable whose `let` has not run yet.
 #[cold]
-fn undefined(proto: &crate::bytecode::chunk::Proto, pc: usize) -> String {
+fn undefined(proto: &Proto, pc: usize) -> String {
     let name = proto.names.get(&(pc as u32)).cloned().unwrap_or_default();
     format!("undefined variable '{name}'")
 }

@@ -1,13 +1,17 @@
 //! The virtual machine: one process's stack, frames and heap, and the
 //! dispatch loop that runs bytecode on them.
 //!
-//! The VM is generic over the heap backend, so each backend gets its own
-//! compiled dispatch loop with the backend's hooks inlined (no-ops cost
-//! nothing). Collections happen only at safepoints: after an instruction that
-//! allocated, when the heap says a collection is due, and before retrying an
-//! instruction whose allocation failed at the heap's limit. Every allocating
-//! instruction allocates before it changes anything, so it can be retried.
-//! At a safepoint every live value is on the stack, which is the whole root set.
+//! The VM is a register machine: each call's frame is a window of the
+//! stack, its registers (`interp.rs` has the rules). The VM is generic over
+//! the heap backend, so each backend gets its own compiled dispatch loop
+//! with the backend's hooks inlined (no-ops cost nothing). Collections
+//! happen only at safepoints: after an instruction that allocated, when the
+//! heap says a collection is due, and before retrying an instruction whose
+//! allocation failed at the heap's limit. Every allocating instruction
+//! allocates before it changes anything, so it can be retried. At a
+//! safepoint every live value is in a register of some frame, so the stack
+//! up to the running frame's last register (`sp`) is the whole root set;
+//! what lies above it is cleared first (`hwm`).
 
 mod access;
 pub mod builtins;
@@ -15,6 +19,8 @@ pub mod error;
 pub mod host;
 mod interp;
 mod slow;
+#[cfg(test)]
+mod tests;
 
 use crate::bytecode;
 use crate::bytecode::chunk::Program;
@@ -34,7 +40,7 @@ pub struct Frame {
     pub proto: u32,
     /// Next instruction (for the running frame: saved only when it stops).
     pub ip: usize,
-    /// Stack index of slot 0; the callee sits just below.
+    /// Stack index of register 0; the callee sits just below.
     pub base: usize,
 }
 
@@ -91,9 +97,19 @@ pub struct VmOptions {
 pub struct Vm<H: Heap> {
     pub heap: H,
     pub program: Arc<Program>,
-    /// The value stack, kept at full length; `sp` values are live.
+    /// The registers of every frame, kept at full length (at least the
+    /// running frame's `base + max_stack`, plus slack).
     pub(crate) stack: Vec<Value>,
+    /// The end of the running frame's registers (`base + max_stack`): the
+    /// roots of a collection are `stack[..sp]`. Changes only on call and
+    /// return (and the REPL's `set_top_slots`).
     pub(crate) sp: usize,
+    /// The highest `sp` since `stack[sp..]` was last cleared: the slots
+    /// from `sp` to here may hold stale values (a returned callee's
+    /// registers, a caller's temporaries above a call), which a collection
+    /// does not trace, so `clear_above_top` makes them nil (rc: releases
+    /// them) before each one. Every slot from here on is nil.
+    pub(crate) hwm: usize,
     pub(crate) frames: Vec<Frame>,
     pub(crate) out: Box<dyn Write + Send>,
     pub(crate) buf: Vec<u8>,
@@ -159,6 +175,7 @@ impl<H: Heap> Vm<H> {
             // Small to start with (an idle process should cost little); both grow.
             stack: vec![Value::Nil; 8],
             sp: 0,
+            hwm: 0,
             frames: Vec::with_capacity(2),
             out,
             buf: Vec::new(),
@@ -205,6 +222,7 @@ impl<H: Heap> Vm<H> {
         let proto = c.proto();
         self.sp = 1;
         self.ensure_stack(1);
+        self.hwm = self.hwm.max(1);
         self.stack[0] = f;
         self.frames.clear();
         self.frames.push(Frame {
@@ -253,10 +271,12 @@ impl<H: Heap> Vm<H> {
         }
     }
 
-    /// Resuming a process that waits in `recv` (a `CallNative`): if a message
-    /// is there, complete the instruction here rather than running it again
-    /// from the start. Anything unusual (a timeout, a failed copy) is left to
-    /// running the instruction again.
+    /// Resuming a process that waits in `recv` (a `CallNative A B C` with C
+    /// `recv`): if a message is there, complete the instruction here rather
+    /// than running it again from the start: the message goes to R[A], the
+    /// argument registers R[A..A+B] are released (rc) and left nil, and the
+    /// frame goes on after it. Anything unusual (a timeout, a failed copy)
+    /// is left to running the instruction again.
     fn finish_recv(&mut self) {
         let Some(&f) = self.frames.last() else { return };
         let Some(&ins) = self
@@ -267,23 +287,30 @@ impl<H: Heap> Vm<H> {
         else {
             return;
         };
-        if bytecode::opcode::op_byte(ins) != bytecode::opcode::code::CallNative
-            || bytecode::opcode::b(ins) != bytecode::builtins::Builtin::Recv as u16
+        use bytecode::opcode::{FLAG_DISCARD, a, b, c, code, flag, op_byte};
+        if op_byte(ins) != code::CallNative || c(ins) != bytecode::builtins::Builtin::Recv as usize
         {
             return;
         }
-        let argc = bytecode::opcode::a(ins) as usize;
+        let (at, argc) = (f.base + a(ins), b(ins));
+        if at + argc.max(1) > self.sp {
+            return;
+        }
         let Some(host) = &self.host else { return };
         let Some(msg) = host.receive() else {
             return;
         };
         match msg.build(&mut self.heap) {
             Ok(v) => {
-                let at = self.sp - argc;
-                let end = self.sp;
-                self.drop_slots(at, end);
-                self.stack[at] = v;
-                self.sp = at + 1;
+                self.clear_slots(at, at + argc);
+                let v = if H::COUNTS_REFS && flag(ins) & FLAG_DISCARD != 0 {
+                    self.heap.release(v);
+                    Value::Nil
+                } else {
+                    v
+                };
+                let old = std::mem::replace(&mut self.stack[at], v);
+                self.release(old);
                 if let Some(f) = self.frames.last_mut() {
                     f.ip += 1;
                 }
@@ -314,8 +341,16 @@ impl<H: Heap> Vm<H> {
     }
 
     /// Prepares one REPL entry on the persistent top frame, whose first `slots`
-    /// slots hold the variables of earlier entries (`run_slice` runs it).
+    /// registers hold the variables of earlier entries (`run_slice` runs it;
+    /// its registers go on from there, up to its `max_stack`, which covers
+    /// them).
     pub fn prepare_entry(&mut self, proto: u32, slots: usize) {
+        debug_assert!(
+            self.program
+                .protos
+                .get(proto as usize)
+                .is_none_or(|p| p.max_stack as usize >= slots)
+        );
         self.set_top_slots(slots);
         self.frames.clear();
         self.frames.push(Frame {
@@ -332,22 +367,28 @@ impl<H: Heap> Vm<H> {
         self.set_top_slots(slots);
         for i in 1..=slots {
             if self.stack[i].obj_of(crate::value::Kind::Cell).is_none() {
-                self.stack[i] = crate::value::func::new_cell(&mut self.heap, Value::Undef)?;
+                let cell = crate::value::func::new_cell(&mut self.heap, Value::Undef)?;
+                self.retain(&cell);
+                let old = std::mem::replace(&mut self.stack[i], cell);
+                self.release(old);
             }
         }
         Ok(())
     }
 
-    /// Makes the stack hold the top frame's callee slot and `slots` variables.
+    /// Makes the stack hold the top frame's callee slot and `slots` variables
+    /// (registers 0..slots of frame 0, base 1): keeps those below the old
+    /// `sp`, makes the others nil, and clears everything above them (rc:
+    /// releases it), the registers of a halted entry or of a failed one's
+    /// frames.
     fn set_top_slots(&mut self, slots: usize) {
-        self.ensure_stack(1 + slots);
-        if self.sp > 1 + slots {
-            self.drop_slots(1 + slots, self.sp);
-        }
-        for i in self.sp.max(1)..1 + slots {
-            self.stack[i] = Value::Nil;
-        }
-        self.sp = 1 + slots;
+        let keep = 1 + slots;
+        self.ensure_stack(keep);
+        let live = self.sp.max(1).min(keep);
+        let end = self.sp.max(self.hwm).max(keep);
+        self.clear_slots(live, end);
+        self.sp = keep;
+        self.hwm = keep;
     }
 
     /// The value in top-level slot `slot` (REPL `:inspect` and tests).
@@ -477,6 +518,7 @@ impl<H: Heap> Vm<H> {
     /// collections that ran, in order (none, one, or under generational a
     /// minor then a major).
     pub fn collect(&mut self, reason: GcReason) -> Vec<GcEvent> {
+        self.clear_above_top();
         let live = &mut self.stack[..self.sp];
         let ev = self.heap.collect(&mut { live }, reason);
         let events: Vec<GcEvent> = self.heap.earlier_event().into_iter().chain(ev).collect();
@@ -499,6 +541,7 @@ impl<H: Heap> Vm<H> {
     /// `--verify-heap`: checks the heap now; a broken invariant is a bug in
     /// the runtime, so the report goes to stderr and the program stops (70).
     pub fn verify_or_stop(&mut self) {
+        self.clear_above_top();
         let live = &mut self.stack[..self.sp];
         if let Err(what) = self.heap.verify(&mut { live }) {
             self.flush();
@@ -512,6 +555,18 @@ impl<H: Heap> Vm<H> {
             }
             std::process::exit(70);
         }
+    }
+
+    /// Before a collection or a verification, which see `stack[..sp]`: the
+    /// stale values above `sp` (up to `hwm`) become nil, released under rc
+    /// (whose counts must then match what the roots hold). Nothing there is
+    /// live: a caller's registers above a call's arguments are free
+    /// temporaries while the callee runs.
+    fn clear_above_top(&mut self) {
+        if self.hwm > self.sp {
+            self.clear_slots(self.sp, self.hwm);
+        }
+        self.hwm = self.sp;
     }
 
     /// Collects if the heap asks for it or the script called `gc()`.

@@ -1,33 +1,37 @@
-//! The instructions kept out of the hot loop (`interp.rs`): everything that
-//! allocates (but lists), touches cells, calls builtins, or is rare, and
-//! the cases the hot loop's fast paths leave (arithmetic and comparisons on
-//! other than numbers, stores into maps or out of range). They follow the
-//! same counting and checking rules as the hot loop.
+//! The instructions kept out of the hot loop (`interp.rs`): those that
+//! allocate (but lists, and stores into maps that may grow), build closures
+//! and cells, or are rare, and the cases the hot loop's fast paths leave
+//! (arithmetic and comparisons on other than numbers, stores into maps under
+//! manual, into static data or out of range, the errors of `for`). They
+//! work on the running frame's registers and follow the same counting and
+//! checking rules as the hot loop (see its module comment); being off the
+//! hot path, they read registers with bounds checks.
 
 use super::Vm;
-use super::access::{capture_at, field_error, set_index};
+use super::access::{add_values, capture_at, field_error, set_index};
 use super::error::{Trap, err};
 use crate::bytecode::chunk::{CaptureFrom, Program, Proto};
-use crate::bytecode::opcode::{a, b, code as op, x};
+use crate::bytecode::opcode::{a, b, bx, c, code as op, op_byte, sj};
 use crate::heap::Heap;
+use crate::value::Value;
 use crate::value::func::{new_cell, new_closure};
 use crate::value::list::new_list;
 use crate::value::map::{is_key, new_map, new_map_flat};
 use crate::value::ops;
 use crate::value::ops::BinOp;
-use crate::value::{CellRef, Kind, Value};
 
 impl<H: Heap> Vm<H> {
-    /// The instructions kept out of the hot loop: everything that allocates
-    /// (but lists), touches cells, calls builtins or is rare. Works on
-    /// `self.sp` and the frame's saved `ip` (which it may move, for jumps).
-    /// Counting and use checks follow the rules in the module comment.
+    /// Runs instruction `ins` (at `self.fault_pc`) of the running frame,
+    /// whose registers start at `base`. Works on the frame's saved `ip`
+    /// (which it moves, for jumps; a backward jump costs a reduction from
+    /// `self.budget`), and ends at a safepoint when it allocated. Counting
+    /// and use checks follow the rules in `interp.rs`.
     #[inline(never)]
     pub(super) fn slow(
         &mut self,
         program: &Program,
         proto: &Proto,
-        ins: u32,
+        ins: u64,
         base: usize,
     ) -> Result<(), Trap> {
         let pc = self.fault_pc;
@@ -42,37 +46,54 @@ impl<H: Heap> Vm<H> {
                 self.heap.allocated_objects(),
             );
         }
-        let mut sp = self.sp;
+        let nlocals = proto.nlocals as usize;
+        let top = base + proto.max_stack as usize;
+        let sp = self.sp;
         let mut ip = self.frames.last().map_or(0, |f| f.ip);
+        let module_base = self.frames.first().map_or(usize::MAX, |f| f.base);
         let heap = &mut self.heap;
         let stack = &mut self.stack;
-        macro_rules! push {
-            ($v:expr) => {{
-                let v = $v;
-                stack[sp] = v;
-                sp += 1;
-            }};
-        }
-        macro_rules! pop {
-            () => {{
-                sp -= 1;
-                stack[sp]
-            }};
-        }
-        macro_rules! top {
-            () => {
-                stack[sp - 1]
+        let budget = &mut self.budget;
+        // Register x (with a bounds check).
+        macro_rules! reg {
+            ($x:expr) => {
+                stack[..top][base + $x]
             };
         }
-        macro_rules! slot {
+        // Register x := v (already counted), releasing what x held (rc).
+        macro_rules! put {
+            ($x:expr, $v:expr) => {{
+                let v = $v;
+                let old = std::mem::replace(&mut reg!($x), v);
+                if H::COUNTS_REFS {
+                    heap.release(old);
+                }
+            }};
+        }
+        // Operand register x has been read: a temporary is left nil and its
+        // reference released (rc).
+        macro_rules! take {
+            ($x:expr) => {{
+                let x = $x;
+                if H::COUNTS_REFS && x >= nlocals {
+                    let old = std::mem::replace(&mut reg!(x), Value::Nil);
+                    heap.release(old);
+                }
+            }};
+        }
+        macro_rules! konst {
             ($i:expr) => {
-                stack[base + $i as usize]
+                proto.consts[$i]
             };
         }
         macro_rules! jump {
-            ($off:expr) => {
-                ip = (ip as isize + $off as isize) as usize
-            };
+            () => {{
+                let off = sj(ins);
+                ip = (ip as isize + off) as usize;
+                if off < 0 {
+                    *budget -= 1;
+                }
+            }};
         }
         macro_rules! inc {
             ($v:expr) => {{
@@ -97,28 +118,46 @@ impl<H: Heap> Vm<H> {
                 }
             };
         }
-        // Pops two operands, replaces them by a result that holds no reference.
+        // R[A] := R[B] op R[C], a result that holds no reference.
         macro_rules! binary {
             ($f:expr) => {{
-                let (lhs, rhs) = (stack[sp - 2], stack[sp - 1]);
-                chk!(lhs);
-                chk!(rhs);
-                let r: Value = $f(&lhs, &rhs)?;
-                sp -= 1;
-                top!() = r;
-                dec!(lhs);
-                dec!(rhs);
+                let (l, r) = (reg!(b(ins)), reg!(c(ins)));
+                chk!(l);
+                chk!(r);
+                let v: Value = $f(&l, &r)?;
+                take!(b(ins));
+                take!(c(ins));
+                put!(a(ins), v);
+            }};
+        }
+        // R[A] := op R[B], a result that holds no reference.
+        macro_rules! unary {
+            ($f:expr) => {{
+                let l = reg!(b(ins));
+                chk!(l);
+                let v: Value = $f(&l)?;
+                take!(b(ins));
+                put!(a(ins), v);
             }};
         }
         let mut allocated = false;
-        match ins as u8 {
-            op::Nils => {
-                for _ in 0..x(ins) {
-                    push!(Value::Nil);
-                }
+        match op_byte(ins) {
+            op::Add => {
+                // Strings and lists (allocating), or an error.
+                let (l, r) = (reg!(b(ins)), reg!(c(ins)));
+                chk!(l);
+                chk!(r);
+                let v = add_values(heap, l, r)?;
+                inc!(v);
+                take!(b(ins));
+                take!(c(ins));
+                put!(a(ins), v);
+                allocated = true;
             }
+            op::Sub => binary!(|p, q| ops::arith(BinOp::Sub, p, q)),
             op::Mul => binary!(|p, q| ops::arith(BinOp::Mul, p, q)),
             op::Div => binary!(|p, q| ops::arith(BinOp::Div, p, q)),
+            op::Mod => binary!(|p, q| ops::arith(BinOp::Mod, p, q)),
             op::BitAnd => binary!(|p, q| ops::arith(BinOp::BitAnd, p, q)),
             op::BitOr => binary!(|p, q| ops::arith(BinOp::BitOr, p, q)),
             op::BitXor => binary!(|p, q| ops::arith(BinOp::BitXor, p, q)),
@@ -130,61 +169,27 @@ impl<H: Heap> Vm<H> {
             op::Le => binary!(|p, q| ops::compare(BinOp::Le, p, q).map(Value::Bool)),
             op::Gt => binary!(|p, q| ops::compare(BinOp::Gt, p, q).map(Value::Bool)),
             op::Ge => binary!(|p, q| ops::compare(BinOp::Ge, p, q).map(Value::Bool)),
-            op::Neg => {
-                chk!(top!());
-                top!() = ops::neg(&top!())?;
-            }
-            op::BitNot => {
-                chk!(top!());
-                top!() = ops::bit_not(&top!())?;
-            }
-            op::GetCell | op::GetUp => {
-                let holder = if ins as u8 == op::GetCell {
-                    slot!(x(ins))
-                } else {
-                    chk!(stack[base - 1]);
-                    capture_at(stack, base, x(ins))
-                };
-                let v = holder
-                    .obj_of(Kind::Cell)
-                    .map_or(Value::Undef, |c| CellRef(c).get());
-                if let Value::Undef = v {
-                    let name = proto.names.get(&(pc as u32)).cloned().unwrap_or_default();
-                    return err(format!("undefined variable '{name}'"));
-                }
-                inc!(v);
-                push!(v);
-            }
-            op::SetCell | op::SetUp => {
-                let holder = if ins as u8 == op::SetCell {
-                    slot!(x(ins))
-                } else {
-                    chk!(stack[base - 1]);
-                    capture_at(stack, base, x(ins))
-                };
-                let v = pop!();
-                match holder.obj_of(Kind::Cell) {
-                    Some(c) => dec!(CellRef(c).set(heap, v)),
-                    None => dec!(v),
-                }
-            }
+            op::Neg => unary!(ops::neg),
+            op::BitNot => unary!(ops::bit_not),
             op::NewCell => {
-                let c = new_cell(heap, Value::Undef)?;
-                inc!(c);
-                let old = std::mem::replace(&mut slot!(x(ins)), c);
-                dec!(old);
+                let cell = new_cell(heap, Value::Undef)?;
+                inc!(cell);
+                put!(a(ins), cell);
                 allocated = true;
             }
             op::BoxLocal => {
-                // The slot's value moves into the cell; the slot now holds the cell.
-                let c = new_cell(heap, slot!(x(ins)))?;
-                inc!(c);
-                slot!(x(ins)) = c;
+                // The register's value moves into the cell; the register now
+                // holds the cell.
+                let cell = new_cell(heap, reg!(a(ins)))?;
+                inc!(cell);
+                reg!(a(ins)) = cell;
                 allocated = true;
             }
             op::Closure => {
-                let id = x(ins);
-                let target = &program.protos[id as usize];
+                let id = bx(ins);
+                let Some(target) = program.protos.get(id) else {
+                    return err(format!("internal error: no function {id}"));
+                };
                 if H::CHECKS_USE
                     && target
                         .captures
@@ -204,60 +209,68 @@ impl<H: Heap> Vm<H> {
                 };
                 for (slot, c) in caps.iter_mut().zip(&target.captures) {
                     *slot = match *c {
-                        CaptureFrom::Local(s) => stack[base + s as usize],
-                        CaptureFrom::Capture(i) => capture_at(stack, base, i),
+                        CaptureFrom::Local(s) => match stack[..top].get(base + s as usize) {
+                            Some(&v) => v,
+                            None => {
+                                return err(format!("internal error: capture of register {s}"));
+                            }
+                        },
+                        CaptureFrom::Capture(i) => capture_at(stack[base - 1], i as usize),
                     };
                 }
-                let f = new_closure(heap, id, caps)?;
+                let f = new_closure(heap, id as u32, caps)?;
                 for c in caps.iter() {
                     inc!(*c);
                 }
                 inc!(f);
-                push!(f);
+                put!(a(ins), f);
                 allocated = true;
             }
             op::Map if !H::CHECKS_USE => {
-                let n = x(ins) as usize;
-                let at = sp - 2 * n;
-                for kv in stack[at..sp].chunks_exact(2) {
-                    if !is_key(&kv[0]) {
-                        return err(format!("invalid map key: {}", kv[0].type_name()));
+                let n = c(ins);
+                let at = base + b(ins);
+                let kv = &stack[..top][at..at + 2 * n];
+                for pair in kv.chunks_exact(2) {
+                    if !is_key(&pair[0]) {
+                        return err(format!("invalid map key: {}", pair[0].type_name()));
                     }
                 }
-                let m = new_map_flat(heap, &stack[at..sp])?;
+                let m = new_map_flat(heap, kv)?;
                 if H::COUNTS_REFS && m.as_map().is_some_and(|m| m.len() != n) {
-                    // A repeated key: count what the map kept, drop what the stack held.
+                    // A repeated key: count what the map kept, drop what the
+                    // registers held.
                     if let Some(map) = m.as_map() {
                         for (k, v) in map.entries() {
                             heap.retain(&k);
                             heap.retain(&v);
                         }
                     }
-                    for v in &stack[at..sp] {
+                    for v in kv {
                         heap.release(*v);
                     }
                 }
+                // The registers' references moved into the map (or were released).
+                if H::COUNTS_REFS {
+                    stack[at..at + 2 * n].fill(Value::Nil);
+                }
                 inc!(m);
-                sp = at;
-                push!(m);
+                put!(a(ins), m);
                 allocated = true;
             }
             op::Map => {
                 // Under manual: the map keeps private copies of string keys.
-                let n = x(ins) as usize;
-                let at = sp - 2 * n;
+                let n = c(ins);
+                let at = base + b(ins);
                 let mut pairs = Vec::with_capacity(n);
-                for kv in stack[at..sp].chunks_exact(2) {
+                for kv in stack[..top][at..at + 2 * n].chunks_exact(2) {
                     chk!(kv[0]);
                     if !is_key(&kv[0]) {
                         return err(format!("invalid map key: {}", kv[0].type_name()));
                     }
                     pairs.push((kv[0], kv[1]));
                 }
-                {
-                    for p in pairs.iter_mut() {
-                        p.0 = crate::heap::keys::for_storage(heap, p.0)?;
-                    }
+                for p in pairs.iter_mut() {
+                    p.0 = crate::heap::keys::for_storage(heap, p.0)?;
                 }
                 let m = match new_map(heap, &pairs) {
                     Ok(m) => m,
@@ -280,74 +293,83 @@ impl<H: Heap> Vm<H> {
                         }
                     }
                 }
+                if H::COUNTS_REFS {
+                    stack[at..at + 2 * n].fill(Value::Nil);
+                }
                 inc!(m);
-                sp = at;
-                push!(m);
+                put!(a(ins), m);
                 allocated = true;
             }
-            op::SetIndex => {
-                let (obj, idx, v) = (stack[sp - 3], stack[sp - 2], stack[sp - 1]);
+            op::SetIndex | op::SetIndexK => {
+                let (ra, rb, rc) = (a(ins), b(ins), c(ins));
+                let (obj, idx) = (reg!(ra), reg!(rb));
+                let v = if op_byte(ins) == op::SetIndex {
+                    reg!(rc)
+                } else {
+                    konst!(rc)
+                };
                 let (old, key_kept) = set_index(heap, obj, idx, v)?;
-                sp -= 3;
+                // Count what the object now holds, then let the operands go
+                // (counting first: the same register may be two operands).
+                inc!(v);
+                if key_kept {
+                    inc!(idx);
+                }
                 if let Some(old) = old {
                     dec!(old);
                 }
-                if !key_kept {
-                    dec!(idx);
+                take!(ra);
+                take!(rb);
+                if op_byte(ins) == op::SetIndex {
+                    take!(rc);
                 }
-                dec!(obj);
                 allocated = true;
             }
-            op::SetField => {
-                let key = proto.consts[x(ins) as usize];
-                let (obj, v) = (stack[sp - 2], stack[sp - 1]);
+            op::SetField | op::SetFieldK => {
+                let (ra, rc) = (a(ins), c(ins));
+                let (obj, key) = (reg!(ra), konst!(b(ins)));
+                let v = if op_byte(ins) == op::SetField {
+                    reg!(rc)
+                } else {
+                    konst!(rc)
+                };
                 chk!(obj);
                 if obj.as_map().is_none() {
                     return err(field_error(&obj, &key));
                 }
+                // (The key is a constant: static, never counted.)
                 let (old, _) = set_index(heap, obj, key, v)?;
-                sp -= 2;
+                inc!(v);
                 if let Some(old) = old {
                     dec!(old);
                 }
-                dec!(obj);
-                allocated = true;
-            }
-            op::SetLocalField => {
-                let (obj, key) = (slot!(a(ins)), proto.consts[b(ins) as usize]);
-                let v = stack[sp - 1];
-                chk!(obj);
-                if obj.as_map().is_none() {
-                    return err(field_error(&obj, &key));
-                }
-                let (old, _) = set_index(heap, obj, key, v)?;
-                sp -= 1;
-                if let Some(old) = old {
-                    dec!(old);
+                take!(ra);
+                if op_byte(ins) == op::SetField {
+                    take!(rc);
                 }
                 allocated = true;
             }
             op::ForPrep => {
-                let s = x(ins) as usize;
-                let (c, e) = (slot!(s), slot!(s + 1));
-                let (Value::Int(c), Value::Int(e)) = (c, e) else {
-                    chk!(c);
-                    chk!(e);
+                let ra = a(ins);
+                let (start, end) = (reg!(ra), reg!(ra + 1));
+                let (Value::Int(start), Value::Int(end)) = (start, end) else {
+                    chk!(start);
+                    chk!(end);
                     return err(format!(
                         "range bounds must be ints, not {} and {}",
-                        c.type_name(),
-                        e.type_name()
+                        start.type_name(),
+                        end.type_name()
                     ));
                 };
-                let off = proto.code[ip] as i32;
-                ip += 1;
-                if c >= e {
-                    jump!(off);
+                if start >= end {
+                    jump!();
+                } else {
+                    put!(ra + 2, Value::Int(start));
                 }
             }
             op::ForInPrep => {
-                let s = x(ins) as usize;
-                let v = slot!(s);
+                let ra = a(ins);
+                let v = reg!(ra);
                 chk!(v);
                 if let Some(m) = v.as_map() {
                     let mut keys: Vec<Value> = m.entries().map(|(k, _)| k).collect();
@@ -359,43 +381,43 @@ impl<H: Heap> Vm<H> {
                         inc!(*k);
                     }
                     inc!(l);
-                    slot!(s) = l;
-                    dec!(v);
+                    put!(ra, l);
                     allocated = true;
                 } else if v.as_list().is_none() {
                     return err(format!("cannot iterate over {}", v.type_name()));
                 }
+                put!(ra + 1, Value::Int(0));
             }
             op::ModuleGet | op::ModuleSet => {
-                let Some(m) = program.modules.get(x(ins) as usize) else {
-                    return err(format!("internal error: no module {}", x(ins)));
+                let Some(m) = program.modules.get(b(ins)) else {
+                    return err(format!("internal error: no module {}", b(ins)));
                 };
                 // Imports run only in the main process, whose frame 0 is
                 // the program's top level (or the REPL's).
-                let at = self.frames.first().map_or(usize::MAX, |f| f.base) + m.slot as usize;
+                let at = module_base.saturating_add(m.slot as usize);
                 if at >= sp {
                     return err("internal error: a module's slot is outside the top frame");
                 }
-                if ins as u8 == op::ModuleGet {
-                    let off = proto.code[ip] as i32;
-                    ip += 1;
+                if op_byte(ins) == op::ModuleGet {
                     let cached = stack[at];
                     if matches!(cached, Value::Nil) {
-                        push!(m.loader);
+                        // (The loader is a static closure: not counted.)
+                        put!(a(ins), m.loader);
                     } else {
                         inc!(cached);
-                        push!(cached);
-                        jump!(off);
+                        put!(a(ins), cached);
+                        jump!();
                     }
                 } else {
-                    let v = top!();
+                    // The map stays in R[A] too: it is the import's value.
+                    let v = reg!(a(ins));
                     inc!(v);
                     let old = std::mem::replace(&mut stack[at], v);
                     dec!(old);
                 }
             }
             op::Echo => {
-                let v = top!();
+                let v = reg!(a(ins));
                 if !matches!(v, Value::Nil) {
                     let mut text = String::new();
                     crate::value::format::format_value(&mut text, v, program, true, &|v| {
@@ -404,12 +426,10 @@ impl<H: Heap> Vm<H> {
                     text.push('\n');
                     self.buf.extend_from_slice(text.as_bytes());
                 }
-                sp -= 1;
-                dec!(v);
+                take!(a(ins));
             }
             _ => return err(format!("internal error: bad instruction {ins:#x}")),
         }
-        self.sp = sp;
         if let Some(f) = self.frames.last_mut() {
             f.ip = ip;
         }

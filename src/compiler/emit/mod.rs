@@ -1,53 +1,65 @@
-//! Bytecode emission from a resolved tree.
+//! Bytecode emission from a resolved tree, for the register machine
+//! (`bytecode::opcode`).
 //!
-//! Each block's variables get fixed slots when the block is entered (its
-//! `let`s start as nil, captured ones as fresh cells, hoisted `fn`s as
-//! closures), and are popped when it is left; temporaries live above them.
-//! The emitter tracks the stack depth exactly, so every function knows the
-//! most stack it can need. Conditions compile to fused compare-and-jump
-//! instructions where they can.
+//! Registers: a function's variables get fixed registers when their block
+//! is entered (captured ones hold cells, hoisted `fn`s their closures), in
+//! `[0, nlocals)`; a block's registers are given back (and cleared) when it
+//! ends. Temporaries live in `[nlocals, max_stack)`, allocated like a stack
+//! (`temp`, `free_to`). `nlocals` is computed before the function's code is
+//! emitted (`block_need`), so every instruction's temporaries are known to
+//! be temporaries (rc takes their values, see `opcode`).
+//!
+//! Expressions are compiled towards a destination register (`expr_to`), or
+//! wherever they already are (`expr_any`: a plain local is read in place,
+//! with no copy). Conditions compile to fused compare-and-jump
+//! instructions; loops test their condition at the bottom.
 
 mod expr;
 mod stmt;
 
 use super::resolve::{DeclId, FuncId, Res, Resolution, TOP_BLOCK, TOP_FUNC};
 use crate::bytecode::chunk::{CaptureFrom, Program, Proto};
-use crate::bytecode::opcode::{MAX_SX, MAX_X, MIN_SX, Op, enc, enc_ab, enc_s};
+use crate::bytecode::opcode::{MAX_R, MAX_SJ, MIN_SJ, Op, enc, enc_bx, enc_j, with_sj};
 use crate::diagnostics::Diagnostic;
 use crate::syntax::ast::{BinOp, Block, Else, Expr, ExprKind, FnDecl, Ident, Stmt, StmtKind, UnOp};
 use crate::syntax::span::Span;
 use crate::value::Value;
 use crate::value::func::new_closure;
 use crate::value::string::new_str;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
-/// A forward jump waiting for its target.
-enum Patch {
-    /// A one-word jump (offset in the instruction).
-    Short(usize),
-    /// A two-word instruction (offset in the second word).
-    Extra(usize),
-}
+/// A register number.
+type Reg = u16;
+
+/// The error of a function whose variables and temporaries need more
+/// registers than an operand can name.
+const TOO_MANY_REGISTERS: &str = "function too large: it needs more than 65535 registers (variables in scope at once, and temporaries)";
+
+/// A jump waiting for its target (the index of its word).
+type Patch = usize;
 
 struct Loop {
-    /// Stack depth where the body's slots start (what `break`/`continue` pop to).
-    depth: u32,
-    breaks: Vec<usize>,
-    continues: Vec<usize>,
+    /// Where `continue` goes: unknown until the loop's test is emitted.
+    continues: Vec<Patch>,
+    breaks: Vec<Patch>,
 }
 
 struct FnState {
     func: FuncId,
     proto: Proto,
-    depth: u32,
+    /// Registers of the variables in scope: the next variable's register.
+    nactive: u32,
+    /// Registers below this are variables; temporaries start here.
+    nlocals: u32,
+    /// The next free temporary.
+    freereg: u32,
+    /// Most registers in use at once.
     max: u32,
     slots: HashMap<DeclId, u32>,
+    /// The loops being emitted, innermost last.
     loops: Vec<Loop>,
     span: Span,
     consts: HashMap<(u8, u64), u32>,
-    /// Variables whose slot their `let` pushes (rather than a `Nils` at
-    /// block entry): see `enter_block`.
-    pushed_by_let: HashSet<DeclId>,
 }
 
 /// What the emitter produces for one module.
@@ -134,9 +146,11 @@ impl<'a> Emitter<'a> {
             (None, true) => "<repl>".into(),
             (None, false) => "<main>".into(),
         });
-        e.fs.push(e.new_state(TOP_FUNC, unit.first_slot));
+        let first = unit.first_slot + unit.reserve;
+        let nlocals = first + e.block_need(TOP_BLOCK, stmts);
+        e.fs.push(e.new_state(TOP_FUNC, first, nlocals));
         if unit.reserve > 0 {
-            e.op(Op::Nils, unit.reserve, unit.reserve as i32);
+            e.emit_abc(Op::LoadNil, unit.first_slot, unit.reserve, 0);
         }
         // A module's last statement is the expression of its map.
         let (body, exports) = match (&unit.module, stmts.split_last()) {
@@ -156,14 +170,14 @@ impl<'a> Emitter<'a> {
                     ..
                 },
             )) => {
-                e.expr(map);
+                let r = e.expr_any(map);
                 e.cur().span = *span;
-                e.op(Op::ModuleSet, m, 0);
-                e.op(Op::Return, 0, -1);
+                e.emit_abc(Op::ModuleSet, r as u32, m, 0);
+                e.emit_abc(Op::Return, r as u32, 0, 0);
             }
             Some((_, s)) => e.error("internal error: a module without its map", s.span),
             None => {
-                e.op(if repl { Op::Halt } else { Op::ReturnNil }, 0, 0);
+                e.emit_abc(if repl { Op::Halt } else { Op::ReturnNil }, 0, 0, 0);
             }
         }
         let top_slots = e.res.block_decls.get(&TOP_BLOCK).map_or(Vec::new(), |ds| {
@@ -192,17 +206,18 @@ impl<'a> Emitter<'a> {
         }
     }
 
-    fn new_state(&self, func: FuncId, depth: u32) -> FnState {
+    fn new_state(&self, func: FuncId, nactive: u32, nlocals: u32) -> FnState {
         FnState {
             func,
             proto: Proto::default(),
-            depth,
-            max: depth,
+            nactive,
+            nlocals,
+            freereg: nlocals,
+            max: nlocals,
             slots: HashMap::new(),
             loops: Vec::new(),
             span: Span::default(),
             consts: HashMap::new(),
-            pushed_by_let: HashSet::new(),
         }
     }
 
@@ -212,95 +227,138 @@ impl<'a> Emitter<'a> {
         &mut self.fs[n]
     }
 
+    /// Reports an error (once: a function too large fails at many operands).
     fn error(&mut self, msg: impl Into<String>, span: Span) {
-        self.errors.push(Diagnostic::new(msg, span));
+        let msg = msg.into();
+        if !self.errors.iter().any(|d| d.message == msg) {
+            self.errors.push(Diagnostic::new(msg, span));
+        }
     }
 
-    // --- words, depth, jumps, constants -----------------------------------
+    // --- registers ---------------------------------------------------------
 
-    fn word(&mut self, w: u32) -> usize {
+    /// Registers a block needs from where its variables start: its own
+    /// variables, then the most any statement in it needs (a nested block,
+    /// a loop's hidden counters). Mirrors `enter_block` and the loops.
+    fn block_need(&self, key: u32, stmts: &[Stmt]) -> u32 {
+        let own = self.res.block_decls.get(&key).map_or(0, |d| d.len() as u32);
+        own + stmts.iter().map(|s| self.stmt_need(s)).max().unwrap_or(0)
+    }
+
+    fn stmt_need(&self, s: &Stmt) -> u32 {
+        match &s.kind {
+            StmtKind::If { then, els, .. } => {
+                let t = self.block_need(then.span.start, &then.stmts);
+                let e = match els {
+                    None => 0,
+                    Some(Else::Block(b)) => self.block_need(b.span.start, &b.stmts),
+                    Some(Else::If(s)) => self.stmt_need(s),
+                };
+                t.max(e)
+            }
+            StmtKind::While { body, .. } => self.block_need(body.span.start, &body.stmts),
+            StmtKind::ForRange { body, .. } | StmtKind::ForIn { body, .. } => {
+                2 + self.block_need(body.span.start, &body.stmts)
+            }
+            // `t[i] op= v` keeps t and i where reading them does not take them.
+            StmtKind::Assign { op: Some(_), .. } => 2,
+            _ => 0,
+        }
+    }
+
+    /// A new temporary, above every one in use.
+    fn temp(&mut self) -> Reg {
+        let f = self.cur();
+        let r = f.freereg;
+        f.freereg += 1;
+        f.max = f.max.max(f.freereg);
+        if r > MAX_R {
+            let span = f.span;
+            self.error(TOO_MANY_REGISTERS, span);
+            return 0;
+        }
+        r as Reg
+    }
+
+    /// Gives back the temporaries from `r` up.
+    fn free_to(&mut self, r: u32) {
+        let f = self.cur();
+        f.freereg = r.max(f.nlocals);
+    }
+
+    fn freereg(&mut self) -> u32 {
+        self.cur().freereg
+    }
+
+    fn is_temp(&mut self, r: Reg) -> bool {
+        r as u32 >= self.cur().nlocals
+    }
+
+    /// Where an instruction that builds its result from operands at the top
+    /// of the temporaries (calls, lists, maps) should put them: `dst` itself
+    /// when it is the topmost temporary, else a new one.
+    fn top_temp(&mut self, dst: Reg) -> Reg {
+        let f = self.cur();
+        if dst as u32 >= f.nlocals && dst as u32 + 1 == f.freereg {
+            dst
+        } else {
+            self.temp()
+        }
+    }
+
+    // --- words, jumps, constants -------------------------------------------
+
+    fn word(&mut self, w: u64) -> usize {
         let f = self.cur();
         f.proto.code.push(w);
         f.proto.spans.push(f.span);
         f.proto.code.len() - 1
     }
 
-    fn adjust(&mut self, delta: i32) {
-        let f = self.cur();
-        f.depth = (f.depth as i64 + delta as i64).max(0) as u32;
-        f.max = f.max.max(f.depth);
-    }
-
-    fn op(&mut self, op: Op, x: u32, delta: i32) -> usize {
-        if x > MAX_X {
-            self.error(
-                "program too large (an operand does not fit)",
-                self.fs.last().map_or(Span::default(), |f| f.span),
-            );
+    /// Emits `op A B C`; operands must fit 16 bits.
+    fn emit_abc(&mut self, op: Op, a: u32, b: u32, c: u32) -> usize {
+        if a > MAX_R || b > MAX_R || c > MAX_R {
+            let span = self.cur().span;
+            self.error(TOO_MANY_REGISTERS, span);
         }
-        let at = self.word(enc(op, x.min(MAX_X)));
-        self.adjust(delta);
-        at
+        self.word(enc(op, a as u16, b as u16, c as u16))
     }
 
-    fn op_s(&mut self, op: Op, sx: i32, delta: i32) -> usize {
-        let at = self.word(enc_s(op, sx));
-        self.adjust(delta);
-        at
+    fn emit_bx(&mut self, op: Op, a: Reg, bx: u32) -> usize {
+        self.word(enc_bx(op, a, bx))
+    }
+
+    /// Emits a jump-type instruction with its offset to be patched.
+    fn emit_j(&mut self, op: Op, a: u32, b: u32) -> Patch {
+        if a > MAX_R || b > MAX_R {
+            let span = self.cur().span;
+            self.error(TOO_MANY_REGISTERS, span);
+        }
+        self.word(enc_j(op, a as u16, b as u16, 0))
     }
 
     fn here(&mut self) -> usize {
         self.cur().proto.code.len()
     }
 
-    /// Sets the jump at `at` (a one-word instruction) to land here.
-    fn patch(&mut self, at: usize) {
-        let target = self.here();
-        self.patch_to(at, target);
-    }
-
-    fn patch_to(&mut self, at: usize, target: usize) {
+    /// Points the jump at `at` to `target`.
+    fn patch_to(&mut self, at: Patch, target: usize) {
         let off = target as i64 - (at as i64 + 1);
-        if off < MIN_SX as i64 || off > MAX_SX as i64 {
+        if off < MIN_SJ as i64 || off > MAX_SJ as i64 {
             let span = self.cur().span;
             self.error("function too large (a jump does not fit)", span);
             return;
         }
         let f = self.cur();
-        let w = f.proto.code[at];
-        f.proto.code[at] = (w & 0xff) | ((off as i32 as u32) << 8);
+        f.proto.code[at] = with_sj(f.proto.code[at], off as i32);
     }
 
-    /// Points conditional jumps here.
+    /// Points the jumps here.
     fn land(&mut self, patches: Vec<Patch>) {
         let target = self.here();
         for p in patches {
-            match p {
-                Patch::Short(at) => self.patch_to(at, target),
-                Patch::Extra(at) => self.patch_extra(at, target),
-            }
+            self.patch_to(p, target);
         }
-    }
-
-    /// A local compared with a small int: (slot, immediate) for the fused
-    /// compare-local-immediate-and-jump instructions.
-    fn local_imm(&self, lhs: &Expr, rhs: &Expr) -> Option<(u8, i16)> {
-        let slot = self.plain_local(lhs)?;
-        match rhs.kind {
-            ExprKind::Int(k) => i16::try_from(k).ok().map(|k| (slot, k)),
-            _ => None,
-        }
-    }
-
-    /// Sets the extra word of the two-word instruction at `at` to jump to `target`.
-    fn patch_extra(&mut self, at: usize, target: usize) {
-        let off = target as i64 - (at as i64 + 2);
-        self.cur().proto.code[at + 1] = off as i32 as u32;
-    }
-
-    fn jump_back(&mut self, op: Op, target: usize, delta: i32) {
-        let at = self.op_s(op, 0, delta);
-        self.patch_to(at, target);
     }
 
     fn konst(&mut self, v: Value) -> u32 {
@@ -308,6 +366,7 @@ impl<'a> Emitter<'a> {
             Value::Int(i) => (0, i as u64),
             Value::Float(f) => (1, f.to_bits()),
             Value::Obj(_, r) => (2, r.addr() as u64),
+            Value::Bool(b) => (4, b as u64),
             _ => (3, 0),
         };
         let f = self.cur();
@@ -320,9 +379,20 @@ impl<'a> Emitter<'a> {
         k
     }
 
-    fn push_const(&mut self, v: Value) {
+    /// A constant's number as a 16-bit operand (an error past 65535).
+    fn konst16(&mut self, v: Value) -> u32 {
         let k = self.konst(v);
-        self.op(Op::Const, k, 1);
+        if k > MAX_R {
+            let span = self.cur().span;
+            self.error("function too large (more than 65536 constants)", span);
+            return 0;
+        }
+        k
+    }
+
+    fn load_const(&mut self, v: Value, dst: Reg) {
+        let k = self.konst(v);
+        self.emit_bx(Op::LoadK, dst, k);
     }
 
     fn string(&mut self, s: &str, span: Span) -> Value {
@@ -371,28 +441,35 @@ impl<'a> Emitter<'a> {
             .map(|i| i as u32)
     }
 
-    /// The slot of `e` when it names a plain (uncaptured) local of the current
-    /// function that fits an 8-bit operand: superinstructions read it directly.
-    fn plain_local(&self, e: &Expr) -> Option<u8> {
+    /// The declaration a name expression means, when it is a variable of
+    /// the current function (not a constant).
+    fn own_decl(&self, e: &Expr) -> Option<DeclId> {
         let ExprKind::Name(id) = &e.kind else {
             return None;
         };
         let Some(Res::Decl(d)) = self.res.uses.get(&id.span.start).copied() else {
             return None;
         };
-        let decl = &self.res.decls[d as usize];
         let here = self.fs.last()?.func;
-        if decl.func != here || self.decl_const(d).is_some() || self.is_cell(d) {
+        (self.res.decls[d as usize].func == here && self.decl_const(d).is_none()).then_some(d)
+    }
+
+    /// The register of `e` when it names a plain (uncaptured) local of the
+    /// current function: instructions read it in place.
+    fn plain_local(&self, e: &Expr) -> Option<Reg> {
+        let d = self.own_decl(e)?;
+        if self.is_cell(d) {
             return None;
         }
-        self.slot(d).and_then(|s| u8::try_from(s).ok())
+        self.slot(d).and_then(|s| Reg::try_from(s).ok())
     }
 
     fn note_name(&mut self, at: usize, name: &str) {
         self.cur().proto.names.insert(at as u32, name.to_string());
     }
 
-    fn load(&mut self, id: &Ident) {
+    /// Loads the variable or builtin `id` names into `dst`.
+    fn load(&mut self, id: &Ident, dst: Reg) {
         match self.res.uses.get(&id.span.start).copied() {
             Some(Res::Builtin(b)) => {
                 let v = self
@@ -401,24 +478,24 @@ impl<'a> Emitter<'a> {
                     .get(b as usize)
                     .copied()
                     .unwrap_or(Value::Nil);
-                self.push_const(v);
+                self.load_const(v, dst);
             }
             Some(Res::Decl(d)) => {
                 if let Some(v) = self.decl_const(d) {
-                    self.push_const(v);
+                    self.load_const(v, dst);
                 } else if self.res.decls[d as usize].func
                     == self.fs.last().map_or(TOP_FUNC, |f| f.func)
                 {
                     let slot = self.slot(d).unwrap_or(0);
                     if self.is_cell(d) {
-                        let at = self.op(Op::GetCell, slot, 1);
+                        let at = self.emit_abc(Op::GetCell, dst as u32, slot, 0);
                         self.note_name(at, &id.name);
-                    } else {
-                        self.op(Op::GetLocal, slot, 1);
+                    } else if slot != dst as u32 {
+                        self.emit_abc(Op::Move, dst as u32, slot, 0);
                     }
                 } else {
                     let i = self.capture_index(d).unwrap_or(0);
-                    let at = self.op(Op::GetUp, i, 1);
+                    let at = self.emit_abc(Op::GetUp, dst as u32, i, 0);
                     self.note_name(at, &id.name);
                 }
             }
@@ -426,45 +503,57 @@ impl<'a> Emitter<'a> {
         }
     }
 
-    /// Pops the top of the stack into declaration `d` (of the current function or captured).
-    fn store(&mut self, d: DeclId) {
+    /// Stores register `r` into declaration `d` (of the current function or captured).
+    fn store(&mut self, d: DeclId, r: Reg) {
         if self.res.decls[d as usize].func == self.fs.last().map_or(TOP_FUNC, |f| f.func) {
             let slot = self.slot(d).unwrap_or(0);
-            let op = if self.is_cell(d) {
-                Op::SetCell
-            } else {
-                Op::SetLocal
-            };
-            self.op(op, slot, -1);
+            if self.is_cell(d) {
+                self.emit_abc(Op::SetCell, slot, r as u32, 0);
+            } else if slot != r as u32 {
+                self.emit_abc(Op::Move, slot, r as u32, 0);
+            }
         } else {
             let i = self.capture_index(d).unwrap_or(0);
-            self.op(Op::SetUp, i, -1);
+            self.emit_abc(Op::SetUp, i, r as u32, 0);
+        }
+    }
+
+    /// Evaluates `value` into declaration `d`: straight into its register
+    /// when it is a plain local.
+    fn assign_decl(&mut self, d: DeclId, value: &Expr) {
+        let own = self.res.decls[d as usize].func == self.fs.last().map_or(TOP_FUNC, |f| f.func);
+        match self.slot(d) {
+            Some(slot) if own && !self.is_cell(d) && slot <= MAX_R => {
+                self.expr_to(value, slot as Reg);
+            }
+            _ => {
+                let mark = self.freereg();
+                let r = self.expr_any(value);
+                self.store(d, r);
+                self.free_to(mark);
+            }
         }
     }
 
     // --- blocks ------------------------------------------------------------
 
-    /// Gives the block's variables their slots: the first `pre` are already on
-    /// the stack (parameters, a loop variable); the rest are pushed as nil.
-    /// Captured ones become cells; hoisted functions are created. Returns the
-    /// depth where the block's slots start.
+    /// Gives the block's variables their registers: the first `pre` are
+    /// already set (parameters, a loop variable). Captured ones become
+    /// cells; hoisted functions are created. Returns the register where the
+    /// block's variables start.
     fn enter_block(&mut self, key: u32, stmts: &[Stmt], pre: u32) -> u32 {
         let decls = self.res.block_decls.get(&key).cloned().unwrap_or_default();
-        let start = self.cur().depth - pre;
+        let start = self.cur().nactive - pre;
         for (i, d) in decls.iter().enumerate() {
             self.cur().slots.insert(*d, start + i as u32);
         }
-        let deferred = if key == TOP_BLOCK {
-            decls.len()
-        } else {
-            self.pushed_by_let_from(&decls, stmts, pre as usize)
-        };
-        self.cur()
-            .pushed_by_let
-            .extend(decls[deferred..].iter().copied());
-        let fresh = (deferred as u32).saturating_sub(pre);
-        if fresh > 0 {
-            self.op(Op::Nils, fresh, fresh as i32);
+        self.cur().nactive = start + decls.len() as u32;
+        if self.cur().nactive > self.cur().nlocals {
+            let span = self.cur().span;
+            self.error(
+                "internal error: a block's variables outgrew their registers",
+                span,
+            );
         }
         for (i, d) in decls.iter().enumerate() {
             if self.is_cell(*d) {
@@ -479,7 +568,7 @@ impl<'a> Emitter<'a> {
                 if let Some(span) = self.res.decls.get(*d as usize).and_then(|x| x.span) {
                     self.cur().span = span;
                 }
-                self.op(op, start + i as u32, 0);
+                self.emit_abc(op, start + i as u32, 0, 0);
                 self.cur().span = saved;
             }
         }
@@ -490,69 +579,84 @@ impl<'a> Emitter<'a> {
                     .name
                     .as_ref()
                     .and_then(|n| self.res.decl_at.get(&n.span.start).copied());
-                let pushed = self.function(f);
-                if let (true, Some(d)) = (pushed, d) {
-                    self.store(d);
+                let Some(d) = d else { continue };
+                if self.decl_const(d).is_some() {
+                    // A constant function: compiled, loaded where it is used.
+                    self.function(f);
+                    continue;
+                }
+                match self.slot(d) {
+                    Some(slot) if !self.is_cell(d) => self.closure_to(f, slot as Reg),
+                    _ => {
+                        let t = self.temp();
+                        self.closure_to(f, t);
+                        self.store(d, t);
+                        self.free_to(t as u32);
+                    }
                 }
             }
         }
         start
     }
 
-    /// The block's variables from which on each slot can be pushed by its own
-    /// `let` instead of a nil at block entry: the trailing run of variables,
-    /// in order, that are plain (not cells) and declared by the block's own
-    /// top-level `let`s. Sound because a variable is not visible before its
-    /// `let` (so nothing reads the slot earlier), and at a statement boundary
-    /// the stack holds exactly the block's variables declared so far.
-    fn pushed_by_let_from(&self, decls: &[DeclId], stmts: &[Stmt], pre: usize) -> usize {
-        let lets: Vec<DeclId> = stmts
-            .iter()
-            .filter_map(|s| match &s.kind {
-                StmtKind::Let { name, .. } => self.res.decl_at.get(&name.span.start).copied(),
-                _ => None,
-            })
-            .collect();
-        let (mut k, mut j) = (decls.len(), lets.len());
-        while k > pre && j > 0 && decls[k - 1] == lets[j - 1] && !self.is_cell(decls[k - 1]) {
-            k -= 1;
-            j -= 1;
-        }
-        k
-    }
-
+    /// Ends a block whose variables start at `start`: its registers are
+    /// given back, and cleared (what they held is released under rc) unless
+    /// the block is inside a loop: the outermost loop clears every register
+    /// it used when it ends (`end_loop`), so a loop body does not pay for it
+    /// on every iteration. (Until then a variable of an earlier iteration
+    /// keeps its value, as in Lua and CPython, until its register is written.)
     fn leave_block(&mut self, start: u32) {
-        let n = self.cur().depth - start;
-        if n > 0 {
-            self.op(Op::PopN, n, -(n as i32));
+        let n = self.cur().nactive.saturating_sub(start);
+        if n > 0 && self.cur().loops.is_empty() {
+            self.emit_abc(Op::LoadNil, start, n, 0);
         }
+        self.cur().nactive = start;
     }
 
-    fn block(&mut self, b: &Block, pre: u32) {
-        let start = self.enter_block(b.span.start, &b.stmts, pre);
+    fn block(&mut self, b: &Block) {
+        let start = self.enter_block(b.span.start, &b.stmts, 0);
         for s in &b.stmts {
             self.stmt(s);
         }
         self.leave_block(start);
     }
 
-    /// Compiles a function's body into its proto; unless it is a constant,
-    /// pushes a closure of it and returns true.
-    fn function(&mut self, f: &FnDecl) -> bool {
+    /// Compiles `f` and makes its closure in `dst` (or loads it, when it
+    /// is a constant function).
+    fn closure_to(&mut self, f: &FnDecl, dst: Reg) {
+        match self.function(f) {
+            Some(id) => {
+                self.emit_bx(Op::Closure, dst, id);
+            }
+            None => {
+                let v = self
+                    .res
+                    .func_at
+                    .get(&f.span.start)
+                    .and_then(|&fid| self.const_fn[fid as usize])
+                    .unwrap_or(Value::Nil);
+                self.load_const(v, dst);
+            }
+        }
+    }
+
+    /// Compiles a function's body into its proto; returns its number unless
+    /// it is a constant (a static closure).
+    fn function(&mut self, f: &FnDecl) -> Option<u32> {
         let Some(fid) = self.res.func_at.get(&f.span.start).copied() else {
             self.error("internal error: unresolved function", f.span);
-            return false;
+            return None;
         };
         let arity = f.params.len() as u32;
-        self.fs.push(self.new_state(fid, arity));
+        let nlocals = self.block_need(f.body.span.start, &f.body.stmts).max(arity);
+        self.fs.push(self.new_state(fid, arity, nlocals));
         self.cur().span = f.body.span;
-        let start = self.enter_block(f.body.span.start, &f.body.stmts, arity);
+        self.enter_block(f.body.span.start, &f.body.stmts, arity);
         for s in &f.body.stmts {
             self.stmt(s);
         }
-        let _ = start;
         self.cur().span = Span::new(f.body.span.end as usize - 1, f.body.span.end as usize);
-        self.op(Op::ReturnNil, 0, 0);
+        self.emit_abc(Op::ReturnNil, 0, 0, 0);
         // Where the new closure takes each capture from, in the creating function.
         let caps: Vec<CaptureFrom> = {
             let parent = &self.fs[self.fs.len() - 2];
@@ -578,15 +682,10 @@ impl<'a> Emitter<'a> {
         self.cur().proto.captures = caps;
         self.cur().proto.arity = arity;
         self.finish_fn();
-        if let Some(v) = self.const_fn[fid as usize] {
-            if f.name.is_none() {
-                self.push_const(v);
-                return true;
-            }
-            return false;
+        if self.const_fn[fid as usize].is_some() {
+            return None;
         }
-        self.op(Op::Closure, self.proto_of[fid as usize], 1);
-        true
+        Some(self.proto_of[fid as usize])
     }
 
     /// Moves the finished function's proto into the program.
@@ -598,7 +697,12 @@ impl<'a> Emitter<'a> {
             proto.name = old.name;
             proto.internal = old.internal;
             proto.source = self.source;
-            proto.max_stack = st.max + 1;
+            proto.nlocals = st.nlocals;
+            proto.hints = crate::bytecode::chunk::Hints::new(proto.code.len());
+            proto.max_stack = st.max.max(st.nlocals).max(1);
+            if proto.max_stack > MAX_R + 1 {
+                self.error(TOO_MANY_REGISTERS, st.span);
+            }
             if st.func == TOP_FUNC {
                 proto.arity = 0;
             }
