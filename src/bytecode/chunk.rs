@@ -46,9 +46,10 @@ pub struct Proto {
     /// Program-wide number of this function's first instruction: the site
     /// number of word `pc` is `site_base + pc` (see [`Program::site_location`]).
     pub site_base: u32,
-    /// Inline caches, one per instruction word: where the instruction last
-    /// found its constant key in a map (`GetField`, `SetField`, `Method`).
-    /// As long as `code` (the verifier checks).
+    /// Inline caches, two per instruction word (`2 * pc` and `2 * pc + 1`):
+    /// where the instruction last found its constant key in a map
+    /// (`GetField`, `SetField`; `Method`: `__proto` in the receiver, then
+    /// the method in the prototype).
     pub hints: Hints,
 }
 

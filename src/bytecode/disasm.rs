@@ -10,7 +10,7 @@
 //! print their elements as `[r3..r5]` and `{r3..r6}`.
 
 use super::chunk::{Program, Proto};
-use super::opcode::{FLAG_DISCARD, Op, a, b, bx, c, flag, op_byte, sb, sbx, sc, sj};
+use super::opcode::{FLAG_DISCARD, FLAG_KFIRST, Op, a, b, bx, c, flag, op_byte, sb, sbx, sc, sj};
 use std::fmt::Write;
 
 /// Lists the instructions of every script function (builtins have none).
@@ -150,6 +150,9 @@ fn operands(program: &Program, p: &Proto, pc: usize, op: Op, ins: u64) -> String
         | Op::SetIndex => format!("{r_a}, {r_b}, {r_c}"),
         Op::AddI => format!("{r_a}, {r_b}, {}", sc(ins)),
         Op::GetIndexI => format!("{r_a}, {r_b}, {c}"),
+        Op::AddK | Op::SubK | Op::MulK | Op::DivK if flag(ins) & FLAG_KFIRST != 0 => {
+            format!("{r_a}, {}, {r_b}", k(c))
+        }
         Op::AddK | Op::SubK | Op::MulK | Op::DivK | Op::SetIndexK | Op::GetField => {
             format!("{r_a}, {r_b}, {}", k(c))
         }
@@ -176,7 +179,16 @@ fn operands(program: &Program, p: &Proto, pc: usize, op: Op, ins: u64) -> String
         | Op::JNGeI
         | Op::JEqI
         | Op::JNeI => format!("{r_a}, {}, {to}", sb(ins)),
-        Op::JEqK | Op::JNeK => format!("{r_a}, {}, {to}", k(b)),
+        Op::JEqK
+        | Op::JNeK
+        | Op::JLtK
+        | Op::JLeK
+        | Op::JGtK
+        | Op::JGeK
+        | Op::JNLtK
+        | Op::JNLeK
+        | Op::JNGtK
+        | Op::JNGeK => format!("{r_a}, {}, {to}", k(b)),
         Op::ForPrep | Op::ForLoop | Op::ForInNext => format!("{}, {to}", range(a, 3)),
         Op::ForInPrep => range(a, 3),
         Op::Call => format!("{r_a} = {r_a}({})", items(a + 1, b)),
@@ -199,6 +211,9 @@ fn operands(program: &Program, p: &Proto, pc: usize, op: Op, ins: u64) -> String
         if matches!(op, Op::Call | Op::CallNative) && f & FLAG_DISCARD != 0 {
             s.push_str(" (result dropped)");
             f &= !FLAG_DISCARD;
+        }
+        if matches!(op, Op::AddK | Op::SubK | Op::MulK | Op::DivK) {
+            f &= !FLAG_KFIRST; // shown by the operands' order
         }
         if f != 0 {
             let _ = write!(s, " [flag {f:#04x}]");

@@ -93,13 +93,14 @@ opcodes! {
     Ge,
     /// A B sC: R[A] := R[B] + sC
     AddI,
-    /// A B C: R[A] := R[B] + K[C] (K[C] a number)
+    /// A B C: R[A] := R[B] + K[C] (K[C] a number; flag [`FLAG_KFIRST`]:
+    /// R[A] := K[C] + R[B])
     AddK,
-    /// A B C: R[A] := R[B] - K[C] (K[C] a number)
+    /// A B C: R[A] := R[B] - K[C] (as AddK)
     SubK,
-    /// A B C: R[A] := R[B] * K[C] (K[C] a number)
+    /// A B C: R[A] := R[B] * K[C] (as AddK)
     MulK,
-    /// A B C: R[A] := R[B] / K[C] (K[C] a number)
+    /// A B C: R[A] := R[B] / K[C] (as AddK)
     DivK,
     /// A B: R[A] := -R[B]
     Neg,
@@ -155,6 +156,22 @@ opcodes! {
     JEqI,
     /// A sB sJ: jump if R[A] != sB
     JNeI,
+    /// A B sJ: jump if R[A] < K[B] (K[B] a number or a string)
+    JLtK,
+    /// A B sJ: jump if R[A] <= K[B]
+    JLeK,
+    /// A B sJ: jump if R[A] > K[B]
+    JGtK,
+    /// A B sJ: jump if R[A] >= K[B]
+    JGeK,
+    /// A B sJ: jump unless R[A] < K[B]
+    JNLtK,
+    /// A B sJ: jump unless R[A] <= K[B]
+    JNLeK,
+    /// A B sJ: jump unless R[A] > K[B]
+    JNGtK,
+    /// A B sJ: jump unless R[A] >= K[B]
+    JNGeK,
     /// A B sJ: jump if R[A] == K[B]
     JEqK,
     /// A B sJ: jump if R[A] != K[B]
@@ -259,6 +276,14 @@ impl Op {
                 | Op::JNGeI
                 | Op::JEqI
                 | Op::JNeI
+                | Op::JLtK
+                | Op::JLeK
+                | Op::JGtK
+                | Op::JGeK
+                | Op::JNLtK
+                | Op::JNLeK
+                | Op::JNGtK
+                | Op::JNGeK
                 | Op::JEqK
                 | Op::JNeK
                 | Op::JNil
@@ -278,6 +303,9 @@ pub const MIN_SJ: i32 = -(1 << 23);
 pub const MAX_SJ: i32 = (1 << 23) - 1;
 /// The flag of a `Call` or `CallNative` whose result is not wanted.
 pub const FLAG_DISCARD: u8 = 1;
+/// The flag of an `AddK`, `SubK`, `MulK` or `DivK` whose constant is the
+/// left operand (`2.0 * x`).
+pub const FLAG_KFIRST: u8 = 2;
 
 /// An instruction word, built field by field.
 #[inline]

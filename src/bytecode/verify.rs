@@ -175,7 +175,16 @@ pub(crate) fn uses(op: Op, ins: u64) -> Uses {
         Op::SetUp => Uses::of(&[Capture(a), r(b)]),
         Op::Closure => Uses::of(&[r(a), Proto(bx(ins))]),
         Op::AddK | Op::SubK | Op::MulK | Op::DivK => Uses::of(&[r(a), r(b), Num(c)]),
-        Op::JEqK | Op::JNeK => Uses::of(&[r(a), Const(b)]),
+        Op::JEqK
+        | Op::JNeK
+        | Op::JLtK
+        | Op::JLeK
+        | Op::JGtK
+        | Op::JGeK
+        | Op::JNLtK
+        | Op::JNLeK
+        | Op::JNGtK
+        | Op::JNGeK => Uses::of(&[r(a), Const(b)]),
         Op::ForPrep | Op::ForLoop | Op::ForInPrep | Op::ForInNext => Uses::of(&[Regs(a, 3)]),
         // The callee and its B arguments.
         Op::Call => Uses::of(&[Regs(a, b + 1)]),

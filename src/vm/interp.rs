@@ -63,12 +63,12 @@ use super::error::{Trap, err};
 use super::{Exit, Frame, MAX_FRAMES, Vm};
 use crate::bytecode::chunk::{Program, Proto};
 use crate::bytecode::opcode::{
-    FLAG_DISCARD, a, b, bx, c, code as op, flag, op_byte, sb, sbx, sc, sj,
+    FLAG_DISCARD, FLAG_KFIRST, a, b, bx, c, code as op, flag, op_byte, sb, sbx, sc, sj,
 };
 use crate::heap::Heap;
 use crate::value::list::new_list;
 use crate::value::ops::{self, BinOp, OpError};
-use crate::value::{CellRef, Kind, Value};
+use crate::value::{CellRef, Kind, MapRef, Value};
 
 /// Arguments copied off the stack for a builtin.
 const INLINE_ARGS: usize = 4;
@@ -323,8 +323,10 @@ impl<H: Heap> Vm<H> {
                 yield_if_spent!();
             }};
         }
-        // R[A] := B op C on numbers; anything else is the slow path's. An int
-        // result of None (overflow, division by zero) lets `ops::arith` say why.
+        // R[A] := R[B] op R[C] on numbers (for +, -, *, /: a mixed int and
+        // float makes a float, the int converted, as `ops::arith` does);
+        // anything else is the slow path's. An int result of None (overflow,
+        // division by zero) lets `ops::arith` say why.
         macro_rules! arith {
             ($ins:expr, $op:expr, |$p:ident, $q:ident| $int:expr, $float:expr) => {{
                 let (l, r) = (regref!(b($ins)), regref!(c($ins)));
@@ -334,8 +336,13 @@ impl<H: Heap> Vm<H> {
                         None => tryv!(pc!(), arith_any($op, *l, *r)),
                     },
                     (&Value::Float($p), &Value::Float($q)) => Value::Float($float),
-                    (Value::Int(_) | Value::Float(_), Value::Int(_) | Value::Float(_)) => {
-                        tryv!(pc!(), arith_any($op, *l, *r))
+                    (&Value::Int(i), &Value::Float($q)) => {
+                        let $p = i as f64;
+                        Value::Float($float)
+                    }
+                    (&Value::Float($p), &Value::Int(i)) => {
+                        let $q = i as f64;
+                        Value::Float($float)
                     }
                     _ => {
                         slow_path!($ins);
@@ -349,16 +356,29 @@ impl<H: Heap> Vm<H> {
         // is an error.
         macro_rules! arith_k {
             ($ins:expr, $op:expr, |$p:ident, $q:ident| $int:expr, $float:expr) => {{
-                let (l, r) = (regref!(b($ins)), konst!(c($ins)));
+                let (x, k) = (*regref!(b($ins)), konst!(c($ins)));
+                // (FLAG_KFIRST: `k op x`, e.g. `2.0 * x`.)
+                let (l, r) = if flag($ins) & FLAG_KFIRST != 0 {
+                    (k, x)
+                } else {
+                    (x, k)
+                };
                 let v = match (l, r) {
-                    (&Value::Int($p), Value::Int($q)) => match $int {
+                    (Value::Int($p), Value::Int($q)) => match $int {
                         Some(v) => Value::Int(v),
-                        None => tryv!(pc!(), arith_any($op, *l, r)),
+                        None => tryv!(pc!(), arith_any($op, l, r)),
                     },
-                    (&Value::Float($p), Value::Float($q)) => Value::Float($float),
+                    (Value::Float($p), Value::Float($q)) => Value::Float($float),
+                    (Value::Int(i), Value::Float($q)) => {
+                        let $p = i as f64;
+                        Value::Float($float)
+                    }
+                    (Value::Float($p), Value::Int(i)) => {
+                        let $q = i as f64;
+                        Value::Float($float)
+                    }
                     _ => {
-                        let l = *l;
-                        chk!(pc!(), l);
+                        chk!(pc!(), x);
                         tryv!(pc!(), arith_any($op, l, r))
                     }
                 };
@@ -415,6 +435,26 @@ impl<H: Heap> Vm<H> {
                 }
             }};
         }
+        // Jumps if (R[A] op K[B]) == $want (an order; K[B] a number or a
+        // string: mixed numbers and strings go through `ops::compare`).
+        macro_rules! cmp_k_jump {
+            ($ins:expr, $op:expr, $o:tt, $want:expr) => {{
+                let ra = a($ins);
+                let (l, k) = (regref!(ra), konst!(b($ins)));
+                let holds = match (l, k) {
+                    (&Value::Float(p), Value::Float(q)) => p $o q,
+                    (&Value::Int(p), Value::Int(q)) => p $o q,
+                    _ => {
+                        let h = tryv!(pc!(), compare_any(&self.heap, $op, *l, k));
+                        take!(ra);
+                        h
+                    }
+                };
+                if holds == $want {
+                    jump!($ins);
+                }
+            }};
+        }
         // Jumps if (R[A] op sB) == $want.
         macro_rules! cmp_imm_jump {
             ($ins:expr, $op:expr, $o:tt, $want:expr) => {{
@@ -422,6 +462,8 @@ impl<H: Heap> Vm<H> {
                 let k = sb($ins);
                 let holds = match regref!(ra) {
                     &Value::Int(p) => p $o k,
+                    // (A float against a 16-bit int: exact, as `ops::order`.)
+                    &Value::Float(p) if !matches!($op, BinOp::Eq) => p $o (k as f64),
                     l => {
                         let h = tryv!(pc!(), compare_any(&self.heap, $op, *l, Value::Int(k)));
                         take!(ra);
@@ -637,6 +679,14 @@ impl<H: Heap> Vm<H> {
                 op::JNGeI => cmp_imm_jump!(ins, BinOp::Ge, >=, false),
                 op::JEqI => cmp_imm_jump!(ins, BinOp::Eq, ==, true),
                 op::JNeI => cmp_imm_jump!(ins, BinOp::Eq, ==, false),
+                op::JLtK => cmp_k_jump!(ins, BinOp::Lt, <, true),
+                op::JLeK => cmp_k_jump!(ins, BinOp::Le, <=, true),
+                op::JGtK => cmp_k_jump!(ins, BinOp::Gt, >, true),
+                op::JGeK => cmp_k_jump!(ins, BinOp::Ge, >=, true),
+                op::JNLtK => cmp_k_jump!(ins, BinOp::Lt, <, false),
+                op::JNLeK => cmp_k_jump!(ins, BinOp::Le, <=, false),
+                op::JNGtK => cmp_k_jump!(ins, BinOp::Gt, >, false),
+                op::JNGeK => cmp_k_jump!(ins, BinOp::Ge, >=, false),
                 op::JEqK | op::JNeK => {
                     let ra = a(ins);
                     let (l, k) = (reg!(ra), konst!(b(ins)));
@@ -835,12 +885,18 @@ impl<H: Heap> Vm<H> {
                     let obj = reg!(rb);
                     // The receiver's own entry, else its prototype's (the
                     // usual case); deeper chains and errors out of line.
+                    // The prototype's entries come through inline caches
+                    // (where `__proto` was in the receiver, where the method
+                    // was in the prototype).
                     let near = if H::CHECKS_USE {
                         None
                     } else {
                         obj.as_map().and_then(|m| {
-                            m.get(&key)
-                                .or_else(|| m.get(&program.proto_key)?.as_map()?.get(&key))
+                            m.get(&key).or_else(|| {
+                                let pc = pc!();
+                                let p = hinted(&proto.hints, 2 * pc, m, &program.proto_key)?;
+                                hinted(&proto.hints, 2 * pc + 1, p.as_map()?, &key)
+                            })
                         })
                     };
                     let f = match near {
@@ -936,7 +992,7 @@ impl<H: Heap> Vm<H> {
                     let (obj, key) = (reg!(rb), konst!(c(ins)));
                     let fast = if H::CHECKS_USE { None } else { obj.as_map() };
                     let v = match fast {
-                        Some(m) => m.get(&key).unwrap_or(Value::Nil),
+                        Some(m) => hinted(&proto.hints, 2 * pc!(), m, &key).unwrap_or(Value::Nil),
                         None => tryv!(pc!(), get_field(&self.heap, obj, key)),
                     };
                     inc!(v);
@@ -964,6 +1020,22 @@ impl<H: Heap> Vm<H> {
                         slow_path!(ins);
                         continue;
                     };
+                    // An entry the key has already: replaced in place, found
+                    // through the inline cache.
+                    let (pc, hints) = (pc!(), &proto.hints);
+                    let hint = hints.get(2 * pc);
+                    if let Some(i) = m.find_hinted(&key, hint) {
+                        if i != hint {
+                            hints.set(2 * pc, i);
+                        }
+                        let old = m.set_value_at(&mut self.heap, i, v);
+                        if op_byte(ins) == op::SetField {
+                            give!(rc, v);
+                        }
+                        take!(ra);
+                        dec!(old);
+                        continue;
+                    }
                     site!(pc!());
                     // (The key is a constant: static, never counted.)
                     let old = tryv!(pc!(), m.insert(&mut self.heap, key, v));
@@ -1125,4 +1197,21 @@ fn sort_by(program: &Program, callee: Value, argc: usize) -> Option<Value> {
 fn undefined(proto: &Proto, pc: usize) -> String {
     let name = proto.names.get(&(pc as u32)).cloned().unwrap_or_default();
     format!("undefined variable '{name}'")
+}
+
+/// `m[key]` through the inline cache at `hints[at]`: the entry the key was
+/// found in last time is tried first, and the cache learns where it is now.
+#[inline(always)]
+fn hinted(
+    hints: &crate::bytecode::chunk::Hints,
+    at: usize,
+    m: MapRef,
+    key: &Value,
+) -> Option<Value> {
+    let hint = hints.get(at);
+    let i = m.find_hinted(key, hint)?;
+    if i != hint {
+        hints.set(at, i);
+    }
+    Some(m.value_at(i))
 }

@@ -62,7 +62,7 @@ impl Asm {
             arity,
             nlocals,
             max_stack,
-            hints: Hints::new(code.len()),
+            hints: Hints::new(2 * code.len()),
             code,
             consts,
             ..Proto::default()

@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::bytecode::builtins::Builtin;
-use crate::bytecode::opcode::{FLAG_DISCARD, with_flag};
+use crate::bytecode::opcode::{FLAG_DISCARD, FLAG_KFIRST, with_flag};
 
 impl Emitter<'_> {
     // --- expressions -------------------------------------------------------
@@ -178,6 +178,18 @@ impl Emitter<'_> {
             }
             let q = self.expr_any(rhs);
             self.arith_at(e.span, op, dst, r, q);
+            return;
+        }
+        // constant number op x
+        if let Some(kop) = kop
+            && let ExprKind::Int(_) | ExprKind::Float(_) = lhs.kind
+            && let Some(k) = self.const_operand(lhs)
+        {
+            let r = self.expr_any(rhs);
+            self.cur().span = e.span;
+            let at = self.emit_abc(kop, d, r as u32, k);
+            let f = self.cur();
+            f.proto.code[at] = with_flag(f.proto.code[at], FLAG_KFIRST);
             return;
         }
         let p = self.expr_any(lhs);

@@ -698,7 +698,7 @@ impl<'a> Emitter<'a> {
             proto.internal = old.internal;
             proto.source = self.source;
             proto.nlocals = st.nlocals;
-            proto.hints = crate::bytecode::chunk::Hints::new(proto.code.len());
+            proto.hints = crate::bytecode::chunk::Hints::new(2 * proto.code.len());
             proto.max_stack = st.max.max(st.nlocals).max(1);
             if proto.max_stack > MAX_R + 1 {
                 self.error(TOO_MANY_REGISTERS, st.span);

@@ -412,6 +412,31 @@ impl Emitter<'_> {
             };
             return vec![self.emit_j(o, r as u32, k as u16 as u32)];
         }
+        // an order against a constant (a float, a string, a large int)
+        if matches!(op, BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge)
+            && matches!(
+                rhs.kind,
+                ExprKind::Str(_) | ExprKind::Float(_) | ExprKind::Int(_)
+            )
+        {
+            let r = self.expr_any(lhs);
+            if let Some(k) = self.const_operand(rhs) {
+                self.cur().span = e.span;
+                let o = match (op, when) {
+                    (BinOp::Lt, true) => Op::JLtK,
+                    (BinOp::Le, true) => Op::JLeK,
+                    (BinOp::Gt, true) => Op::JGtK,
+                    (BinOp::Ge, true) => Op::JGeK,
+                    (BinOp::Lt, false) => Op::JNLtK,
+                    (BinOp::Le, false) => Op::JNLeK,
+                    (BinOp::Gt, false) => Op::JNGtK,
+                    _ => Op::JNGeK,
+                };
+                return vec![self.emit_j(o, r as u32, k)];
+            }
+            let q = self.expr_any(rhs);
+            return vec![self.compare_regs(e, op, r, q, when)];
+        }
         // equality with another constant (a string, a float, a large int)
         if matches!(op, BinOp::Eq | BinOp::Ne)
             && matches!(
