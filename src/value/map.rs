@@ -426,3 +426,74 @@ fn new_map_from(
     write_u32(r, L::LEN, used as u32);
     Ok(a.value_of(r))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::value::object::init_header;
+    use crate::value::string::new_str;
+    use std::ptr::NonNull;
+
+    /// Memory from Rust's allocator, kept until the test ends.
+    #[derive(Default)]
+    struct Blocks(Vec<Box<[u64]>>);
+
+    impl Alloc for Blocks {
+        fn alloc(&mut self, kind: Kind, size: usize) -> Result<ObjRef, AllocError> {
+            let mut b = vec![0u64; size.div_ceil(8)].into_boxed_slice();
+            let p = NonNull::new(b.as_mut_ptr().cast::<u8>()).ok_or(AllocError::OutOfMemory)?;
+            self.0.push(b);
+            // SAFETY: the block is 8-aligned, `size` bytes or more, and lives
+            // as long as `self` (moving the Box does not move its memory).
+            Ok(unsafe { init_header(p, kind, size, 0, 0) })
+        }
+    }
+
+    fn int(v: Option<Value>) -> Option<i64> {
+        match v {
+            Some(Value::Int(i)) => Some(i),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn a_hint_is_only_a_guess() {
+        let mut a = Blocks::default();
+        let keys: Vec<Value> = ["x", "y", "z"]
+            .iter()
+            .map(|k| new_str(&mut a, k).expect("key"))
+            .collect();
+        let pairs: Vec<(Value, Value)> = keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| (*k, Value::Int(i as i64)))
+            .collect();
+        let m = new_map(&mut a, &pairs)
+            .expect("map")
+            .as_map()
+            .expect("a map");
+        // The right guess, a wrong one, one past the entries: all find "z".
+        for hint in [2, 0, 7, usize::MAX] {
+            let i = m.find_hinted(&keys[2], hint).expect("found");
+            assert_eq!((i, int(Some(m.value_at(i)))), (2, Some(2)), "hint {hint}");
+        }
+        // A key equal in text but another object: the guess is not taken
+        // on identity, the lookup finds it by its bytes.
+        let z2 = new_str(&mut a, "z").expect("key");
+        assert_eq!(m.find_hinted(&z2, 2), Some(2));
+        assert_eq!(m.find_hinted(&z2, 0), Some(2));
+        // Absent keys are absent whatever the guess.
+        let w = new_str(&mut a, "w").expect("key");
+        assert_eq!(m.find_hinted(&w, 0), None);
+        // A replaced value is read back, and the old one returned.
+        assert_eq!(
+            int(Some(m.set_value_at(&mut a, 1, Value::Int(10)))),
+            Some(1)
+        );
+        assert_eq!(int(m.get(&keys[1])), Some(10));
+        // After a removal the guess points at a tombstone: still a lookup.
+        m.remove(&keys[0]);
+        assert_eq!(m.find_hinted(&keys[0], 0), None);
+        assert_eq!(m.find_hinted(&keys[2], 0), Some(2));
+    }
+}
