@@ -68,7 +68,11 @@ use crate::bytecode::opcode::{
 use crate::heap::Heap;
 use crate::value::list::new_list;
 use crate::value::ops::{self, BinOp, OpError};
-use crate::value::{CellRef, Kind, MapRef, Value};
+use crate::value::{CellRef, Kind, ListRef, MapRef, StrRef, Value};
+
+/// The builtins the dispatch loop runs in line.
+const PUSH: usize = crate::bytecode::builtins::Builtin::Push as usize;
+const LEN: usize = crate::bytecode::builtins::Builtin::Len as usize;
 
 /// Arguments copied off the stack for a builtin.
 const INLINE_ARGS: usize = 4;
@@ -827,6 +831,37 @@ impl<H: Heap> Vm<H> {
                 }
                 op::CallNative => {
                     let (ra, argc) = (a(ins), b(ins));
+                    // `push(xs, v)` and `len(x)` in line: the builtins loops
+                    // call most (not under manual, whose checks come first).
+                    if c(ins) == PUSH && argc == 2 && !H::CHECKS_USE {
+                        if let Some(l) = reg!(ra).as_list().filter(|l| !l.0.is_static()) {
+                            site!(pc!());
+                            // (Allocates, when the list grows, before it changes anything.)
+                            tryv!(pc!(), l.push(&mut self.heap, reg!(ra + 1)));
+                            if H::COUNTS_REFS {
+                                set!(ra + 1, Value::Nil); // the value moved into the list
+                            }
+                            put!(ra, Value::Nil);
+                            if self.heap.gc_due() || self.gc_requested {
+                                safepoint!();
+                            }
+                            continue;
+                        }
+                    } else if c(ins) == LEN && argc == 1 && !H::CHECKS_USE {
+                        let n = match *regref!(ra) {
+                            Value::Obj(_, r) => match r.kind() {
+                                Kind::List => Some(ListRef(r).len()),
+                                Kind::Str => Some(StrRef(r).len()),
+                                Kind::Map => Some(MapRef(r).len()),
+                                _ => None,
+                            },
+                            _ => None,
+                        };
+                        if let Some(n) = n {
+                            put!(ra, Value::Int(n as i64));
+                            continue;
+                        }
+                    }
                     let r = protect!({
                         self.fault_pc = pc!();
                         site!(pc!());

@@ -94,6 +94,13 @@ impl RcHeap {
     pub(super) fn collect_cycles(&mut self, reason: GcReason) -> GcEvent {
         let began = Tally::begin(self.slab.footprint());
         let freed_before = self.slab.freed_objects();
+        if !self.reserve_work() {
+            // Out of the system's memory even for the collector's own work
+            // lists: no trial deletion starts (the counts stay as they are);
+            // the candidates wait for the next collection.
+            let (after, live) = (self.slab.footprint(), self.slab.live_bytes());
+            return self.tally.end(began, reason, after, live, 0);
+        }
         let mut roots = std::mem::take(&mut self.candidates);
         self.mark_roots(&mut roots);
         let live_scanned = self.scan_roots(&roots);
@@ -105,6 +112,21 @@ impl RcHeap {
         let (after, live) = (self.slab.footprint(), self.slab.live_bytes());
         let freed = self.slab.freed_objects() - freed_before;
         self.tally.end(began, reason, after, live, freed)
+    }
+
+    /// Makes room, before anything changes, for the most each work list can
+    /// hold: every phase puts an object on its list at most once (each is
+    /// coloured as it is listed), and `storage` holds the garbage, objects
+    /// and their internal storage. So no list grows during the collection,
+    /// and running out of memory there can never abort the process. False
+    /// when the room cannot be had.
+    fn reserve_work(&mut self) -> bool {
+        let n = self.slab.live_objects() + 1;
+        let room = |v: &mut Vec<ObjRef>| v.try_reserve(n.saturating_sub(v.len())).is_ok();
+        room(&mut self.stack)
+            && room(&mut self.stack2)
+            && room(&mut self.stack3)
+            && room(&mut self.storage)
     }
 
     /// Step 1. Keeps in `roots` the candidates trial deletion started from.
@@ -166,27 +188,33 @@ impl RcHeap {
 
     /// Step 2. Returns how many objects turned out live (scanned black).
     pub(super) fn scan_roots(&mut self, roots: &[Option<ObjRef>]) -> usize {
+        // A gray object with references from outside turns black with all it
+        // reaches (`scan_black`); one without turns white, and its gray
+        // children are scanned in turn. Each is decided and coloured as it is
+        // listed, so it is listed once (`reserve_work`): counts only grow
+        // during the scan, so one listed black is live; one listed white
+        // that a later `scan_black` reaches turns black there, as it must.
         let mut live = 0;
         let mut stack = std::mem::take(&mut self.stack);
+        let mut blacken = std::mem::take(&mut self.stack3);
         for s in roots.iter().flatten() {
-            stack.push(*s);
-            while let Some(obj) = stack.pop() {
-                let h = obj.header_mut();
-                if colour(h) != GRAY {
-                    continue;
+            list_gray(*s, &mut stack, &mut blacken);
+            loop {
+                while let Some(b) = blacken.pop() {
+                    live += self.scan_black(b);
                 }
-                if count(h) > 0 {
-                    live += self.scan_black(obj);
-                } else {
-                    set_colour(h, WHITE);
-                    trace(obj, &mut |c| {
-                        if counted(*c) && colour(c.header()) == GRAY {
-                            stack.push(*c);
-                        }
-                    });
+                let Some(obj) = stack.pop() else { break };
+                if colour(obj.header()) != WHITE {
+                    continue; // blackened since it was listed
                 }
+                trace(obj, &mut |c| {
+                    if counted(*c) {
+                        list_gray(*c, &mut stack, &mut blacken);
+                    }
+                });
             }
         }
+        self.stack3 = blacken;
         self.stack = stack;
         live
     }
@@ -265,5 +293,22 @@ impl RcHeap {
             garbage.push(obj);
         }
         self.stack = stack;
+    }
+}
+
+/// `scan_roots`' decision on `obj` if it is gray: black, listed for
+/// `scan_black`, when references from outside hold it; else white, listed
+/// for its children.
+fn list_gray(obj: ObjRef, white: &mut Vec<ObjRef>, black: &mut Vec<ObjRef>) {
+    let h = obj.header_mut();
+    if colour(h) != GRAY {
+        return;
+    }
+    if count(h) > 0 {
+        set_colour(h, BLACK);
+        black.push(obj);
+    } else {
+        set_colour(h, WHITE);
+        white.push(obj);
     }
 }

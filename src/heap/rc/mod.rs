@@ -138,6 +138,8 @@ pub struct RcHeap {
     /// Work stacks of the cascade and the collector, kept between uses.
     stack: Vec<ObjRef>,
     stack2: Vec<ObjRef>,
+    /// The objects `scan_roots` found black, waiting for `scan_black`.
+    stack3: Vec<ObjRef>,
     storage: Vec<ObjRef>,
     /// The books of the cycle collections (`heap::tally`); the slab counts
     /// live bytes and frees.
@@ -216,6 +218,7 @@ impl Heap for RcHeap {
             allocs_since: 0,
             stack: Vec::new(),
             stack2: Vec::new(),
+            stack3: Vec::new(),
             storage: Vec::new(),
             tally: Tally::default(),
         }
