@@ -189,6 +189,13 @@ impl<H: Heap> Vm<H> {
                 unsafe { *proto.consts.get_unchecked($i) }
             };
         }
+        // Constant x, borrowed (see `regref!`).
+        macro_rules! konstref {
+            ($i:expr) => {
+                // SAFETY: constant operands are below consts.len() (verifier).
+                unsafe { proto.consts.get_unchecked($i) }
+            };
+        }
         macro_rules! inc {
             ($v:expr) => {{
                 let v = $v;
@@ -360,34 +367,39 @@ impl<H: Heap> Vm<H> {
         // is an error.
         macro_rules! arith_k {
             ($ins:expr, $op:expr, |$p:ident, $q:ident| $int:expr, $float:expr) => {{
-                let (x, k) = (*regref!(b($ins)), konst!(c($ins)));
+                // Matched by reference: copying a value out whole reads it
+                // as one 16-byte load, which cannot be forwarded from the
+                // two smaller stores that wrote it (a stall on every use).
+                let (x, k) = (regref!(b($ins)), konstref!(c($ins)));
                 // (FLAG_KFIRST: `k op x`, e.g. `2.0 * x`.)
-                let (l, r) = if flag($ins) & FLAG_KFIRST != 0 {
-                    (k, x)
+                let v = if flag($ins) & FLAG_KFIRST == 0 {
+                    arith_k!(@ $ins, $op, x, k, x, |$p, $q| $int, $float)
                 } else {
-                    (x, k)
+                    arith_k!(@ $ins, $op, k, x, x, |$p, $q| $int, $float)
                 };
-                let v = match (l, r) {
-                    (Value::Int($p), Value::Int($q)) => match $int {
+                put!(a($ins), v);
+            }};
+            (@ $ins:expr, $op:expr, $l:expr, $r:expr, $x:expr, |$p:ident, $q:ident| $int:expr, $float:expr) => {
+                match ($l, $r) {
+                    (&Value::Int($p), &Value::Int($q)) => match $int {
                         Some(v) => Value::Int(v),
-                        None => tryv!(pc!(), arith_any($op, l, r)),
+                        None => tryv!(pc!(), arith_any($op, *$l, *$r)),
                     },
-                    (Value::Float($p), Value::Float($q)) => Value::Float($float),
-                    (Value::Int(i), Value::Float($q)) => {
+                    (&Value::Float($p), &Value::Float($q)) => Value::Float($float),
+                    (&Value::Int(i), &Value::Float($q)) => {
                         let $p = i as f64;
                         Value::Float($float)
                     }
-                    (Value::Float($p), Value::Int(i)) => {
+                    (&Value::Float($p), &Value::Int(i)) => {
                         let $q = i as f64;
                         Value::Float($float)
                     }
                     _ => {
-                        chk!(pc!(), x);
-                        tryv!(pc!(), arith_any($op, l, r))
+                        chk!(pc!(), *$x);
+                        tryv!(pc!(), arith_any($op, *$l, *$r))
                     }
-                };
-                put!(a($ins), v);
-            }};
+                }
+            };
         }
         // R[A] := R[B] op R[C] on two ints (bitwise); anything else is slow.
         macro_rules! bitwise {
@@ -444,12 +456,12 @@ impl<H: Heap> Vm<H> {
         macro_rules! cmp_k_jump {
             ($ins:expr, $op:expr, $o:tt, $want:expr) => {{
                 let ra = a($ins);
-                let (l, k) = (regref!(ra), konst!(b($ins)));
+                let (l, k) = (regref!(ra), konstref!(b($ins)));
                 let holds = match (l, k) {
-                    (&Value::Float(p), Value::Float(q)) => p $o q,
-                    (&Value::Int(p), Value::Int(q)) => p $o q,
+                    (&Value::Float(p), &Value::Float(q)) => p $o q,
+                    (&Value::Int(p), &Value::Int(q)) => p $o q,
                     _ => {
-                        let h = tryv!(pc!(), compare_any(&self.heap, $op, *l, k));
+                        let h = tryv!(pc!(), compare_any(&self.heap, $op, *l, *k));
                         take!(ra);
                         h
                     }
@@ -969,20 +981,31 @@ impl<H: Heap> Vm<H> {
                 }
                 op::GetIndex | op::GetIndexI => {
                     let (ra, rb) = (a(ins), b(ins));
-                    let obj = reg!(rb);
-                    let idx = if op_byte(ins) == op::GetIndex {
-                        reg!(c(ins))
+                    // (The index is matched in place, not copied out whole:
+                    // see `arith_k!`; it is often the previous result.)
+                    let i = if op_byte(ins) == op::GetIndex {
+                        match *regref!(c(ins)) {
+                            Value::Int(i) => Some(i),
+                            _ => None,
+                        }
                     } else {
-                        Value::Int(c(ins) as i64)
+                        Some(c(ins) as i64)
                     };
                     // (Under manual the object is checked before anything reads it.)
-                    let item = match (obj.as_list(), idx) {
-                        (Some(l), Value::Int(i)) if !H::CHECKS_USE => l.get(i as usize),
+                    let item = match (regref!(rb).as_list(), i) {
+                        (Some(l), Some(i)) if !H::CHECKS_USE => l.get(i as usize),
                         _ => None,
                     };
                     let v = match item {
                         Some(v) => v,
-                        None => tryv!(pc!(), index(&self.heap, obj, idx)),
+                        None => {
+                            let idx = if op_byte(ins) == op::GetIndex {
+                                reg!(c(ins))
+                            } else {
+                                Value::Int(c(ins) as i64)
+                            };
+                            tryv!(pc!(), index(&self.heap, reg!(rb), idx))
+                        }
                     };
                     inc!(v);
                     take!(rb);
@@ -993,7 +1016,6 @@ impl<H: Heap> Vm<H> {
                 }
                 op::SetIndex | op::SetIndexK => {
                     let (ra, rb, rc) = (a(ins), b(ins), c(ins));
-                    let (obj, idx) = (reg!(ra), reg!(rb));
                     let v = if op_byte(ins) == op::SetIndex {
                         reg!(rc)
                     } else {
@@ -1002,9 +1024,9 @@ impl<H: Heap> Vm<H> {
                     // A list slot by an int in range: no allocation, so no
                     // safepoint; the barrier is the list's own. Anything
                     // else (maps, errors, static data, manual's checks) is
-                    // the slow path's.
-                    let old = match (obj.as_list(), idx) {
-                        (Some(l), Value::Int(i))
+                    // the slow path's. (The index is matched in place.)
+                    let old = match (regref!(ra).as_list(), regref!(rb)) {
+                        (Some(l), &Value::Int(i))
                             if !H::CHECKS_USE && !l.0.is_static() && i >= 0 =>
                         {
                             l.set(&mut self.heap, i as usize, v)
