@@ -46,11 +46,58 @@ pub struct Proto {
     /// Program-wide number of this function's first instruction: the site
     /// number of word `pc` is `site_base + pc` (see [`Program::site_location`]).
     pub site_base: u32,
+    /// The stack map, for collections: each range says register `reg`
+    /// holds a value the program may read again while `from <= pc < to` (a
+    /// variable in scope whose `let` has run; a temporary between the
+    /// instruction that wrote it and the one that used it up). A register
+    /// outside every range is dead there. Empty and `stack_map` false for a
+    /// function made without one (by hand, in tests): everything is live.
+    pub var_live: Vec<VarRange>,
+    pub stack_map: bool,
     /// Inline caches, two per instruction word (`2 * pc` and `2 * pc + 1`):
     /// where the instruction last found its constant key in a map
     /// (`GetField`, `SetField`; `Method`: `__proto` in the receiver, then
     /// the method in the prototype).
     pub hints: Hints,
+}
+
+/// Where a variable register is live (see [`Proto::var_live`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VarRange {
+    pub reg: u16,
+    pub from: u32,
+    pub to: u32,
+}
+
+impl Proto {
+    /// Which registers of a frame of this function may be read again when
+    /// it stands before instruction `pc` (`top`: the running frame) or is
+    /// waiting in the call at `pc - 1`: marks them in `live` (one flag per
+    /// register, `max_stack` long). Everything else is stale, and a
+    /// collection may clear it. Conservative where it cannot tell.
+    pub fn live_registers(&self, pc: usize, top: bool, live: &mut Vec<bool>) {
+        let n = self.max_stack as usize;
+        live.clear();
+        live.resize(n, !self.stack_map);
+        if !self.stack_map {
+            return;
+        }
+        if !top {
+            // Waiting in a call: its callee's slot holds the closure running.
+            if let Some(&w) = pc.checked_sub(1).and_then(|p| self.code.get(p))
+                && super::opcode::op_byte(w) == super::opcode::code::Call
+                && let Some(l) = live.get_mut(super::opcode::a(w))
+            {
+                *l = true;
+            }
+        }
+        let pc = pc as u32;
+        for v in &self.var_live {
+            if v.from <= pc && pc < v.to && (v.reg as usize) < n {
+                live[v.reg as usize] = true;
+            }
+        }
+    }
 }
 
 /// The inline caches of a function: one guess per instruction word, shared

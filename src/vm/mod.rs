@@ -110,6 +110,8 @@ pub struct Vm<H: Heap> {
     /// does not trace, so `clear_above_top` makes them nil (rc: releases
     /// them) before each one. Every slot from here on is nil.
     pub(crate) hwm: usize,
+    /// The stack map's scratch: which registers of one frame are live.
+    live_buf: Vec<bool>,
     pub(crate) frames: Vec<Frame>,
     pub(crate) out: Box<dyn Write + Send>,
     pub(crate) buf: Vec<u8>,
@@ -176,6 +178,7 @@ impl<H: Heap> Vm<H> {
             stack: vec![Value::Nil; 8],
             sp: 0,
             hwm: 0,
+            live_buf: Vec::new(),
             frames: Vec::with_capacity(2),
             out,
             buf: Vec::new(),
@@ -519,6 +522,7 @@ impl<H: Heap> Vm<H> {
     /// minor then a major).
     pub fn collect(&mut self, reason: GcReason) -> Vec<GcEvent> {
         self.clear_above_top();
+        self.clear_dead_registers();
         let live = &mut self.stack[..self.sp];
         let ev = self.heap.collect(&mut { live }, reason);
         let events: Vec<GcEvent> = self.heap.earlier_event().into_iter().chain(ev).collect();
@@ -542,6 +546,7 @@ impl<H: Heap> Vm<H> {
     /// the runtime, so the report goes to stderr and the program stops (70).
     pub fn verify_or_stop(&mut self) {
         self.clear_above_top();
+        self.clear_dead_registers();
         let live = &mut self.stack[..self.sp];
         if let Err(what) = self.heap.verify(&mut { live }) {
             self.flush();
@@ -562,6 +567,39 @@ impl<H: Heap> Vm<H> {
     /// (whose counts must then match what the roots hold). Nothing there is
     /// live: a caller's registers above a call's arguments are free
     /// temporaries while the callee runs.
+    /// The stack map at work (`Proto::live_registers`): before the heap
+    /// looks at the roots, every register no frame will read again (a
+    /// temporary used up, a variable out of scope or not yet set, an
+    /// argument copy a call left behind) is set to nil, so a collection does
+    /// not keep alive what it held. Under rc registers hold counted
+    /// references and nothing traces them: they stay as they are.
+    fn clear_dead_registers(&mut self) {
+        if H::COUNTS_REFS {
+            return;
+        }
+        let program = self.program.clone();
+        let mut live = std::mem::take(&mut self.live_buf);
+        let n = self.frames.len();
+        for i in 0..n {
+            let f = self.frames[i];
+            let Some(p) = program.protos.get(f.proto as usize) else {
+                continue;
+            };
+            p.live_registers(f.ip, i + 1 == n, &mut live);
+            // A caller's registers from its callee's slot up are the callee's.
+            let end = match self.frames.get(i + 1) {
+                Some(next) => next.base.saturating_sub(f.base).min(live.len()),
+                None => live.len(),
+            };
+            for (r, _) in live[..end].iter().enumerate().filter(|(_, l)| !**l) {
+                if let Some(v) = self.stack.get_mut(f.base + r) {
+                    *v = Value::Nil;
+                }
+            }
+        }
+        self.live_buf = live;
+    }
+
     fn clear_above_top(&mut self) {
         if self.hwm > self.sp {
             self.clear_slots(self.sp, self.hwm);

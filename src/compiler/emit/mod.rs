@@ -18,7 +18,7 @@ mod expr;
 mod stmt;
 
 use super::resolve::{DeclId, FuncId, Res, Resolution, TOP_BLOCK, TOP_FUNC};
-use crate::bytecode::chunk::{CaptureFrom, Program, Proto};
+use crate::bytecode::chunk::{CaptureFrom, Program, Proto, VarRange};
 use crate::bytecode::opcode::{MAX_R, MAX_SJ, MIN_SJ, Op, enc, enc_bx, enc_j, with_sj};
 use crate::diagnostics::Diagnostic;
 use crate::syntax::ast::{BinOp, Block, Else, Expr, ExprKind, FnDecl, Ident, Stmt, StmtKind, UnOp};
@@ -60,6 +60,14 @@ struct FnState {
     loops: Vec<Loop>,
     span: Span,
     consts: HashMap<(u8, u64), u32>,
+    /// The stack map's variable ranges so far (`Proto::var_live`).
+    ranges: Vec<VarRange>,
+    /// The variables of each block being emitted, innermost last.
+    open_blocks: Vec<Vec<DeclId>>,
+    /// Where each variable's register starts to hold its value.
+    live_from: HashMap<DeclId, u32>,
+    /// Where each temporary in use was first written.
+    temp_from: HashMap<u32, u32>,
 }
 
 /// What the emitter produces for one module.
@@ -149,6 +157,14 @@ impl<'a> Emitter<'a> {
         let first = unit.first_slot + unit.reserve;
         let nlocals = first + e.block_need(TOP_BLOCK, stmts);
         e.fs.push(e.new_state(TOP_FUNC, first, nlocals));
+        // Earlier REPL entries' variables and the module caches: always live.
+        e.cur()
+            .ranges
+            .extend((0..first.min(MAX_R)).map(|reg| VarRange {
+                reg: reg as u16,
+                from: 0,
+                to: u32::MAX,
+            }));
         if unit.reserve > 0 {
             e.emit_abc(Op::LoadNil, unit.first_slot, unit.reserve, 0);
         }
@@ -218,6 +234,48 @@ impl<'a> Emitter<'a> {
             loops: Vec::new(),
             span: Span::default(),
             consts: HashMap::new(),
+            ranges: Vec::new(),
+            open_blocks: Vec::new(),
+            live_from: HashMap::new(),
+            temp_from: HashMap::new(),
+        }
+    }
+
+    // --- the stack map ------------------------------------------------------
+
+    /// Registers `first .. first + n` are live from `from` up to here.
+    fn live_range(&mut self, first: u32, n: u32, from: usize) {
+        let to = self.here() as u32;
+        let f = self.cur();
+        for reg in first..first + n {
+            if let Ok(reg) = u16::try_from(reg) {
+                f.ranges.push(VarRange {
+                    reg,
+                    from: from as u32,
+                    to,
+                });
+            }
+        }
+    }
+
+    /// Variable `d`'s register holds its value from here on (its `let`
+    /// has run; or, for a cell, a parameter or a hoisted function, its block
+    /// has begun).
+    fn live_from_here(&mut self, d: DeclId) {
+        let here = self.here() as u32;
+        self.cur().live_from.entry(d).or_insert(here);
+    }
+
+    /// Closes the ranges of the innermost block's variables at `to`.
+    fn close_block_ranges(&mut self, to: u32) {
+        let Some(decls) = self.cur().open_blocks.pop() else {
+            return;
+        };
+        for d in decls {
+            let (from, slot) = (self.cur().live_from.remove(&d), self.slot(d));
+            if let (Some(from), Some(Ok(reg))) = (from, slot.map(u16::try_from)) {
+                self.cur().ranges.push(VarRange { reg, from, to });
+            }
         }
     }
 
@@ -280,10 +338,22 @@ impl<'a> Emitter<'a> {
         r as Reg
     }
 
-    /// Gives back the temporaries from `r` up.
+    /// Gives back the temporaries from `r` up (their stack-map ranges end
+    /// here: what they held has been used).
     fn free_to(&mut self, r: u32) {
+        let here = self.here() as u32;
         let f = self.cur();
         f.freereg = r.max(f.nlocals);
+        let freed: Vec<u32> = f.temp_from.keys().copied().filter(|&t| t >= r).collect();
+        for t in freed {
+            if let (Some(from), Ok(reg)) = (f.temp_from.remove(&t), u16::try_from(t)) {
+                f.ranges.push(VarRange {
+                    reg,
+                    from,
+                    to: here,
+                });
+            }
+        }
     }
 
     fn freereg(&mut self) -> u32 {
@@ -312,7 +382,16 @@ impl<'a> Emitter<'a> {
         let f = self.cur();
         f.proto.code.push(w);
         f.proto.spans.push(f.span);
-        f.proto.code.len() - 1
+        let pc = f.proto.code.len() - 1;
+        // A temporary this instruction writes holds a value from the next
+        // one on (for the stack map, until it is given back).
+        let (first, n) = written(w);
+        for r in first..first + n {
+            if r >= f.nlocals {
+                f.temp_from.entry(r).or_insert(pc as u32 + 1);
+            }
+        }
+        pc
     }
 
     /// Emits `op A B C`; operands must fit 16 bits.
@@ -546,7 +625,14 @@ impl<'a> Emitter<'a> {
         let start = self.cur().nactive - pre;
         for (i, d) in decls.iter().enumerate() {
             self.cur().slots.insert(*d, start + i as u32);
+            // Set from the block's start: parameters and a loop's variable,
+            // cells (made here), hoisted functions (made here).
+            let fn_decl = self.res.decls[*d as usize].kind == super::resolve::DeclKind::Fn;
+            if (i as u32) < pre || self.is_cell(*d) || fn_decl {
+                self.live_from_here(*d);
+            }
         }
+        self.cur().open_blocks.push(decls.clone());
         self.cur().nactive = start + decls.len() as u32;
         if self.cur().nactive > self.cur().nlocals {
             let span = self.cur().span;
@@ -606,6 +692,8 @@ impl<'a> Emitter<'a> {
     /// on every iteration. (Until then a variable of an earlier iteration
     /// keeps its value, as in Lua and CPython, until its register is written.)
     fn leave_block(&mut self, start: u32) {
+        let here = self.here() as u32;
+        self.close_block_ranges(here);
         let n = self.cur().nactive.saturating_sub(start);
         if n > 0 && self.cur().loops.is_empty() {
             self.emit_abc(Op::LoadNil, start, n, 0);
@@ -690,6 +778,13 @@ impl<'a> Emitter<'a> {
 
     /// Moves the finished function's proto into the program.
     fn finish_fn(&mut self) {
+        // The function's own block (and the top level's) lasts as long as
+        // its frame: a REPL entry's frame stays, halted, past its code.
+        while !self.cur().open_blocks.is_empty() {
+            self.close_block_ranges(u32::MAX);
+        }
+        let nl = self.cur().nlocals;
+        self.free_to(nl);
         if let Some(st) = self.fs.pop() {
             let idx = self.proto_of[st.func as usize] as usize;
             let mut proto = st.proto;
@@ -698,6 +793,8 @@ impl<'a> Emitter<'a> {
             proto.internal = old.internal;
             proto.source = self.source;
             proto.nlocals = st.nlocals;
+            proto.var_live = st.ranges;
+            proto.stack_map = true;
             proto.hints = crate::bytecode::chunk::Hints::new(2 * proto.code.len());
             proto.max_stack = st.max.max(st.nlocals).max(1);
             if proto.max_stack > MAX_R + 1 {
@@ -709,5 +806,62 @@ impl<'a> Emitter<'a> {
             self.program.protos[idx] = proto;
             self.program.number_sites(idx as u32);
         }
+    }
+}
+
+/// The registers instruction `w` writes, as (first, count): what the stack
+/// map counts as a temporary's value from the next instruction on.
+fn written(w: u64) -> (u32, u32) {
+    use crate::bytecode::opcode::{a, b, op_byte};
+    let Some(op) = Op::from_u8(op_byte(w)) else {
+        return (0, 0);
+    };
+    let a = a(w) as u32;
+    match op {
+        Op::LoadNil => (a, b(w) as u32),
+        Op::Method => (a, 2),
+        Op::Move
+        | Op::LoadTrue
+        | Op::LoadFalse
+        | Op::LoadInt
+        | Op::LoadK
+        | Op::GetCell
+        | Op::GetUp
+        | Op::NewCell
+        | Op::BoxLocal
+        | Op::Closure
+        | Op::Add
+        | Op::Sub
+        | Op::Mul
+        | Op::Div
+        | Op::Mod
+        | Op::BitAnd
+        | Op::BitOr
+        | Op::BitXor
+        | Op::Shl
+        | Op::Shr
+        | Op::Eq
+        | Op::Ne
+        | Op::Lt
+        | Op::Le
+        | Op::Gt
+        | Op::Ge
+        | Op::AddI
+        | Op::AddK
+        | Op::SubK
+        | Op::MulK
+        | Op::DivK
+        | Op::Neg
+        | Op::BitNot
+        | Op::Not
+        | Op::Call
+        | Op::CallNative
+        | Op::List
+        | Op::Map
+        | Op::GetIndex
+        | Op::GetIndexI
+        | Op::GetField
+        | Op::ModuleGet => (a, 1),
+        _ => (0, 0),
     }
 }

@@ -11,7 +11,10 @@ impl Emitter<'_> {
         let mark = self.freereg();
         match &s.kind {
             StmtKind::Let { name, init } => match self.res.decl_at.get(&name.span.start).copied() {
-                Some(d) => self.assign_decl(d, init),
+                Some(d) => {
+                    self.assign_decl(d, init);
+                    self.live_from_here(d);
+                }
                 None => self.error("internal error: unresolved let", name.span),
             },
             StmtKind::Assign {
@@ -111,7 +114,10 @@ impl Emitter<'_> {
                 self.emit_abc(Op::Call, t as u32, 0, 0);
                 self.land(vec![get]);
                 match self.res.decl_at.get(&name.span.start).copied() {
-                    Some(d) => self.store(d, t),
+                    Some(d) => {
+                        self.store(d, t);
+                        self.live_from_here(d);
+                    }
                     None => self.error("internal error: unresolved import", name.span),
                 }
             }
@@ -226,6 +232,7 @@ impl Emitter<'_> {
             ExprKind::Index { obj, index } => {
                 // Two scratch registers above the variables in scope (`stmt_need`).
                 let s = self.cur().nactive;
+                let begin = self.here();
                 let o = self.kept(obj, s);
                 let i = self.kept(index, s + 1);
                 let t = self.temp();
@@ -235,10 +242,12 @@ impl Emitter<'_> {
                 self.arith_at(target.span.to(value.span), op, t, t, v);
                 whole(self);
                 self.emit_abc(Op::SetIndex, o as u32, i as u32, t as u32);
+                self.live_range(s, 2, begin);
                 self.clear_scratch(s, [o, i]);
             }
             ExprKind::Field { obj, name } => {
                 let s = self.cur().nactive;
+                let begin = self.here();
                 let o = self.kept(obj, s);
                 let key = self.string(&name.name, name.span);
                 let k = self.konst16(key);
@@ -249,6 +258,7 @@ impl Emitter<'_> {
                 self.arith_at(target.span.to(value.span), op, t, t, v);
                 whole(self);
                 self.emit_abc(Op::SetField, o as u32, k, t as u32);
+                self.live_range(s, 1, begin);
                 self.clear_scratch(s, [o, o]);
             }
             _ => self.error("invalid assignment target", target.span),
@@ -273,6 +283,7 @@ impl Emitter<'_> {
     pub(super) fn for_range(&mut self, start: &Expr, end: &Expr, body: &Block) {
         // R[c] counter, R[c+1] end, R[c+2] the loop variable.
         let c = self.cur().nactive;
+        let begin = self.here();
         self.cur().nactive += 2;
         self.expr_to(start, c as Reg);
         self.expr_to(end, c as Reg + 1);
@@ -286,6 +297,8 @@ impl Emitter<'_> {
         let next = self.emit_j(Op::ForLoop, c, 0);
         self.patch_to(next, top);
         self.land(vec![prep]);
+        // The counters and the variable, live over the whole loop.
+        self.live_range(c, 3, begin);
         // (The counters are ints: the variable on is cleared.)
         let need = 2 + self.block_need(body.span.start, &body.stmts);
         self.end_loop(lp, cont, c, 2, need);
@@ -294,6 +307,7 @@ impl Emitter<'_> {
     pub(super) fn for_in(&mut self, iter: &Expr, body: &Block) {
         // R[c] the list iterated, R[c+1] the index, R[c+2] the loop variable.
         let c = self.cur().nactive;
+        let begin = self.here();
         self.cur().nactive += 2;
         self.expr_to(iter, c as Reg);
         self.cur().span = iter.span;
@@ -308,6 +322,8 @@ impl Emitter<'_> {
         self.cur().span = iter.span;
         let next = self.emit_j(Op::ForInNext, c, 0);
         self.patch_to(next, top);
+        // The list, the index and the variable, live over the whole loop.
+        self.live_range(c, 3, begin);
         let need = 2 + self.block_need(body.span.start, &body.stmts);
         self.end_loop(lp, cont, c, 0, need);
     }
