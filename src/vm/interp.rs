@@ -1214,8 +1214,15 @@ impl<H: Heap> Vm<H> {
 unsafe fn release_regs<H: Heap>(heap: &mut H, at: *mut Value, n: usize) {
     for i in 0..n {
         // SAFETY: inside the stack (the caller's promise).
-        let v = unsafe { std::ptr::replace(at.add(i), Value::Nil) };
-        heap.release(v);
+        let p = unsafe { at.add(i) };
+        // Only a reference is counted: a number or nil left behind is no
+        // reference to release, and may stay (most registers hold those).
+        // SAFETY: as above.
+        if let Value::Obj(..) = unsafe { &*p } {
+            // SAFETY: as above.
+            let v = unsafe { std::ptr::replace(p, Value::Nil) };
+            heap.release(v);
+        }
     }
 }
 
