@@ -777,9 +777,10 @@ impl<H: Heap> Vm<H> {
                 // --- calls -----------------------------------------------------------
                 op::Call => {
                     let (ra, argc) = (a(ins), b(ins));
-                    let callee = reg!(ra);
-                    chk!(pc!(), callee);
-                    let target = match callee.as_closure() {
+                    // (Matched in place: see `arith_k!`. The callee was
+                    // usually loaded by the instruction before.)
+                    chk!(pc!(), *regref!(ra));
+                    let target = match regref!(ra).as_closure() {
                         Some(c) => {
                             let t = &program.protos[c.proto() as usize];
                             (t.native.is_none() && t.arity as usize == argc)
@@ -791,7 +792,7 @@ impl<H: Heap> Vm<H> {
                         // `sort` called as a value with a comparator: run this
                         // Call again on the runtime's Loam sort (both static:
                         // nothing to count).
-                        if let Some(f) = sort_by(&program, callee, argc) {
+                        if let Some(f) = sort_by(&program, reg!(ra), argc) {
                             set!(ra, f);
                             ip = ip.wrapping_sub(1);
                             continue;
