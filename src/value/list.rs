@@ -54,8 +54,8 @@ impl ListRef {
     #[inline]
     pub fn get(self, i: usize) -> Option<Value> {
         if i < self.len() {
-            // SAFETY: i < len, inside the initialised slots.
-            Some(unsafe { self.items_ptr().add(i).read() })
+            // SAFETY: i < len, inside the initialised slots. (As words: see `Value::store`.)
+            Some(unsafe { Value::load(self.items_ptr().add(i)) })
         } else {
             None
         }

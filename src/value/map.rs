@@ -103,8 +103,8 @@ impl MapRef {
 
     #[inline]
     fn val_at(self, i: usize) -> Value {
-        // SAFETY: as key_at.
-        unsafe { self.slots().add(2 * i + 1).read() }
+        // SAFETY: as key_at. (As words: see `Value::store`.)
+        unsafe { Value::load(self.slots().add(2 * i + 1)) }
     }
 
     /// Entry `i` (in insertion order), or `None` for a tombstone or past `used`.

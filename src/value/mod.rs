@@ -40,7 +40,98 @@ pub enum Value {
     Undef,
 }
 
+// The word layout `Value::store` writes (tag in the low half of word 0, the
+// stamp or bool in its high half, payload in word 1) is little-endian.
+#[cfg(not(target_endian = "little"))]
+compile_error!("Value::store writes the value's words little-endian");
+
 impl Value {
+    /// Writes `v` at `p` as two 8-byte stores: the tag word (tag, and the
+    /// stamp or bool above it) and the payload word.
+    ///
+    /// A value written field by field is stored as 4 + 8 + 4 bytes (the
+    /// tag, then 8 bytes from offset 4), and a later load of a field that
+    /// spans two of those stores (the payload at offset 8) cannot be
+    /// forwarded from the store buffer: it waits for the stores to reach the
+    /// cache. The dispatch loop writes registers with `store` and copies
+    /// them with [`Value::copy`], so every later read of a register's tag or
+    /// payload lies inside one earlier store.
+    ///
+    /// # Safety
+    /// `p` is valid for writes of a `Value`.
+    #[inline(always)]
+    pub unsafe fn store(p: *mut Value, v: Value) {
+        let w = p.cast::<u64>();
+        // SAFETY: `p` is valid for 16 bytes and 8-aligned (the caller's
+        // promise); each arm writes the bytes a `repr(u32)` `Value` of that
+        // variant reads (tag at 0, bool or stamp at 4, payload at 8), and
+        // `tests::store_writes_what_a_value_reads` checks every variant.
+        unsafe {
+            match v {
+                Value::Nil => w.write(0),
+                Value::Bool(b) => w.write(1 | (b as u64) << 32),
+                Value::Int(i) => {
+                    w.write(2);
+                    w.add(1).cast::<i64>().write(i);
+                }
+                Value::Float(f) => {
+                    w.write(3);
+                    w.add(1).cast::<f64>().write(f);
+                }
+                Value::Obj(stamp, r) => {
+                    w.write(4 | (stamp as u64) << 32);
+                    w.add(1).cast::<ObjRef>().write(r);
+                }
+                Value::Pid(x) => {
+                    w.write(5);
+                    w.add(1).write(x);
+                }
+                Value::Undef => w.write(6),
+            }
+        }
+    }
+
+    /// Copies the value at `src` to `dst` as two 8-byte words (see
+    /// [`Value::store`]), without counting.
+    ///
+    /// # Safety
+    /// `src` is valid for reads of an initialised `Value`, `dst` for writes.
+    #[inline(always)]
+    pub unsafe fn copy(dst: *mut Value, src: *const Value) {
+        use std::mem::MaybeUninit;
+        let (s, d) = (
+            src.cast::<MaybeUninit<u64>>(),
+            dst.cast::<MaybeUninit<u64>>(),
+        );
+        // SAFETY: both are valid and 8-aligned for 16 bytes (the caller's
+        // promise); `MaybeUninit` words carry the padding bytes unread, and
+        // the 16 bytes written are the bytes of a valid `Value`.
+        // (Volatile reads: left to itself the compiler merges the two words
+        // into one 16-byte load, which is not forwarded from two 8-byte
+        // stores either.)
+        unsafe {
+            d.write(s.read_volatile());
+            d.add(1).write(s.add(1).read_volatile());
+        }
+    }
+
+    /// Reads the value at `p` as two 8-byte words (see [`Value::store`]).
+    ///
+    /// # Safety
+    /// `p` is valid for reads of an initialised `Value`.
+    #[inline(always)]
+    pub unsafe fn load(p: *const Value) -> Value {
+        use std::mem::MaybeUninit;
+        let s = p.cast::<MaybeUninit<u64>>();
+        // SAFETY: `p` is valid and 8-aligned for 16 bytes (the caller's
+        // promise); the two words are the bytes of a valid `Value`, padding
+        // included, and `MaybeUninit` never reads them as integers.
+        unsafe {
+            let words = [s.read_volatile(), s.add(1).read_volatile()];
+            std::mem::transmute::<[MaybeUninit<u64>; 2], Value>(words)
+        }
+    }
+
     #[inline]
     pub fn truthy(&self) -> bool {
         !matches!(self, Value::Nil | Value::Bool(false))
@@ -159,4 +250,46 @@ pub enum AllocError {
     /// The request can never be met (a size beyond what an object can have).
     #[error("allocation too large")]
     TooLarge,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ptr::NonNull;
+
+    /// Every variant written by `store` (over a slot holding other bytes)
+    /// and copied by `copy` reads back as itself.
+    #[test]
+    fn store_writes_what_a_value_reads() {
+        let mut target = 0u64;
+        // SAFETY: `from_ptr` only wraps the pointer; nothing here reads
+        // through it.
+        let r = unsafe { ObjRef::from_ptr(NonNull::from(&mut target).cast()) };
+        let values = [
+            Value::Nil,
+            Value::Bool(false),
+            Value::Bool(true),
+            Value::Int(-7),
+            Value::Int(i64::MAX),
+            Value::Float(-2.5),
+            Value::Obj(0xdead_beef, r),
+            Value::Pid(1 << 40 | 3),
+            Value::Undef,
+        ];
+        for v in values {
+            for before in [Value::Obj(u32::MAX, r), Value::Int(-1), Value::Bool(true)] {
+                let mut slot = before;
+                // SAFETY: `slot` is a valid, aligned `Value`.
+                unsafe { Value::store(&mut slot, v) };
+                assert_eq!(format!("{slot:?}"), format!("{v:?}"));
+                let mut copy = before;
+                // SAFETY: both are valid, aligned `Value`s.
+                unsafe { Value::copy(&mut copy, &slot) };
+                assert_eq!(format!("{copy:?}"), format!("{v:?}"));
+                // SAFETY: as above.
+                let read = unsafe { Value::load(&slot) };
+                assert_eq!(format!("{read:?}"), format!("{v:?}"));
+            }
+        }
+    }
 }

@@ -124,7 +124,7 @@ impl<H: Heap> Vm<H> {
         macro_rules! reg {
             ($x:expr) => {
                 // SAFETY: register operands are below max_stack (verifier) and the stack holds base + max_stack slots (ensure_stack).
-                unsafe { *regs.add($x) }
+                unsafe { Value::load(regs.add($x)) }
             };
         }
         // Register x, borrowed: matching on it reads only the fields a pattern
@@ -141,8 +141,16 @@ impl<H: Heap> Vm<H> {
             ($x:expr, $v:expr) => {{
                 let v = $v;
                 // SAFETY: register operands are below max_stack (verifier) and the stack holds base + max_stack slots (ensure_stack).
-                unsafe { *regs.add($x) = v }
+                unsafe { Value::store(regs.add($x), v) }
             }};
+        }
+        // Register x := register y, copied as words (see `Value::store`),
+        // with no counting.
+        macro_rules! copy {
+            ($x:expr, $y:expr) => {
+                // SAFETY: register operands are below max_stack (verifier) and the stack holds base + max_stack slots (ensure_stack).
+                unsafe { Value::copy(regs.add($x), regs.add($y)) }
+            };
         }
         // Register x := v (already counted), releasing what x held (rc).
         macro_rules! put {
@@ -150,7 +158,8 @@ impl<H: Heap> Vm<H> {
                 let v = $v;
                 if H::COUNTS_REFS {
                     // SAFETY: register operands are below max_stack (verifier) and the stack holds base + max_stack slots (ensure_stack).
-                    let old = unsafe { std::ptr::replace(regs.add($x), v) };
+                    let old = unsafe { *regs.add($x) };
+                    set!($x, v);
                     self.heap.release(old);
                 } else {
                     set!($x, v);
@@ -163,7 +172,8 @@ impl<H: Heap> Vm<H> {
             ($x:expr) => {
                 if H::COUNTS_REFS && $x >= proto.nlocals as usize {
                     // SAFETY: register operands are below max_stack (verifier) and the stack holds base + max_stack slots (ensure_stack).
-                    let old = unsafe { std::ptr::replace(regs.add($x), Value::Nil) };
+                    let old = unsafe { *regs.add($x) };
+                    set!($x, Value::Nil);
                     self.heap.release(old);
                 }
             };
@@ -514,9 +524,13 @@ impl<H: Heap> Vm<H> {
                 // --- loads and moves ---------------------------------------
                 op::Move => {
                     let (ra, rb) = (a(ins), b(ins));
-                    let v = reg!(rb);
-                    give!(rb, v);
-                    put!(ra, v);
+                    if H::COUNTS_REFS {
+                        let v = reg!(rb);
+                        give!(rb, v);
+                        put!(ra, v);
+                    } else {
+                        copy!(ra, rb);
+                    }
                 }
                 op::LoadNil => {
                     let ra = a(ins);
@@ -528,7 +542,14 @@ impl<H: Heap> Vm<H> {
                 op::LoadFalse => put!(a(ins), Value::Bool(false)),
                 op::LoadInt => put!(a(ins), Value::Int(sbx(ins))),
                 // Constants are immediates or static objects: never counted.
-                op::LoadK => put!(a(ins), konst!(bx(ins))),
+                op::LoadK => {
+                    if H::COUNTS_REFS {
+                        put!(a(ins), konst!(bx(ins)));
+                    } else {
+                        // SAFETY: constant operands are below consts.len() (verifier); registers as in `copy!`.
+                        unsafe { Value::copy(regs.add(a(ins)), proto.consts.as_ptr().add(bx(ins))) }
+                    }
+                }
 
                 // --- cells and captures --------------------------------------
                 op::GetCell | op::GetUp => {
@@ -891,7 +912,19 @@ impl<H: Heap> Vm<H> {
                     yield_if_spent!();
                 }
                 op::Return | op::ReturnNil => {
-                    let r = if op_byte(ins) == op::Return {
+                    // SAFETY: base >= 1: the callee slot below the frame is in the stack.
+                    let callee_slot = unsafe { regs.sub(1) };
+                    let r = if !H::COUNTS_REFS {
+                        // The result goes straight to the callee slot, as words.
+                        if op_byte(ins) == op::Return {
+                            // SAFETY: R[A] is a register (verifier); the callee slot as above.
+                            unsafe { Value::copy(callee_slot, regs.add(a(ins))) };
+                        } else {
+                            // SAFETY: as above.
+                            unsafe { Value::store(callee_slot, Value::Nil) };
+                        }
+                        Value::Nil
+                    } else if op_byte(ins) == op::Return {
                         let r = reg!(a(ins));
                         inc!(r);
                         r
@@ -903,26 +936,28 @@ impl<H: Heap> Vm<H> {
                         unsafe { release_regs(&mut self.heap, regs, proto.max_stack as usize) };
                     }
                     let done = self.frames.pop();
-                    // SAFETY: base >= 1: the callee slot below the frame is in the stack.
-                    let callee_slot = unsafe { regs.sub(1) };
                     let Some(&fr) = self.frames.last() else {
-                        // SAFETY: as above.
-                        let old = unsafe { callee_slot.replace(r) };
-                        dec!(old);
+                        if H::COUNTS_REFS {
+                            // SAFETY: as above.
+                            let old = unsafe { callee_slot.replace(r) };
+                            dec!(old);
+                        }
                         self.sp = done.map_or(1, |f| f.base);
                         return Ok(Exit::Returned);
                     };
                     proto = &program.protos[fr.proto as usize];
                     let base = fr.base;
                     ip = proto.code.as_ptr().wrapping_add(fr.ip);
-                    // The caller's Call (just before its saved ip) may not want the result.
-                    // SAFETY: a caller's saved ip is just after its Call, inside its code.
-                    let keep = !H::COUNTS_REFS || flag(unsafe { *ip.sub(1) }) & FLAG_DISCARD == 0;
-                    // SAFETY: as for `callee_slot` above.
-                    let old = unsafe { callee_slot.replace(if keep { r } else { Value::Nil }) };
-                    dec!(old);
-                    if !keep {
-                        dec!(r);
+                    if H::COUNTS_REFS {
+                        // The caller's Call (just before its saved ip) may not want the result.
+                        // SAFETY: a caller's saved ip is just after its Call, inside its code.
+                        let keep = flag(unsafe { *ip.sub(1) }) & FLAG_DISCARD == 0;
+                        // SAFETY: as for `callee_slot` above.
+                        let old = unsafe { callee_slot.replace(if keep { r } else { Value::Nil }) };
+                        dec!(old);
+                        if !keep {
+                            dec!(r);
+                        }
                     }
                     self.sp = base + proto.max_stack as usize;
                     regs = self.stack.as_mut_ptr().wrapping_add(base);
