@@ -5,6 +5,8 @@
 //! And method calls against the code they replace: `examples/bench/methods.loam`
 //! makes 100 000 calls `p:area()` (found on the receiver's `__proto`), or the
 //! same calls spelled `p.cls.area(p)` (two field reads and a call).
+//! And loops: `examples/bench/loops.loam 1000` runs `sum_squares` (a `for`
+//! over a list: index, compare, multiply, add) 100 times over 1000 ints.
 //!
 //! Run: `cargo bench --bench dispatch`.
 
@@ -47,6 +49,10 @@ fn dispatch(c: &mut Criterion) {
             b.iter(|| run(&program, main, black_box(&[kind, "100000"])))
         });
     }
+    let (program, main) = compile(include_str!("../examples/bench/loops.loam"));
+    g.bench_function("loops 1000", |b| {
+        b.iter(|| run(&program, main, black_box(&["1000"])))
+    });
     g.finish();
 }
 

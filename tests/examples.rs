@@ -38,7 +38,7 @@ fn benchmark_programs_print_the_expected_outputs_under_every_backend() {
     }
     assert_eq!(
         checked,
-        12 * Backend::ALL.len(),
+        13 * Backend::ALL.len(),
         "every expected output was checked"
     );
 }

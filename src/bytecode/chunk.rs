@@ -85,7 +85,10 @@ impl Proto {
         if !top {
             // Waiting in a call: its callee's slot holds the closure running.
             if let Some(&w) = pc.checked_sub(1).and_then(|p| self.code.get(p))
-                && super::opcode::op_byte(w) == super::opcode::code::Call
+                && matches!(
+                    super::opcode::op_byte(w),
+                    super::opcode::code::Call | super::opcode::code::CallK
+                )
                 && let Some(l) = live.get_mut(super::opcode::a(w))
             {
                 *l = true;

@@ -192,6 +192,7 @@ fn operands(program: &Program, p: &Proto, pc: usize, op: Op, ins: u64) -> String
         Op::ForPrep | Op::ForLoop | Op::ForInNext => format!("{}, {to}", range(a, 3)),
         Op::ForInPrep => range(a, 3),
         Op::Call => format!("{r_a} = {r_a}({})", items(a + 1, b)),
+        Op::CallK => format!("{r_a} = {}({})", k(c), items(a + 1, b)),
         Op::CallNative => {
             let name = crate::bytecode::builtins::NAMES
                 .get(c)
@@ -208,7 +209,7 @@ fn operands(program: &Program, p: &Proto, pc: usize, op: Op, ins: u64) -> String
     // Jumps keep their offset's high bits where other instructions have flags.
     if !op.jumps() {
         let mut f = flag(ins);
-        if matches!(op, Op::Call | Op::CallNative) && f & FLAG_DISCARD != 0 {
+        if matches!(op, Op::Call | Op::CallK | Op::CallNative) && f & FLAG_DISCARD != 0 {
             s.push_str(" (result dropped)");
             f &= !FLAG_DISCARD;
         }

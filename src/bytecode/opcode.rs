@@ -199,6 +199,10 @@ opcodes! {
     /// [`FLAG_DISCARD`]: the result is not wanted (an expression statement);
     /// under rc it is released at once and R[A] left nil.
     Call,
+    /// A B C: R[A] := K[C], then call it as `Call A B` does. K[C] is a
+    /// constant Loam function of B parameters (the verifier's
+    /// `verify_calls` checks it), so nothing is checked at run time.
+    CallK,
     /// A B C: call builtin C with the B arguments R[A], ..., R[A+B-1]; the
     /// result goes to R[A] (flag [`FLAG_DISCARD`] as for `Call`)
     CallNative,

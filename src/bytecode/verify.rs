@@ -27,6 +27,11 @@
 //!   `SetUp` (A) below `captures.len()`, the number of cells a closure of
 //!   `p` holds.
 //!
+//! And `verify_calls(p, protos)`, given the program's functions: the
+//! constant `K[C]` of every `CallK A B C` is a closure of a Loam function
+//! (not a builtin's) of exactly `B` parameters, so the VM calls it without
+//! looking.
+//!
 //! What it does not check: the types of register values (that `ForPrep`'s
 //! bounds are ints, that `GetField`'s constant is a string), module numbers
 //! (`ModuleGet`, `ModuleSet`: the verifier is not given the program), the
@@ -46,11 +51,47 @@ pub struct VerifyError {
     pub what: String,
 }
 
+impl std::fmt::Display for VerifyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "instruction {}: {}", self.pc, self.what)
+    }
+}
+
 fn fail<T>(pc: usize, what: impl Into<String>) -> Result<T, VerifyError> {
     Err(VerifyError {
         pc,
         what: what.into(),
     })
+}
+
+/// Checks every `CallK A B C` of `p` (already through [`verify`]): `K[C]`
+/// is a closure of one of `protos`, a Loam function of `B` parameters.
+pub fn verify_calls(p: &Proto, protos: &[Proto]) -> Result<(), VerifyError> {
+    for (pc, &ins) in p.code.iter().enumerate() {
+        if Op::from_u8(op_byte(ins)) != Some(Op::CallK) {
+            continue;
+        }
+        let target = p
+            .consts
+            .get(c(ins))
+            .and_then(|k| k.as_closure())
+            .and_then(|f| protos.get(f.proto() as usize));
+        match target {
+            Some(t) if t.native.is_none() && t.arity as usize == b(ins) => {}
+            Some(_) => {
+                return fail(
+                    pc,
+                    format!(
+                        "CallK: constant {} is not a Loam function of {} parameters",
+                        c(ins),
+                        b(ins)
+                    ),
+                );
+            }
+            None => return fail(pc, format!("CallK: constant {} is not a function", c(ins))),
+        }
+    }
+    Ok(())
 }
 
 /// Instructions after which execution never continues with the next word.
@@ -188,6 +229,8 @@ pub(crate) fn uses(op: Op, ins: u64) -> Uses {
         Op::ForPrep | Op::ForLoop | Op::ForInPrep | Op::ForInNext => Uses::of(&[Regs(a, 3)]),
         // The callee and its B arguments.
         Op::Call => Uses::of(&[Regs(a, b + 1)]),
+        // The same, and the constant function called (see `verify_calls`).
+        Op::CallK => Uses::of(&[Regs(a, b + 1), Const(c)]),
         // The result and the B arguments (maybe none).
         Op::CallNative => Uses::of(&[r(a), Regs(a, b), Builtin(c)]),
         Op::Method => Uses::of(&[Regs(a, 2), r(b), Const(c)]),
@@ -469,6 +512,7 @@ mod tests {
                         | Op::SubK
                         | Op::MulK
                         | Op::DivK
+                        | Op::CallK
                         | Op::CallNative
                         | Op::Method
                         | Op::List

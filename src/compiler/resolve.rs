@@ -60,6 +60,8 @@ pub struct FuncInfo {
     /// The declaration binding it (for `fn name`).
     pub decl: Option<DeclId>,
     pub name: Option<String>,
+    /// Its number of parameters.
+    pub arity: u32,
 }
 
 /// What a name use refers to.
@@ -275,6 +277,7 @@ impl<'a> Resolver<'a> {
         self.res.funcs.push(FuncInfo {
             parent: Some(self.func),
             name: f.name.as_ref().map(|n| n.name.clone()),
+            arity: f.params.len() as u32,
             ..FuncInfo::default()
         });
         self.res.func_at.insert(f.span.start, id);

@@ -515,6 +515,42 @@ impl<H: Heap> Vm<H> {
             }};
         }
 
+        // Enters Loam function `target` (number `id`), called from R[A]:
+        // its frame starts at R[A+1], where the arguments are. One
+        // reduction.
+        macro_rules! enter {
+            ($id:expr, $target:expr, $ra:expr) => {{
+                let (id, target, ra): (u32, &Proto, usize) = ($id, $target, $ra);
+                if self.frames.len() >= MAX_FRAMES {
+                    trap!(pc!(), Trap::Error("stack overflow".into()));
+                }
+                let base = match self.frames.last_mut() {
+                    Some(fr) => {
+                        fr.ip = idx!();
+                        fr.base + ra + 1
+                    }
+                    None => ra + 1,
+                };
+                self.frames.push(Frame {
+                    proto: id,
+                    ip: 0,
+                    base,
+                });
+                proto = target;
+                ip = proto.code.as_ptr();
+                let top = base + proto.max_stack as usize;
+                if top + STACK_SLACK > self.stack.len() {
+                    self.ensure_stack(top);
+                }
+                if top > self.hwm {
+                    self.hwm = top;
+                }
+                self.sp = top;
+                regs = self.stack.as_mut_ptr().wrapping_add(base);
+                tick!();
+            }};
+        }
+
         loop {
             // SAFETY: the verifier proved that every path from instruction 0 keeps ip inside this function's code.
             let ins = unsafe { *ip };
@@ -835,33 +871,26 @@ impl<H: Heap> Vm<H> {
                         yield_if_spent!();
                         continue;
                     };
-                    if self.frames.len() >= MAX_FRAMES {
-                        trap!(pc!(), Trap::Error("stack overflow".into()));
+                    enter!(id, target, ra);
+                }
+                op::CallK => {
+                    let (ra, kc) = (a(ins), c(ins));
+                    // R[A] := the function: a static closure, never counted.
+                    if H::COUNTS_REFS {
+                        put!(ra, konst!(kc));
+                    } else {
+                        // SAFETY: constant operands are below consts.len() (verifier); registers as in `copy!`.
+                        unsafe { Value::copy(regs.add(ra), proto.consts.as_ptr().add(kc)) }
                     }
-                    let base = match self.frames.last_mut() {
-                        Some(fr) => {
-                            fr.ip = idx!();
-                            fr.base + ra + 1
-                        }
-                        None => ra + 1,
+                    // `verify_calls`: a Loam function of B parameters.
+                    let Some(f) = konstref!(kc).as_closure() else {
+                        trap!(
+                            pc!(),
+                            Trap::Error("internal error: CallK of a non-function".into())
+                        );
                     };
-                    self.frames.push(Frame {
-                        proto: id,
-                        ip: 0,
-                        base,
-                    });
-                    proto = target;
-                    ip = proto.code.as_ptr();
-                    let top = base + proto.max_stack as usize;
-                    if top + STACK_SLACK > self.stack.len() {
-                        self.ensure_stack(top);
-                    }
-                    if top > self.hwm {
-                        self.hwm = top;
-                    }
-                    self.sp = top;
-                    regs = self.stack.as_mut_ptr().wrapping_add(base);
-                    tick!();
+                    let id = f.proto();
+                    enter!(id, &program.protos[id as usize], ra);
                 }
                 op::CallNative => {
                     let (ra, argc) = (a(ins), b(ins));

@@ -293,10 +293,19 @@ impl Emitter<'_> {
                 )
             }
             None => {
-                self.expr_to(callee, a);
+                // A constant function of the right arity: one CallK, which
+                // loads the callee itself and checks nothing.
+                let k = self.const_callee(callee, args.len());
+                if k.is_none() {
+                    self.expr_to(callee, a);
+                }
                 self.args(args);
                 self.cur().span = e.span;
-                (self.emit_abc(Op::Call, a as u32, args.len() as u32, 0), a)
+                let at = match k {
+                    Some(k) => self.emit_abc(Op::CallK, a as u32, args.len() as u32, k),
+                    None => self.emit_abc(Op::Call, a as u32, args.len() as u32, 0),
+                };
+                (at, a)
             }
         }
     }

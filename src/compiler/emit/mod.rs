@@ -18,8 +18,10 @@ mod expr;
 mod stmt;
 
 use super::resolve::{DeclId, FuncId, Res, Resolution, TOP_BLOCK, TOP_FUNC};
+use crate::bytecode::builtins::NAMES;
 use crate::bytecode::chunk::{CaptureFrom, Program, Proto, VarRange};
 use crate::bytecode::opcode::{MAX_R, MAX_SJ, MIN_SJ, Op, enc, enc_bx, enc_j, with_sj};
+use crate::bytecode::verify;
 use crate::diagnostics::Diagnostic;
 use crate::syntax::ast::{BinOp, Block, Else, Expr, ExprKind, FnDecl, Ident, Stmt, StmtKind, UnOp};
 use crate::syntax::span::Span;
@@ -136,6 +138,9 @@ impl<'a> Emitter<'a> {
         for (f, info) in res.funcs.iter().enumerate() {
             e.program.protos.push(Proto {
                 name: info.name.clone(),
+                // (Known before the body is compiled: a call of a constant
+                // function checks its arity while compiling, `CallK`.)
+                arity: info.arity,
                 source,
                 internal: unit.internal,
                 ..Proto::default()
@@ -211,6 +216,26 @@ impl<'a> Emitter<'a> {
             .filter_map(|(i, _)| e.decl_const(i as DeclId).map(|v| (i as DeclId, v)))
             .collect();
         e.finish_fn();
+        // The dispatch loop reads registers, constants and code unchecked on
+        // the verifier's word: every new function is verified here, and a
+        // failure is a compiler bug, reported, never run.
+        if e.errors.is_empty() {
+            let protos = &e.program.protos;
+            for (i, p) in protos.iter().enumerate().skip(base as usize) {
+                if p.native.is_some() {
+                    continue;
+                }
+                let checked = verify::verify(p, protos.len(), NAMES.len())
+                    .and_then(|()| verify::verify_calls(p, protos));
+                if let Err(x) = checked {
+                    let name = p.name.clone().unwrap_or_else(|| format!("#{i}"));
+                    e.errors.push(Diagnostic::new(
+                        format!("internal error: {name} does not verify: {x}"),
+                        Span::default(),
+                    ));
+                }
+            }
+        }
         if e.errors.is_empty() {
             Ok(Emitted {
                 main: base,
@@ -467,6 +492,25 @@ impl<'a> Emitter<'a> {
             return 0;
         }
         k
+    }
+
+    /// The constant function `callee` names, when calling it with `argc`
+    /// arguments needs no check at run time (`CallK`): a Loam function of
+    /// that many parameters, its constant numbered within 16 bits.
+    fn const_callee(&mut self, callee: &Expr, argc: usize) -> Option<u32> {
+        let ExprKind::Name(id) = &callee.kind else {
+            return None;
+        };
+        let Some(Res::Decl(d)) = self.res.uses.get(&id.span.start).copied() else {
+            return None;
+        };
+        let v = self.decl_const(d)?;
+        let proto = self.program.protos.get(v.as_closure()?.proto() as usize)?;
+        if proto.native.is_some() || proto.arity as usize != argc {
+            return None;
+        }
+        let k = self.konst(v);
+        (k <= MAX_R).then_some(k)
     }
 
     fn load_const(&mut self, v: Value, dst: Reg) {
@@ -855,6 +899,7 @@ fn written(w: u64) -> (u32, u32) {
         | Op::BitNot
         | Op::Not
         | Op::Call
+        | Op::CallK
         | Op::CallNative
         | Op::List
         | Op::Map
@@ -863,5 +908,44 @@ fn written(w: u64) -> (u32, u32) {
         | Op::GetField
         | Op::ModuleGet => (a, 1),
         _ => (0, 0),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::bytecode::opcode::{Op, a, b, c, enc, op_byte};
+    use crate::bytecode::verify::verify_calls;
+    use crate::compiler;
+    use crate::syntax::span::Source;
+    use crate::value::Value;
+
+    /// `f(1)` names a constant function of one parameter: a `CallK` that
+    /// verifies; `f(1, 2)` stays a `Call`. The verifier rejects a `CallK`
+    /// whose argument count or constant is changed.
+    #[test]
+    fn a_constant_function_of_the_right_arity_is_called_with_callk() {
+        let mut p = compiler::new_program();
+        let text = "fn f(x) { return x; }\nprint(f(1));\nf(1, 2);\n";
+        let main = compiler::compile(&mut p, Source::new("t.loam", text)).expect("compiles");
+        let code = &p.protos[main as usize].code;
+        let count = |op: Op| code.iter().filter(|&&w| op_byte(w) == op as u8).count();
+        assert_eq!((count(Op::CallK), count(Op::Call)), (1, 1));
+        let pc = code
+            .iter()
+            .position(|&w| op_byte(w) == Op::CallK as u8)
+            .expect("a CallK");
+        let w = code[pc];
+        assert_eq!(verify_calls(&p.protos[main as usize], &p.protos), Ok(()));
+
+        let mut protos = std::mem::take(&mut p.protos);
+        let m = main as usize;
+        protos[m].code[pc] = enc(Op::CallK, a(w) as u16, 2, c(w) as u16);
+        assert_eq!(verify_calls(&protos[m], &protos).map_err(|e| e.pc), Err(pc));
+        let not_fn = protos[m].consts.len() as u16;
+        protos[m].consts.push(Value::Int(3));
+        protos[m].code[pc] = enc(Op::CallK, a(w) as u16, b(w) as u16, not_fn);
+        assert_eq!(verify_calls(&protos[m], &protos).map_err(|e| e.pc), Err(pc));
+        protos[m].code[pc] = w;
+        assert_eq!(verify_calls(&protos[m], &protos), Ok(()));
     }
 }
