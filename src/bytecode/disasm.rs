@@ -189,7 +189,11 @@ fn operands(program: &Program, p: &Proto, pc: usize, op: Op, ins: u64) -> String
         | Op::JNLeK
         | Op::JNGtK
         | Op::JNGeK => format!("{r_a}, {}, {to}", k(b)),
-        Op::ForPrep | Op::ForLoop | Op::ForInNext => format!("{}, {to}", range(a, 3)),
+        Op::ForPrep => format!("{}, {to}", range(a, 3)),
+        Op::ForLoop | Op::ForInNext if b > 0 => {
+            format!("{}, {to}, body {}", range(a, 3), range(a + 3, b))
+        }
+        Op::ForLoop | Op::ForInNext => format!("{}, {to}", range(a, 3)),
         Op::ForInPrep => range(a, 3),
         Op::Call => format!("{r_a} = {r_a}({})", items(a + 1, b)),
         Op::CallK => format!("{r_a} = {}({})", k(c), items(a + 1, b)),

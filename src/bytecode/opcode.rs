@@ -185,12 +185,17 @@ opcodes! {
     /// A sJ: R[A] and R[A+1] (start and end) must be ints; if R[A] >= R[A+1]
     /// jump (past the loop), else R[A+2] := R[A] (the loop variable)
     ForPrep,
-    /// A sJ: R[A] += 1; if R[A] < R[A+1], R[A+2] := R[A] and jump (back)
+    /// A B sJ: R[A] += 1; if R[A] < R[A+1], R[A+2] := R[A] and jump (back).
+    /// B: the loop body's registers R[A+3]..R[A+3+B], whose values the
+    /// iteration just ended are released (and set nil) before going round
+    /// under rc; the other backends ignore B (their stack maps already
+    /// count those registers dead).
     ForLoop,
     /// A: R[A] is what is iterated (a list stays, a map becomes a list of
     /// its keys, anything else is an error); R[A+1] := 0
     ForInPrep,
-    /// A sJ: if R[A+1] < len(R[A]): R[A+2] := R[A][R[A+1]], R[A+1] += 1, and jump (back)
+    /// A B sJ: if R[A+1] < len(R[A]): R[A+2] := R[A][R[A+1]], R[A+1] += 1, and
+    /// jump (back); B as for `ForLoop`
     ForInNext,
 
     // --- calls ---------------------------------------------------------------

@@ -226,7 +226,9 @@ pub(crate) fn uses(op: Op, ins: u64) -> Uses {
         | Op::JNLeK
         | Op::JNGtK
         | Op::JNGeK => Uses::of(&[r(a), Const(b)]),
-        Op::ForPrep | Op::ForLoop | Op::ForInPrep | Op::ForInNext => Uses::of(&[Regs(a, 3)]),
+        Op::ForPrep | Op::ForInPrep => Uses::of(&[Regs(a, 3)]),
+        // The counters and variable, and the body's B registers after them.
+        Op::ForLoop | Op::ForInNext => Uses::of(&[Regs(a, 3 + b)]),
         // The callee and its B arguments.
         Op::Call => Uses::of(&[Regs(a, b + 1)]),
         // The same, and the constant function called (see `verify_calls`).
@@ -469,9 +471,7 @@ mod tests {
                     | Op::JNil
                     | Op::JNotNil
                     | Op::ForPrep
-                    | Op::ForLoop
                     | Op::ForInPrep
-                    | Op::ForInNext
                     | Op::Return
                     | Op::ReturnNil
                     | Op::Echo

@@ -515,6 +515,16 @@ impl<H: Heap> Vm<H> {
             }};
         }
 
+        // rc: a `for` loop going round releases what its body's variables
+        // held (`ForLoop`'s B registers after the loop variable).
+        macro_rules! release_body {
+            ($ins:expr, $ra:expr) => {
+                if H::COUNTS_REFS && b($ins) > 0 {
+                    // SAFETY: R[A..A+3+B] are registers (verifier, ensure_stack).
+                    unsafe { release_regs(&mut self.heap, regs.add($ra + 3), b($ins)) };
+                }
+            };
+        }
         // Enters Loam function `target` (number `id`), called from R[A]:
         // its frame starts at R[A+1], where the arguments are. One
         // reduction.
@@ -810,6 +820,7 @@ impl<H: Heap> Vm<H> {
                         let i = i + 1;
                         set!(ra, Value::Int(i));
                         if i < end {
+                            release_body!(ins, ra);
                             put!(ra + 2, Value::Int(i));
                             jump!(ins);
                         }
@@ -824,6 +835,7 @@ impl<H: Heap> Vm<H> {
                         _ => None,
                     };
                     if let (Some(v), Value::Int(i)) = (item, i) {
+                        release_body!(ins, ra);
                         inc!(v);
                         put!(ra + 2, v);
                         set!(ra + 1, Value::Int(i + 1));
@@ -954,8 +966,12 @@ impl<H: Heap> Vm<H> {
                         }
                         Value::Nil
                     } else if op_byte(ins) == op::Return {
+                        // The frame's registers die here: the result's
+                        // reference moves out of its register (a retain and
+                        // a release would leave every returned object a
+                        // possible cycle root, its count back from 2 to 1).
                         let r = reg!(a(ins));
-                        inc!(r);
+                        set!(a(ins), Value::Nil);
                         r
                     } else {
                         Value::Nil

@@ -731,9 +731,9 @@ impl<'a> Emitter<'a> {
 
     /// Ends a block whose variables start at `start`: its registers are
     /// given back, and cleared (what they held is released under rc) unless
-    /// the block is inside a loop: the outermost loop clears every register
-    /// it used when it ends (`end_loop`), so a loop body does not pay for it
-    /// on every iteration. (Until then a variable of an earlier iteration
+    /// the block is inside a loop: the loop clears every register it used
+    /// when it ends (`end_loop`), so a loop body does not pay for it on
+    /// every iteration. (Until then a variable of an earlier iteration
     /// keeps its value, as in Lua and CPython, until its register is written.)
     fn leave_block(&mut self, start: u32) {
         let here = self.here() as u32;

@@ -126,10 +126,13 @@ impl Emitter<'_> {
     }
 
     /// After a loop that uses the registers `start..start + need`:
-    /// `continue`s go to `cont`, `break`s here. The outermost loop then
-    /// clears its registers from `start + keep` (its hidden counters, its
-    /// variable, its body's variables and those of every block and loop
-    /// inside: see `leave_block`).
+    /// `continue`s go to `cont`, `break`s here. The loop then clears its
+    /// registers from `start + keep` (its hidden counters, its variable, its
+    /// body's variables and those of every block and loop inside: see
+    /// `leave_block`). An inner loop clears them too, once each time it
+    /// ends: under rc the last iteration's values are released there, not
+    /// only when the outermost loop ends (binary_trees kept its last tree of
+    /// each depth alive through the next depth's loop).
     fn end_loop(&mut self, lp: Option<Loop>, cont: usize, start: u32, keep: u32, need: u32) {
         if let Some(lp) = lp {
             for j in lp.continues {
@@ -137,7 +140,7 @@ impl Emitter<'_> {
             }
             self.land(lp.breaks);
         }
-        if need > keep && self.cur().loops.is_empty() {
+        if need > keep {
             self.emit_abc(Op::LoadNil, start + keep, need - keep, 0);
         }
         self.cur().nactive = start;
@@ -294,13 +297,13 @@ impl Emitter<'_> {
         self.loop_body(body);
         let lp = self.cur().loops.pop();
         let cont = self.here();
-        let next = self.emit_j(Op::ForLoop, c, 0);
+        // (The counters are ints: the variable on is cleared.)
+        let need = 2 + self.block_need(body.span.start, &body.stmts);
+        let next = self.emit_j(Op::ForLoop, c, need.saturating_sub(3));
         self.patch_to(next, top);
         self.land(vec![prep]);
         // The counters and the variable, live over the whole loop.
         self.live_range(c, 3, begin);
-        // (The counters are ints: the variable on is cleared.)
-        let need = 2 + self.block_need(body.span.start, &body.stmts);
         self.end_loop(lp, cont, c, 2, need);
     }
 
@@ -320,11 +323,11 @@ impl Emitter<'_> {
         let cont = self.here();
         self.patch_to(to_next, cont);
         self.cur().span = iter.span;
-        let next = self.emit_j(Op::ForInNext, c, 0);
+        let need = 2 + self.block_need(body.span.start, &body.stmts);
+        let next = self.emit_j(Op::ForInNext, c, need.saturating_sub(3));
         self.patch_to(next, top);
         // The list, the index and the variable, live over the whole loop.
         self.live_range(c, 3, begin);
-        let need = 2 + self.block_need(body.span.start, &body.stmts);
         self.end_loop(lp, cont, c, 0, need);
     }
 
