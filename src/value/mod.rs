@@ -46,6 +46,10 @@ pub enum Value {
 compile_error!("Value::store writes the value's words little-endian");
 
 impl Value {
+    /// The tag of `Value::Obj` (its first four bytes; `repr(u32)` numbers
+    /// the variants in order): what a scan for references compares.
+    pub const OBJ_TAG: u32 = 4;
+
     /// Writes `v` at `p` as two 8-byte stores: the tag word (tag, and the
     /// stamp or bool above it) and the payload word.
     ///
@@ -79,7 +83,7 @@ impl Value {
                     w.add(1).cast::<f64>().write(f);
                 }
                 Value::Obj(stamp, r) => {
-                    w.write(4 | (stamp as u64) << 32);
+                    w.write(Value::OBJ_TAG as u64 | (stamp as u64) << 32);
                     w.add(1).cast::<ObjRef>().write(r);
                 }
                 Value::Pid(x) => {
@@ -289,6 +293,9 @@ mod tests {
                 // SAFETY: as above.
                 let read = unsafe { Value::load(&slot) };
                 assert_eq!(format!("{read:?}"), format!("{v:?}"));
+                // SAFETY: a value's first four bytes are its tag.
+                let tag = unsafe { (&raw const slot).cast::<u32>().read() };
+                assert_eq!(tag == Value::OBJ_TAG, matches!(v, Value::Obj(..)), "{v:?}");
             }
         }
     }
