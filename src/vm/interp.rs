@@ -68,7 +68,7 @@ use crate::bytecode::opcode::{
 use crate::heap::Heap;
 use crate::value::list::new_list;
 use crate::value::ops::{self, BinOp, OpError};
-use crate::value::{CellRef, Kind, ListRef, MapRef, StrRef, Value};
+use crate::value::{CellRef, ClosureRef, Kind, ListRef, MapRef, StrRef, Value};
 
 /// The builtins the dispatch loop runs in line.
 const PUSH: usize = crate::bytecode::builtins::Builtin::Push as usize;
@@ -894,14 +894,15 @@ impl<H: Heap> Vm<H> {
                         // SAFETY: constant operands are below consts.len() (verifier); registers as in `copy!`.
                         unsafe { Value::copy(regs.add(ra), proto.consts.as_ptr().add(kc)) }
                     }
-                    // `verify_calls`: a Loam function of B parameters.
-                    let Some(f) = konstref!(kc).as_closure() else {
+                    // `verify_calls`: a closure of a Loam function of B
+                    // parameters (so its kind need not be looked at).
+                    let &Value::Obj(_, f) = konstref!(kc) else {
                         trap!(
                             pc!(),
                             Trap::Error("internal error: CallK of a non-function".into())
                         );
                     };
-                    let id = f.proto();
+                    let id = ClosureRef(f).proto();
                     enter!(id, &program.protos[id as usize], ra);
                 }
                 op::CallNative => {
@@ -980,8 +981,9 @@ impl<H: Heap> Vm<H> {
                         // SAFETY: the frame's registers are in the stack (ensure_stack).
                         unsafe { release_regs(&mut self.heap, regs, proto.max_stack as usize) };
                     }
-                    let done = self.frames.pop();
-                    let Some(&fr) = self.frames.last() else {
+                    let n = self.frames.len();
+                    let Some(&fr) = n.checked_sub(2).and_then(|i| self.frames.get(i)) else {
+                        let done = self.frames.pop();
                         if H::COUNTS_REFS {
                             // SAFETY: as above.
                             let old = unsafe { callee_slot.replace(r) };
@@ -990,6 +992,7 @@ impl<H: Heap> Vm<H> {
                         self.sp = done.map_or(1, |f| f.base);
                         return Ok(Exit::Returned);
                     };
+                    self.frames.truncate(n - 1);
                     proto = &program.protos[fr.proto as usize];
                     let base = fr.base;
                     ip = proto.code.as_ptr().wrapping_add(fr.ip);
