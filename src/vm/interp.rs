@@ -152,6 +152,18 @@ impl<H: Heap> Vm<H> {
                 unsafe { Value::copy(regs.add($x), regs.add($y)) }
             };
         }
+        // Register x := constant k. Constants are immediates or static
+        // objects, never counted; under rc what x held is released.
+        macro_rules! load_k {
+            ($x:expr, $k:expr) => {
+                if H::COUNTS_REFS {
+                    put!($x, konst!($k));
+                } else {
+                    // SAFETY: constant operands are below consts.len() (verifier); registers as in `copy!`.
+                    unsafe { Value::copy(regs.add($x), proto.consts.as_ptr().add($k)) }
+                }
+            };
+        }
         // Register x := v (already counted), releasing what x held (rc).
         macro_rules! put {
             ($x:expr, $v:expr) => {{
@@ -587,15 +599,7 @@ impl<H: Heap> Vm<H> {
                 op::LoadTrue => put!(a(ins), Value::Bool(true)),
                 op::LoadFalse => put!(a(ins), Value::Bool(false)),
                 op::LoadInt => put!(a(ins), Value::Int(sbx(ins))),
-                // Constants are immediates or static objects: never counted.
-                op::LoadK => {
-                    if H::COUNTS_REFS {
-                        put!(a(ins), konst!(bx(ins)));
-                    } else {
-                        // SAFETY: constant operands are below consts.len() (verifier); registers as in `copy!`.
-                        unsafe { Value::copy(regs.add(a(ins)), proto.consts.as_ptr().add(bx(ins))) }
-                    }
-                }
+                op::LoadK => load_k!(a(ins), bx(ins)),
 
                 // --- cells and captures --------------------------------------
                 op::GetCell | op::GetUp => {
@@ -887,13 +891,8 @@ impl<H: Heap> Vm<H> {
                 }
                 op::CallK => {
                     let (ra, kc) = (a(ins), c(ins));
-                    // R[A] := the function: a static closure, never counted.
-                    if H::COUNTS_REFS {
-                        put!(ra, konst!(kc));
-                    } else {
-                        // SAFETY: constant operands are below consts.len() (verifier); registers as in `copy!`.
-                        unsafe { Value::copy(regs.add(ra), proto.consts.as_ptr().add(kc)) }
-                    }
+                    // R[A] := the function (a static closure).
+                    load_k!(ra, kc);
                     // `verify_calls`: a closure of a Loam function of B
                     // parameters (so its kind need not be looked at).
                     let &Value::Obj(_, f) = konstref!(kc) else {
