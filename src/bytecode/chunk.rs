@@ -82,23 +82,25 @@ impl Proto {
         if !self.stack_map {
             return;
         }
-        if !top {
-            // Waiting in a call: its callee's slot holds the closure running.
-            if let Some(&w) = pc.checked_sub(1).and_then(|p| self.code.get(p))
-                && matches!(
-                    super::opcode::op_byte(w),
-                    super::opcode::code::Call | super::opcode::code::CallK
-                )
-                && let Some(l) = live.get_mut(super::opcode::a(w))
-            {
-                *l = true;
-            }
-        }
+        // Waiting in a call: its callee's slot holds the closure running,
+        // except after a CallK: a function without captures never reads its
+        // slot, which the VM leaves as it was (stale), and the return writes
+        // it before anything reads it.
+        let waiting = pc
+            .checked_sub(1)
+            .and_then(|p| self.code.get(p))
+            .filter(|_| !top)
+            .map(|&w| (super::opcode::op_byte(w), super::opcode::a(w)));
         let pc = pc as u32;
         for v in &self.var_live {
             if v.from <= pc && pc < v.to && (v.reg as usize) < n {
                 live[v.reg as usize] = true;
             }
+        }
+        match waiting {
+            Some((super::opcode::code::Call, a)) if a < n => live[a] = true,
+            Some((super::opcode::code::CallK, a)) if a < n => live[a] = false,
+            _ => {}
         }
     }
 }

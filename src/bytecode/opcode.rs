@@ -405,6 +405,18 @@ mod tests {
     use super::*;
 
     #[test]
+    fn opcode_bytes_are_dense() {
+        // `Op::from_u8` and the dispatch loop's unchecked conversion rely on
+        // byte i being `Op::ALL[i]`.
+        for (i, &op) in Op::ALL.iter().enumerate() {
+            assert_eq!(op as usize, i);
+            assert_eq!(Op::from_u8(i as u8), Some(op));
+        }
+        assert!(Op::ALL.len() < 256);
+        assert_eq!(Op::from_u8(Op::ALL.len() as u8), None);
+    }
+
+    #[test]
     fn operands_round_trip() {
         let i = enc(Op::Add, 1, 65535, 7);
         assert_eq!((a(i), b(i), c(i)), (1, 65535, 7));

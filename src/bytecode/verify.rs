@@ -29,8 +29,8 @@
 //!
 //! And `verify_calls(p, protos)`, given the program's functions: the
 //! constant `K[C]` of every `CallK A B C` is a closure of a Loam function
-//! (not a builtin's) of exactly `B` parameters, so the VM calls it without
-//! looking.
+//! (not a builtin's) of exactly `B` parameters and no captures, so the VM
+//! calls it without looking (and without writing its callee slot).
 //!
 //! What it does not check: the types of register values (that `ForPrep`'s
 //! bounds are ints, that `GetField`'s constant is a string), module numbers
@@ -65,7 +65,8 @@ fn fail<T>(pc: usize, what: impl Into<String>) -> Result<T, VerifyError> {
 }
 
 /// Checks every `CallK A B C` of `p` (already through [`verify`]): `K[C]`
-/// is a closure of one of `protos`, a Loam function of `B` parameters.
+/// is a closure of one of `protos`, a Loam function of `B` parameters and no
+/// captures (the dispatch loop need not write its callee slot).
 pub fn verify_calls(p: &Proto, protos: &[Proto]) -> Result<(), VerifyError> {
     for (pc, &ins) in p.code.iter().enumerate() {
         if Op::from_u8(op_byte(ins)) != Some(Op::CallK) {
@@ -77,12 +78,13 @@ pub fn verify_calls(p: &Proto, protos: &[Proto]) -> Result<(), VerifyError> {
             .and_then(|k| k.as_closure())
             .and_then(|f| protos.get(f.proto() as usize));
         match target {
-            Some(t) if t.native.is_none() && t.arity as usize == b(ins) => {}
+            Some(t)
+                if t.native.is_none() && t.arity as usize == b(ins) && t.captures.is_empty() => {}
             Some(_) => {
                 return fail(
                     pc,
                     format!(
-                        "CallK: constant {} is not a Loam function of {} parameters",
+                        "CallK: constant {} is not a Loam function of {} parameters without captures",
                         c(ins),
                         b(ins)
                     ),
@@ -391,6 +393,19 @@ mod tests {
 
     fn ret() -> u64 {
         enc(Op::ReturnNil, 0, 0, 0)
+    }
+
+    #[test]
+    fn rejects_every_byte_that_is_no_opcode() {
+        // The dispatch loop turns an opcode byte into an `Op` unchecked.
+        for byte in 0..=255u8 {
+            let code = vec![byte as u64, ret()];
+            let known = (byte as usize) < Op::ALL.len();
+            let rejected = check(code)
+                .err()
+                .is_some_and(|e| e.pc == 0 && e.to_string().contains("unknown opcode"));
+            assert_eq!(rejected, !known, "byte {byte:#04x}");
+        }
     }
 
     #[test]

@@ -63,7 +63,7 @@ use super::error::{Trap, err};
 use super::{Exit, Frame, MAX_FRAMES, Vm};
 use crate::bytecode::chunk::{Program, Proto};
 use crate::bytecode::opcode::{
-    FLAG_DISCARD, FLAG_KFIRST, a, b, bx, c, code as op, flag, op_byte, sb, sbx, sc, sj,
+    FLAG_DISCARD, FLAG_KFIRST, Op, a, b, bx, c, code as op, flag, op_byte, sb, sbx, sc, sj,
 };
 use crate::heap::Heap;
 use crate::value::list::new_list;
@@ -543,7 +543,9 @@ impl<H: Heap> Vm<H> {
         macro_rules! enter {
             ($id:expr, $target:expr, $ra:expr) => {{
                 let (id, target, ra): (u32, &Proto, usize) = ($id, $target, $ra);
-                if self.frames.len() >= MAX_FRAMES {
+                // (The depth limit is checked only when the frames are full:
+                // `frame_room` never lets them hold more than MAX_FRAMES.)
+                if self.frames.len() == self.frames.capacity() && !self.frame_room() {
                     trap!(pc!(), Trap::Error("stack overflow".into()));
                 }
                 let base = match self.frames.last_mut() {
@@ -578,9 +580,10 @@ impl<H: Heap> Vm<H> {
             let ins = unsafe { *ip };
             // SAFETY: as above (the code ends with an instruction that does not fall through).
             ip = unsafe { ip.add(1) };
-            match op_byte(ins) {
+            // SAFETY: the verifier proved every instruction's opcode byte is an `Op` (`Op::from_u8`).
+            match unsafe { std::mem::transmute::<u8, Op>(op_byte(ins)) } {
                 // --- loads and moves ---------------------------------------
-                op::Move => {
+                Op::Move => {
                     let (ra, rb) = (a(ins), b(ins));
                     if H::COUNTS_REFS {
                         let v = reg!(rb);
@@ -590,19 +593,19 @@ impl<H: Heap> Vm<H> {
                         copy!(ra, rb);
                     }
                 }
-                op::LoadNil => {
+                Op::LoadNil => {
                     let ra = a(ins);
                     for r in ra..ra + b(ins) {
                         put!(r, Value::Nil);
                     }
                 }
-                op::LoadTrue => put!(a(ins), Value::Bool(true)),
-                op::LoadFalse => put!(a(ins), Value::Bool(false)),
-                op::LoadInt => put!(a(ins), Value::Int(sbx(ins))),
-                op::LoadK => load_k!(a(ins), bx(ins)),
+                Op::LoadTrue => put!(a(ins), Value::Bool(true)),
+                Op::LoadFalse => put!(a(ins), Value::Bool(false)),
+                Op::LoadInt => put!(a(ins), Value::Int(sbx(ins))),
+                Op::LoadK => load_k!(a(ins), bx(ins)),
 
                 // --- cells and captures --------------------------------------
-                op::GetCell | op::GetUp => {
+                Op::GetCell | Op::GetUp => {
                     let holder = if op_byte(ins) == op::GetCell {
                         reg!(b(ins))
                     } else {
@@ -623,7 +626,7 @@ impl<H: Heap> Vm<H> {
                     }
                     put!(a(ins), v);
                 }
-                op::SetCell | op::SetUp => {
+                Op::SetCell | Op::SetUp => {
                     let holder = if op_byte(ins) == op::SetCell {
                         reg!(a(ins))
                     } else {
@@ -648,11 +651,11 @@ impl<H: Heap> Vm<H> {
                 }
 
                 // --- arithmetic ----------------------------------------------
-                op::Add => arith!(ins, BinOp::Add, |p, q| p.checked_add(q), p + q),
-                op::Sub => arith!(ins, BinOp::Sub, |p, q| p.checked_sub(q), p - q),
-                op::Mul => arith!(ins, BinOp::Mul, |p, q| p.checked_mul(q), p * q),
-                op::Div => arith!(ins, BinOp::Div, |p, q| ops::int_floor_div(p, q).ok(), p / q),
-                op::Mod => {
+                Op::Add => arith!(ins, BinOp::Add, |p, q| p.checked_add(q), p + q),
+                Op::Sub => arith!(ins, BinOp::Sub, |p, q| p.checked_sub(q), p - q),
+                Op::Mul => arith!(ins, BinOp::Mul, |p, q| p.checked_mul(q), p * q),
+                Op::Div => arith!(ins, BinOp::Div, |p, q| ops::int_floor_div(p, q).ok(), p / q),
+                Op::Mod => {
                     let (l, r) = (regref!(b(ins)), regref!(c(ins)));
                     let v = match (l, r) {
                         (&Value::Int(p), &Value::Int(q)) if q > 0 => Value::Int(p.rem_euclid(q)),
@@ -666,12 +669,12 @@ impl<H: Heap> Vm<H> {
                     };
                     put!(a(ins), v);
                 }
-                op::BitAnd => bitwise!(ins, BinOp::BitAnd),
-                op::BitOr => bitwise!(ins, BinOp::BitOr),
-                op::BitXor => bitwise!(ins, BinOp::BitXor),
-                op::Shl => bitwise!(ins, BinOp::Shl),
-                op::Shr => bitwise!(ins, BinOp::Shr),
-                op::Eq | op::Ne => {
+                Op::BitAnd => bitwise!(ins, BinOp::BitAnd),
+                Op::BitOr => bitwise!(ins, BinOp::BitOr),
+                Op::BitXor => bitwise!(ins, BinOp::BitXor),
+                Op::Shl => bitwise!(ins, BinOp::Shl),
+                Op::Shr => bitwise!(ins, BinOp::Shr),
+                Op::Eq | Op::Ne => {
                     let (l, r) = (regref!(b(ins)), regref!(c(ins)));
                     // Values that are not objects: no counts, nothing to check.
                     if matches!(l, Value::Obj(..)) || matches!(r, Value::Obj(..)) {
@@ -684,11 +687,11 @@ impl<H: Heap> Vm<H> {
                         put!(a(ins), Value::Bool(same == (op_byte(ins) == op::Eq)));
                     }
                 }
-                op::Lt => order!(ins, BinOp::Lt, <),
-                op::Le => order!(ins, BinOp::Le, <=),
-                op::Gt => order!(ins, BinOp::Gt, >),
-                op::Ge => order!(ins, BinOp::Ge, >=),
-                op::AddI => {
+                Op::Lt => order!(ins, BinOp::Lt, <),
+                Op::Le => order!(ins, BinOp::Le, <=),
+                Op::Gt => order!(ins, BinOp::Gt, >),
+                Op::Ge => order!(ins, BinOp::Ge, >=),
+                Op::AddI => {
                     let k = sc(ins);
                     let v = match *regref!(b(ins)) {
                         Value::Int(p) => match p.checked_add(k) {
@@ -708,11 +711,11 @@ impl<H: Heap> Vm<H> {
                     };
                     put!(a(ins), v);
                 }
-                op::AddK => arith_k!(ins, BinOp::Add, |p, q| p.checked_add(q), p + q),
-                op::SubK => arith_k!(ins, BinOp::Sub, |p, q| p.checked_sub(q), p - q),
-                op::MulK => arith_k!(ins, BinOp::Mul, |p, q| p.checked_mul(q), p * q),
-                op::DivK => arith_k!(ins, BinOp::Div, |p, q| ops::int_floor_div(p, q).ok(), p / q),
-                op::Neg => {
+                Op::AddK => arith_k!(ins, BinOp::Add, |p, q| p.checked_add(q), p + q),
+                Op::SubK => arith_k!(ins, BinOp::Sub, |p, q| p.checked_sub(q), p - q),
+                Op::MulK => arith_k!(ins, BinOp::Mul, |p, q| p.checked_mul(q), p * q),
+                Op::DivK => arith_k!(ins, BinOp::Div, |p, q| ops::int_floor_div(p, q).ok(), p / q),
+                Op::Neg => {
                     let v = match *regref!(b(ins)) {
                         Value::Int(p) => match p.checked_neg() {
                             Some(n) => Value::Int(n),
@@ -726,7 +729,7 @@ impl<H: Heap> Vm<H> {
                     };
                     put!(a(ins), v);
                 }
-                op::Not => {
+                Op::Not => {
                     let rb = b(ins);
                     let v = Value::Bool(!regref!(rb).truthy());
                     take!(rb);
@@ -734,47 +737,47 @@ impl<H: Heap> Vm<H> {
                 }
 
                 // --- jumps -----------------------------------------------------
-                op::Jmp => jump!(ins),
+                Op::Jmp => jump!(ins),
                 // (The tested register stays: `and`/`or` keep it as their value.)
-                op::JTrue => {
+                Op::JTrue => {
                     if regref!(a(ins)).truthy() {
                         jump!(ins);
                     }
                 }
-                op::JFalse => {
+                Op::JFalse => {
                     if !regref!(a(ins)).truthy() {
                         jump!(ins);
                     }
                 }
-                op::JLt => cmp_jump!(ins, BinOp::Lt, <, true),
-                op::JLe => cmp_jump!(ins, BinOp::Le, <=, true),
-                op::JGt => cmp_jump!(ins, BinOp::Gt, >, true),
-                op::JGe => cmp_jump!(ins, BinOp::Ge, >=, true),
-                op::JNLt => cmp_jump!(ins, BinOp::Lt, <, false),
-                op::JNLe => cmp_jump!(ins, BinOp::Le, <=, false),
-                op::JNGt => cmp_jump!(ins, BinOp::Gt, >, false),
-                op::JNGe => cmp_jump!(ins, BinOp::Ge, >=, false),
-                op::JEq => cmp_jump!(ins, BinOp::Eq, ==, true),
-                op::JNe => cmp_jump!(ins, BinOp::Eq, ==, false),
-                op::JLtI => cmp_imm_jump!(ins, BinOp::Lt, <, true),
-                op::JLeI => cmp_imm_jump!(ins, BinOp::Le, <=, true),
-                op::JGtI => cmp_imm_jump!(ins, BinOp::Gt, >, true),
-                op::JGeI => cmp_imm_jump!(ins, BinOp::Ge, >=, true),
-                op::JNLtI => cmp_imm_jump!(ins, BinOp::Lt, <, false),
-                op::JNLeI => cmp_imm_jump!(ins, BinOp::Le, <=, false),
-                op::JNGtI => cmp_imm_jump!(ins, BinOp::Gt, >, false),
-                op::JNGeI => cmp_imm_jump!(ins, BinOp::Ge, >=, false),
-                op::JEqI => cmp_imm_jump!(ins, BinOp::Eq, ==, true),
-                op::JNeI => cmp_imm_jump!(ins, BinOp::Eq, ==, false),
-                op::JLtK => cmp_k_jump!(ins, BinOp::Lt, <, true),
-                op::JLeK => cmp_k_jump!(ins, BinOp::Le, <=, true),
-                op::JGtK => cmp_k_jump!(ins, BinOp::Gt, >, true),
-                op::JGeK => cmp_k_jump!(ins, BinOp::Ge, >=, true),
-                op::JNLtK => cmp_k_jump!(ins, BinOp::Lt, <, false),
-                op::JNLeK => cmp_k_jump!(ins, BinOp::Le, <=, false),
-                op::JNGtK => cmp_k_jump!(ins, BinOp::Gt, >, false),
-                op::JNGeK => cmp_k_jump!(ins, BinOp::Ge, >=, false),
-                op::JEqK | op::JNeK => {
+                Op::JLt => cmp_jump!(ins, BinOp::Lt, <, true),
+                Op::JLe => cmp_jump!(ins, BinOp::Le, <=, true),
+                Op::JGt => cmp_jump!(ins, BinOp::Gt, >, true),
+                Op::JGe => cmp_jump!(ins, BinOp::Ge, >=, true),
+                Op::JNLt => cmp_jump!(ins, BinOp::Lt, <, false),
+                Op::JNLe => cmp_jump!(ins, BinOp::Le, <=, false),
+                Op::JNGt => cmp_jump!(ins, BinOp::Gt, >, false),
+                Op::JNGe => cmp_jump!(ins, BinOp::Ge, >=, false),
+                Op::JEq => cmp_jump!(ins, BinOp::Eq, ==, true),
+                Op::JNe => cmp_jump!(ins, BinOp::Eq, ==, false),
+                Op::JLtI => cmp_imm_jump!(ins, BinOp::Lt, <, true),
+                Op::JLeI => cmp_imm_jump!(ins, BinOp::Le, <=, true),
+                Op::JGtI => cmp_imm_jump!(ins, BinOp::Gt, >, true),
+                Op::JGeI => cmp_imm_jump!(ins, BinOp::Ge, >=, true),
+                Op::JNLtI => cmp_imm_jump!(ins, BinOp::Lt, <, false),
+                Op::JNLeI => cmp_imm_jump!(ins, BinOp::Le, <=, false),
+                Op::JNGtI => cmp_imm_jump!(ins, BinOp::Gt, >, false),
+                Op::JNGeI => cmp_imm_jump!(ins, BinOp::Ge, >=, false),
+                Op::JEqI => cmp_imm_jump!(ins, BinOp::Eq, ==, true),
+                Op::JNeI => cmp_imm_jump!(ins, BinOp::Eq, ==, false),
+                Op::JLtK => cmp_k_jump!(ins, BinOp::Lt, <, true),
+                Op::JLeK => cmp_k_jump!(ins, BinOp::Le, <=, true),
+                Op::JGtK => cmp_k_jump!(ins, BinOp::Gt, >, true),
+                Op::JGeK => cmp_k_jump!(ins, BinOp::Ge, >=, true),
+                Op::JNLtK => cmp_k_jump!(ins, BinOp::Lt, <, false),
+                Op::JNLeK => cmp_k_jump!(ins, BinOp::Le, <=, false),
+                Op::JNGtK => cmp_k_jump!(ins, BinOp::Gt, >, false),
+                Op::JNGeK => cmp_k_jump!(ins, BinOp::Ge, >=, false),
+                Op::JEqK | Op::JNeK => {
                     let ra = a(ins);
                     let (l, k) = (reg!(ra), konst!(b(ins)));
                     let eq = match (l, k) {
@@ -790,7 +793,7 @@ impl<H: Heap> Vm<H> {
                         jump!(ins);
                     }
                 }
-                op::JNil | op::JNotNil => {
+                Op::JNil | Op::JNotNil => {
                     let ra = a(ins);
                     let l = reg!(ra);
                     chk!(pc!(), l);
@@ -802,7 +805,7 @@ impl<H: Heap> Vm<H> {
                 }
 
                 // --- loops ---------------------------------------------------------
-                op::ForPrep => {
+                Op::ForPrep => {
                     let ra = a(ins);
                     match (regref!(ra), regref!(ra + 1)) {
                         (&Value::Int(start), &Value::Int(end)) => {
@@ -816,7 +819,7 @@ impl<H: Heap> Vm<H> {
                         _ => slow_path!(ins),
                     }
                 }
-                op::ForLoop => {
+                Op::ForLoop => {
                     let ra = a(ins);
                     // (Ints: ForPrep checked them, and nothing else writes them.)
                     if let (&Value::Int(i), &Value::Int(end)) = (regref!(ra), regref!(ra + 1)) {
@@ -830,7 +833,7 @@ impl<H: Heap> Vm<H> {
                         }
                     }
                 }
-                op::ForInNext => {
+                Op::ForInNext => {
                     let ra = a(ins);
                     let (l, i) = (reg!(ra), reg!(ra + 1));
                     chk!(pc!(), l);
@@ -848,7 +851,7 @@ impl<H: Heap> Vm<H> {
                 }
 
                 // --- calls -----------------------------------------------------------
-                op::Call => {
+                Op::Call => {
                     let (ra, argc) = (a(ins), b(ins));
                     // (Matched in place: see `arith_k!`. The callee was
                     // usually loaded by the instruction before.)
@@ -889,10 +892,16 @@ impl<H: Heap> Vm<H> {
                     };
                     enter!(id, target, ra);
                 }
-                op::CallK => {
+                Op::CallK => {
                     let (ra, kc) = (a(ins), c(ins));
-                    // R[A] := the function (a static closure).
-                    load_k!(ra, kc);
+                    // R[A] := the function (a static closure), as the callee
+                    // slot of the frame. Only rc needs it written: the
+                    // function has no captures (`verify_calls`), so nothing
+                    // reads its slot, and whatever R[A] held stays a valid
+                    // (stale) value until the return overwrites it.
+                    if H::COUNTS_REFS {
+                        load_k!(ra, kc);
+                    }
                     // `verify_calls`: a closure of a Loam function of B
                     // parameters (so its kind need not be looked at).
                     let &Value::Obj(_, f) = konstref!(kc) else {
@@ -904,7 +913,7 @@ impl<H: Heap> Vm<H> {
                     let id = ClosureRef(f).proto();
                     enter!(id, &program.protos[id as usize], ra);
                 }
-                op::CallNative => {
+                Op::CallNative => {
                     let (ra, argc) = (a(ins), b(ins));
                     // `push(xs, v)` and `len(x)` in line: the builtins loops
                     // call most (not under manual, whose checks come first).
@@ -952,7 +961,7 @@ impl<H: Heap> Vm<H> {
                     // A builtin may end the slice (it took a newer program).
                     yield_if_spent!();
                 }
-                op::Return | op::ReturnNil => {
+                Op::Return | Op::ReturnNil => {
                     // SAFETY: base >= 1: the callee slot below the frame is in the stack.
                     let callee_slot = unsafe { regs.sub(1) };
                     let r = if !H::COUNTS_REFS {
@@ -1009,7 +1018,7 @@ impl<H: Heap> Vm<H> {
                     self.sp = base + proto.max_stack as usize;
                     regs = self.stack.as_mut_ptr().wrapping_add(base);
                 }
-                op::Method => {
+                Op::Method => {
                     let (ra, rb) = (a(ins), b(ins));
                     let key = konst!(c(ins));
                     let obj = reg!(rb);
@@ -1040,7 +1049,7 @@ impl<H: Heap> Vm<H> {
                 }
 
                 // --- lists, maps, fields -------------------------------------
-                op::List => {
+                Op::List => {
                     let (ra, rb, n) = (a(ins), b(ins), c(ins));
                     site!(pc!());
                     let items: &[Value] = if n == 0 {
@@ -1062,7 +1071,7 @@ impl<H: Heap> Vm<H> {
                         safepoint!();
                     }
                 }
-                op::GetIndex | op::GetIndexI => {
+                Op::GetIndex | Op::GetIndexI => {
                     let (ra, rb) = (a(ins), b(ins));
                     // (The index is matched in place, not copied out whole:
                     // see `arith_k!`; it is often the previous result.)
@@ -1097,7 +1106,7 @@ impl<H: Heap> Vm<H> {
                     }
                     put!(ra, v);
                 }
-                op::SetIndex | op::SetIndexK => {
+                Op::SetIndex | Op::SetIndexK => {
                     let (ra, rb, rc) = (a(ins), b(ins), c(ins));
                     let v = if op_byte(ins) == op::SetIndex {
                         reg!(rc)
@@ -1127,7 +1136,7 @@ impl<H: Heap> Vm<H> {
                         None => slow_path!(ins),
                     }
                 }
-                op::GetField => {
+                Op::GetField => {
                     let (ra, rb) = (a(ins), b(ins));
                     let (obj, key) = (reg!(rb), konst!(c(ins)));
                     let fast = if H::CHECKS_USE { None } else { obj.as_map() };
@@ -1139,7 +1148,7 @@ impl<H: Heap> Vm<H> {
                     take!(rb);
                     put!(ra, v);
                 }
-                op::SetField | op::SetFieldK => {
+                Op::SetField | Op::SetFieldK => {
                     let (ra, rc) = (a(ins), c(ins));
                     let (obj, key) = (reg!(ra), konst!(b(ins)));
                     let v = if op_byte(ins) == op::SetField {
@@ -1194,14 +1203,23 @@ impl<H: Heap> Vm<H> {
                 }
 
                 // --- the REPL ------------------------------------------------------
-                op::Halt => {
+                Op::Halt => {
                     sync!();
                     return Ok(Exit::Halted);
                 }
 
                 // NewCell, BoxLocal, Closure, Map, ForInPrep, Echo, ModuleGet,
                 // ModuleSet, BitNot.
-                _ => slow_path!(ins),
+                // Left to `slow` (see `vm::slow`).
+                Op::NewCell
+                | Op::BoxLocal
+                | Op::Closure
+                | Op::BitNot
+                | Op::ForInPrep
+                | Op::Map
+                | Op::Echo
+                | Op::ModuleGet
+                | Op::ModuleSet => slow_path!(ins),
             }
         }
     }
@@ -1215,6 +1233,17 @@ impl<H: Heap> Vm<H> {
         if top > self.hwm {
             self.hwm = top;
         }
+    }
+
+    /// Makes room for one more frame, unless there are MAX_FRAMES already.
+    #[cold]
+    fn frame_room(&mut self) -> bool {
+        let n = self.frames.len();
+        if n >= MAX_FRAMES {
+            return false;
+        }
+        let want = (2 * n).clamp(8, MAX_FRAMES) - n;
+        self.frames.try_reserve_exact(want).is_ok()
     }
 
     /// Releases the stack slots `from..to` (rc) and leaves them nil (every

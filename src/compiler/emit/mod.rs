@@ -506,7 +506,7 @@ impl<'a> Emitter<'a> {
         };
         let v = self.decl_const(d)?;
         let proto = self.program.protos.get(v.as_closure()?.proto() as usize)?;
-        if proto.native.is_some() || proto.arity as usize != argc {
+        if proto.native.is_some() || proto.arity as usize != argc || !proto.captures.is_empty() {
             return None;
         }
         let k = self.konst(v);
@@ -919,6 +919,30 @@ mod tests {
     use crate::syntax::span::Source;
     use crate::value::Value;
 
+    /// While a frame waits in a call, the stack map keeps a `Call`'s callee
+    /// slot (the closure running, whose captures it reads) but not a
+    /// `CallK`'s, which the VM does not write.
+    #[test]
+    fn the_stack_map_keeps_a_calls_callee_slot_but_not_a_callks() {
+        let mut p = compiler::new_program();
+        let text = "fn f() { return 1; }\nlet g = f;\nlet x = f() + g();\nprint(x);\n";
+        let main = compiler::compile(&mut p, Source::new("t.loam", text)).expect("compiles");
+        let proto = &p.protos[main as usize];
+        let at = |op: Op| {
+            proto
+                .code
+                .iter()
+                .position(|&w| op_byte(w) == op as u8)
+                .expect("the call")
+        };
+        let mut live = Vec::new();
+        for (op, kept) in [(Op::CallK, false), (Op::Call, true)] {
+            let pc = at(op);
+            proto.live_registers(pc + 1, false, &mut live);
+            assert_eq!(live[a(proto.code[pc])], kept, "{op:?}");
+        }
+    }
+
     /// `f(1)` names a constant function of one parameter: a `CallK` that
     /// verifies; `f(1, 2)` stays a `Call`. The verifier rejects a `CallK`
     /// whose argument count or constant is changed.
@@ -947,5 +971,14 @@ mod tests {
         assert_eq!(verify_calls(&protos[m], &protos).map_err(|e| e.pc), Err(pc));
         protos[m].code[pc] = w;
         assert_eq!(verify_calls(&protos[m], &protos), Ok(()));
+        // A function with captures reads its callee slot, which CallK leaves unwritten.
+        let f = protos[m].consts[c(w)]
+            .as_closure()
+            .expect("a closure")
+            .proto() as usize;
+        protos[f]
+            .captures
+            .push(crate::bytecode::chunk::CaptureFrom::Local(0));
+        assert_eq!(verify_calls(&protos[m], &protos).map_err(|e| e.pc), Err(pc));
     }
 }
