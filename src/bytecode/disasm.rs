@@ -196,7 +196,10 @@ fn operands(program: &Program, p: &Proto, pc: usize, op: Op, ins: u64) -> String
         Op::ForLoop | Op::ForInNext => format!("{}, {to}", range(a, 3)),
         Op::ForInPrep => range(a, 3),
         Op::Call => format!("{r_a} = {r_a}({})", items(a + 1, b)),
-        Op::CallK => format!("{r_a} = {}({})", k(c), items(a + 1, b)),
+        Op::CallK => {
+            let name = program.protos.get(c).map_or("?", |t| t.display_name());
+            format!("{r_a} = #{c} ({name})({})", items(a + 1, b))
+        }
         Op::CallNative => {
             let name = crate::bytecode::builtins::NAMES
                 .get(c)

@@ -204,9 +204,11 @@ opcodes! {
     /// [`FLAG_DISCARD`]: the result is not wanted (an expression statement);
     /// under rc it is released at once and R[A] left nil.
     Call,
-    /// A B C: R[A] := K[C], then call it as `Call A B` does. K[C] is a
-    /// constant Loam function of B parameters (the verifier's
-    /// `verify_calls` checks it), so nothing is checked at run time.
+    /// A B C: call function number C with the B arguments R[A+1], ...,
+    /// R[A+B], as `Call A B` does, its result to R[A]. Function C is a
+    /// Loam function of B parameters without captures (the verifier's
+    /// `verify_calls` checks it), so nothing is checked at run time, and
+    /// R[A], the callee's slot, is not written (nothing reads it).
     CallK,
     /// A B C: call builtin C with the B arguments R[A], ..., R[A+B-1]; the
     /// result goes to R[A] (flag [`FLAG_DISCARD`] as for `Call`)

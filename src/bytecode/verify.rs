@@ -27,10 +27,10 @@
 //!   `SetUp` (A) below `captures.len()`, the number of cells a closure of
 //!   `p` holds.
 //!
-//! And `verify_calls(p, protos)`, given the program's functions: the
-//! constant `K[C]` of every `CallK A B C` is a closure of a Loam function
-//! (not a builtin's) of exactly `B` parameters and no captures, so the VM
-//! calls it without looking (and without writing its callee slot).
+//! And `verify_calls(p, protos)`, given the program's functions: function
+//! `C` of every `CallK A B C` is a Loam function (not a builtin's) of
+//! exactly `B` parameters and no captures, so the VM calls it without
+//! looking (and without writing its callee slot).
 //!
 //! What it does not check: the types of register values (that `ForPrep`'s
 //! bounds are ints, that `GetField`'s constant is a string), module numbers
@@ -64,33 +64,28 @@ fn fail<T>(pc: usize, what: impl Into<String>) -> Result<T, VerifyError> {
     })
 }
 
-/// Checks every `CallK A B C` of `p` (already through [`verify`]): `K[C]`
-/// is a closure of one of `protos`, a Loam function of `B` parameters and no
-/// captures (the dispatch loop need not write its callee slot).
+/// Checks every `CallK A B C` of `p` (already through [`verify`]): function
+/// `C` of `protos` is a Loam function of `B` parameters and no captures (the
+/// dispatch loop need not write its callee slot).
 pub fn verify_calls(p: &Proto, protos: &[Proto]) -> Result<(), VerifyError> {
     for (pc, &ins) in p.code.iter().enumerate() {
         if Op::from_u8(op_byte(ins)) != Some(Op::CallK) {
             continue;
         }
-        let target = p
-            .consts
-            .get(c(ins))
-            .and_then(|k| k.as_closure())
-            .and_then(|f| protos.get(f.proto() as usize));
-        match target {
+        match protos.get(c(ins)) {
             Some(t)
                 if t.native.is_none() && t.arity as usize == b(ins) && t.captures.is_empty() => {}
             Some(_) => {
                 return fail(
                     pc,
                     format!(
-                        "CallK: constant {} is not a Loam function of {} parameters without captures",
+                        "CallK: function {} is not a Loam function of {} parameters without captures",
                         c(ins),
                         b(ins)
                     ),
                 );
             }
-            None => return fail(pc, format!("CallK: constant {} is not a function", c(ins))),
+            None => return fail(pc, format!("CallK: no function {}", c(ins))),
         }
     }
     Ok(())
@@ -233,8 +228,8 @@ pub(crate) fn uses(op: Op, ins: u64) -> Uses {
         Op::ForLoop | Op::ForInNext => Uses::of(&[Regs(a, 3 + b)]),
         // The callee and its B arguments.
         Op::Call => Uses::of(&[Regs(a, b + 1)]),
-        // The same, and the constant function called (see `verify_calls`).
-        Op::CallK => Uses::of(&[Regs(a, b + 1), Const(c)]),
+        // The same, and the function called (see `verify_calls`).
+        Op::CallK => Uses::of(&[Regs(a, b + 1), Proto(c)]),
         // The result and the B arguments (maybe none).
         Op::CallNative => Uses::of(&[r(a), Regs(a, b), Builtin(c)]),
         Op::Method => Uses::of(&[Regs(a, 2), r(b), Const(c)]),

@@ -68,7 +68,7 @@ use crate::bytecode::opcode::{
 use crate::heap::Heap;
 use crate::value::list::new_list;
 use crate::value::ops::{self, BinOp, OpError};
-use crate::value::{CellRef, ClosureRef, Kind, ListRef, MapRef, StrRef, Value};
+use crate::value::{CellRef, Kind, ListRef, MapRef, StrRef, Value};
 
 /// The builtins the dispatch loop runs in line.
 const PUSH: usize = crate::bytecode::builtins::Builtin::Push as usize;
@@ -893,25 +893,19 @@ impl<H: Heap> Vm<H> {
                     enter!(id, target, ra);
                 }
                 Op::CallK => {
-                    let (ra, kc) = (a(ins), c(ins));
-                    // R[A] := the function (a static closure), as the callee
-                    // slot of the frame. Only rc needs it written: the
-                    // function has no captures (`verify_calls`), so nothing
-                    // reads its slot, and whatever R[A] held stays a valid
-                    // (stale) value until the return overwrites it.
-                    if H::COUNTS_REFS {
-                        load_k!(ra, kc);
-                    }
-                    // `verify_calls`: a closure of a Loam function of B
-                    // parameters (so its kind need not be looked at).
-                    let &Value::Obj(_, f) = konstref!(kc) else {
+                    // Function C, a Loam function of B parameters without
+                    // captures (`verify_calls`). Its callee slot R[A] is not
+                    // written: nothing reads it, and what it held stays a
+                    // valid (stale) value, or under rc a counted one, until
+                    // the return overwrites (and releases) it.
+                    let id = c(ins);
+                    let Some(target) = program.protos.get(id) else {
                         trap!(
                             pc!(),
-                            Trap::Error("internal error: CallK of a non-function".into())
+                            Trap::Error("internal error: CallK of no function".into())
                         );
                     };
-                    let id = ClosureRef(f).proto();
-                    enter!(id, &program.protos[id as usize], ra);
+                    enter!(id as u32, target, a(ins));
                 }
                 Op::CallNative => {
                     let (ra, argc) = (a(ins), b(ins));

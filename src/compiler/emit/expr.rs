@@ -294,7 +294,7 @@ impl Emitter<'_> {
             }
             None => {
                 // A constant function of the right arity: one CallK, which
-                // loads the callee itself and checks nothing.
+                // names the function and checks nothing.
                 let k = self.const_callee(callee, args.len());
                 if k.is_none() {
                     self.expr_to(callee, a);

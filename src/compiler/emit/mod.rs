@@ -494,9 +494,10 @@ impl<'a> Emitter<'a> {
         k
     }
 
-    /// The constant function `callee` names, when calling it with `argc`
-    /// arguments needs no check at run time (`CallK`): a Loam function of
-    /// that many parameters, its constant numbered within 16 bits.
+    /// The number of the constant function `callee` names, when calling it
+    /// with `argc` arguments needs no check at run time (`CallK`): a Loam
+    /// function of that many parameters, without captures, numbered within
+    /// 16 bits.
     fn const_callee(&mut self, callee: &Expr, argc: usize) -> Option<u32> {
         let ExprKind::Name(id) = &callee.kind else {
             return None;
@@ -505,12 +506,12 @@ impl<'a> Emitter<'a> {
             return None;
         };
         let v = self.decl_const(d)?;
-        let proto = self.program.protos.get(v.as_closure()?.proto() as usize)?;
+        let id = v.as_closure()?.proto();
+        let proto = self.program.protos.get(id as usize)?;
         if proto.native.is_some() || proto.arity as usize != argc || !proto.captures.is_empty() {
             return None;
         }
-        let k = self.konst(v);
-        (k <= MAX_R).then_some(k)
+        (id <= MAX_R).then_some(id)
     }
 
     fn load_const(&mut self, v: Value, dst: Reg) {
@@ -917,7 +918,6 @@ mod tests {
     use crate::bytecode::verify::verify_calls;
     use crate::compiler;
     use crate::syntax::span::Source;
-    use crate::value::Value;
 
     /// While a frame waits in a call, the stack map keeps a `Call`'s callee
     /// slot (the closure running, whose captures it reads) but not a
@@ -963,20 +963,20 @@ mod tests {
 
         let mut protos = std::mem::take(&mut p.protos);
         let m = main as usize;
+        // The wrong arity, a builtin, no function at all.
         protos[m].code[pc] = enc(Op::CallK, a(w) as u16, 2, c(w) as u16);
         assert_eq!(verify_calls(&protos[m], &protos).map_err(|e| e.pc), Err(pc));
-        let not_fn = protos[m].consts.len() as u16;
-        protos[m].consts.push(Value::Int(3));
-        protos[m].code[pc] = enc(Op::CallK, a(w) as u16, b(w) as u16, not_fn);
+        let native = protos.iter().position(|t| t.native.is_some());
+        let native = native.expect("a builtin's function") as u16;
+        protos[native as usize].arity = 1;
+        protos[m].code[pc] = enc(Op::CallK, a(w) as u16, b(w) as u16, native);
+        assert_eq!(verify_calls(&protos[m], &protos).map_err(|e| e.pc), Err(pc));
+        protos[m].code[pc] = enc(Op::CallK, a(w) as u16, b(w) as u16, protos.len() as u16);
         assert_eq!(verify_calls(&protos[m], &protos).map_err(|e| e.pc), Err(pc));
         protos[m].code[pc] = w;
         assert_eq!(verify_calls(&protos[m], &protos), Ok(()));
         // A function with captures reads its callee slot, which CallK leaves unwritten.
-        let f = protos[m].consts[c(w)]
-            .as_closure()
-            .expect("a closure")
-            .proto() as usize;
-        protos[f]
+        protos[c(w)]
             .captures
             .push(crate::bytecode::chunk::CaptureFrom::Local(0));
         assert_eq!(verify_calls(&protos[m], &protos).map_err(|e| e.pc), Err(pc));
