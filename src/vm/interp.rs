@@ -363,26 +363,25 @@ impl<H: Heap> Vm<H> {
         macro_rules! arith {
             ($ins:expr, $op:expr, |$p:ident, $q:ident| $int:expr, $float:expr) => {{
                 let (l, r) = (regref!(b($ins)), regref!(c($ins)));
-                let v = match (l, r) {
+                // (Each fast path stores its own result and goes on: a
+                // result shared by the arms became one store block that
+                // every arithmetic instruction jumped through.)
+                match (l, r) {
                     (&Value::Int($p), &Value::Int($q)) => match $int {
-                        Some(v) => Value::Int(v),
-                        None => tryv!(pc!(), arith_any($op, *l, *r)),
+                        Some(v) => put!(a($ins), Value::Int(v)),
+                        None => put!(a($ins), tryv!(pc!(), arith_any($op, *l, *r))),
                     },
-                    (&Value::Float($p), &Value::Float($q)) => Value::Float($float),
+                    (&Value::Float($p), &Value::Float($q)) => put!(a($ins), Value::Float($float)),
                     (&Value::Int(i), &Value::Float($q)) => {
                         let $p = i as f64;
-                        Value::Float($float)
+                        put!(a($ins), Value::Float($float))
                     }
                     (&Value::Float($p), &Value::Int(i)) => {
                         let $q = i as f64;
-                        Value::Float($float)
+                        put!(a($ins), Value::Float($float))
                     }
-                    _ => {
-                        slow_path!($ins);
-                        continue;
-                    }
-                };
-                put!(a($ins), v);
+                    _ => slow_path!($ins),
+                }
             }};
         }
         // R[A] := R[B] op K[C] (K[C] a number); other than a number in R[B]
@@ -394,31 +393,31 @@ impl<H: Heap> Vm<H> {
                 // two smaller stores that wrote it (a stall on every use).
                 let (x, k) = (regref!(b($ins)), konstref!(c($ins)));
                 // (FLAG_KFIRST: `k op x`, e.g. `2.0 * x`.)
-                let v = if flag($ins) & FLAG_KFIRST == 0 {
+                if flag($ins) & FLAG_KFIRST == 0 {
                     arith_k!(@ $ins, $op, x, k, x, |$p, $q| $int, $float)
                 } else {
                     arith_k!(@ $ins, $op, k, x, x, |$p, $q| $int, $float)
-                };
-                put!(a($ins), v);
+                }
             }};
+            // (Each arm stores its own result, as in `arith!`.)
             (@ $ins:expr, $op:expr, $l:expr, $r:expr, $x:expr, |$p:ident, $q:ident| $int:expr, $float:expr) => {
                 match ($l, $r) {
                     (&Value::Int($p), &Value::Int($q)) => match $int {
-                        Some(v) => Value::Int(v),
-                        None => tryv!(pc!(), arith_any($op, *$l, *$r)),
+                        Some(v) => put!(a($ins), Value::Int(v)),
+                        None => put!(a($ins), tryv!(pc!(), arith_any($op, *$l, *$r))),
                     },
-                    (&Value::Float($p), &Value::Float($q)) => Value::Float($float),
+                    (&Value::Float($p), &Value::Float($q)) => put!(a($ins), Value::Float($float)),
                     (&Value::Int(i), &Value::Float($q)) => {
                         let $p = i as f64;
-                        Value::Float($float)
+                        put!(a($ins), Value::Float($float))
                     }
                     (&Value::Float($p), &Value::Int(i)) => {
                         let $q = i as f64;
-                        Value::Float($float)
+                        put!(a($ins), Value::Float($float))
                     }
                     _ => {
                         chk!(pc!(), *$x);
-                        tryv!(pc!(), arith_any($op, *$l, *$r))
+                        put!(a($ins), tryv!(pc!(), arith_any($op, *$l, *$r)))
                     }
                 }
             };
