@@ -51,6 +51,14 @@ impl ListRef {
         unsafe { std::slice::from_raw_parts(self.items_ptr(), self.len()) }
     }
 
+    /// Where item `i` is, if `i < len`: for a copy as words
+    /// ([`Value::copy`]), valid until the list is next changed.
+    #[inline]
+    pub fn slot(self, i: usize) -> Option<*const Value> {
+        (i < self.len()).then(|| self.items_ptr().wrapping_add(i).cast_const())
+    }
+
+    /// Item `i`, if `i < len`.
     #[inline]
     pub fn get(self, i: usize) -> Option<Value> {
         if i < self.len() {

@@ -204,6 +204,16 @@ impl MapRef {
         self.val_at(i.min(self.used().saturating_sub(1)))
     }
 
+    /// Where the value of entry `i` is (from [`MapRef::find_hinted`]:
+    /// `i < used`): for a copy as words ([`Value::copy`]), valid until the
+    /// map next changes.
+    #[inline]
+    pub fn value_slot(self, i: usize) -> *const Value {
+        debug_assert!(i < self.used());
+        let i = i.min(self.used().saturating_sub(1));
+        self.slots().wrapping_add(2 * i + 1).cast_const()
+    }
+
     /// Replaces the value of entry `i` (from [`MapRef::find_hinted`]),
     /// telling the write barrier; returns the value it held.
     #[inline]

@@ -1076,6 +1076,21 @@ impl<H: Heap> Vm<H> {
                     } else {
                         Some(c(ins) as i64)
                     };
+                    // Outside rc and manual, an item in range is copied
+                    // straight from its slot as words: loaded and stored
+                    // back, a value of unknown kind goes through a jump on
+                    // its tag.
+                    if !H::COUNTS_REFS && !H::CHECKS_USE {
+                        let slot = match (regref!(rb).as_list(), i) {
+                            (Some(l), Some(i)) => usize::try_from(i).ok().and_then(|i| l.slot(i)),
+                            _ => None,
+                        };
+                        if let Some(p) = slot {
+                            // SAFETY: `slot` points at an initialised item of the list; R[A] is a register (verifier, ensure_stack).
+                            unsafe { Value::copy(regs.add(ra), p) };
+                            continue;
+                        }
+                    }
                     // (Under manual the object is checked before anything reads it.)
                     let item = match (regref!(rb).as_list(), i) {
                         (Some(l), Some(i)) if !H::CHECKS_USE => l.get(i as usize),
@@ -1131,6 +1146,17 @@ impl<H: Heap> Vm<H> {
                 }
                 Op::GetField => {
                     let (ra, rb) = (a(ins), b(ins));
+                    // Outside rc and manual, a field found is copied straight
+                    // from its slot (as in `GetIndex`).
+                    if !H::COUNTS_REFS
+                        && !H::CHECKS_USE
+                        && let Some(m) = regref!(rb).as_map()
+                        && let Some(i) = hinted_entry(&proto.hints, 2 * pc!(), m, konstref!(c(ins)))
+                    {
+                        // SAFETY: `value_slot` points at an initialised value of the map; R[A] is a register (verifier, ensure_stack).
+                        unsafe { Value::copy(regs.add(ra), m.value_slot(i)) };
+                        continue;
+                    }
                     let (obj, key) = (reg!(rb), konst!(c(ins)));
                     let fast = if H::CHECKS_USE { None } else { obj.as_map() };
                     let v = match fast {
@@ -1387,10 +1413,22 @@ fn hinted(
     m: MapRef,
     key: &Value,
 ) -> Option<Value> {
+    let i = hinted_entry(hints, at, m, key)?;
+    Some(m.value_at(i))
+}
+
+/// The entry of `key` in `m`, found through (and kept in) hint `at`.
+#[inline]
+fn hinted_entry(
+    hints: &crate::bytecode::chunk::Hints,
+    at: usize,
+    m: MapRef,
+    key: &Value,
+) -> Option<usize> {
     let hint = hints.get(at);
     let i = m.find_hinted(key, hint)?;
     if i != hint {
         hints.set(at, i);
     }
-    Some(m.value_at(i))
+    Some(i)
 }
