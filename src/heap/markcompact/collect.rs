@@ -61,7 +61,7 @@ const PREFETCH_AHEAD: usize = 512;
 /// hardware prefetcher does not run far enough ahead of (binary_trees 16:
 /// mark-compact's pauses about 15% shorter in all).
 #[inline(always)]
-fn prefetch(p: *const u8) {
+pub(super) fn prefetch(p: *const u8) {
     #[cfg(target_arch = "x86_64")]
     // SAFETY: a prefetch only hints; any address is allowed, even past the segment.
     unsafe {

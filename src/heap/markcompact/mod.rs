@@ -26,6 +26,11 @@ use std::sync::Arc;
 
 /// Objects larger than this get their own span rather than a place in a segment.
 pub const LARGE_OBJECT_BYTES: usize = MAX_SEGMENT_BYTES / 4;
+/// How far ahead of the bump pointer allocation asks for memory (bytes):
+/// the memory a collection slid objects out of is seldom in the cache, and
+/// every new line was a miss the allocating instruction waited for
+/// (binary_trees 16: 0.99 -> 0.93 s; 256 and 1024 bytes did less).
+const ALLOC_PREFETCH: usize = 512;
 /// Large spans are rounded up to this (page) size.
 const SPAN_ROUND: usize = 4096;
 
@@ -142,6 +147,7 @@ impl MarkCompactHeap {
     fn bump(&mut self, kind: Kind, size: usize) -> Option<ObjRef> {
         if self.limit.addr().wrapping_sub(self.top.addr()) >= size {
             let p = self.top;
+            collect::prefetch(p.wrapping_add(ALLOC_PREFETCH));
             // SAFETY: top + size <= limit, inside the current segment.
             self.top = unsafe { p.add(size) };
             // SAFETY: p is non-null (an empty window has limit == top == null, and size > 0), 8-aligned (sizes are multiples of 8) and has size bytes.
