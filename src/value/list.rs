@@ -61,12 +61,8 @@ impl ListRef {
     /// Item `i`, if `i < len`.
     #[inline]
     pub fn get(self, i: usize) -> Option<Value> {
-        if i < self.len() {
-            // SAFETY: i < len, inside the initialised slots. (As words: see `Value::store`.)
-            Some(unsafe { Value::load(self.items_ptr().add(i)) })
-        } else {
-            None
-        }
+        // SAFETY: a slot below len is an initialised item. (As words: see `Value::store`.)
+        self.slot(i).map(|p| unsafe { Value::load(p) })
     }
 
     /// Stores `v` at `i` and returns the value it replaced; `None` when out

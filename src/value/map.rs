@@ -200,8 +200,8 @@ impl MapRef {
     /// The value of entry `i` (from [`MapRef::find_hinted`]: `i < used`).
     #[inline]
     pub fn value_at(self, i: usize) -> Value {
-        debug_assert!(i < self.used());
-        self.val_at(i.min(self.used().saturating_sub(1)))
+        // SAFETY: `value_slot` points at an initialised value slot. (As words: see `Value::store`.)
+        unsafe { Value::load(self.value_slot(i)) }
     }
 
     /// Where the value of entry `i` is (from [`MapRef::find_hinted`]:

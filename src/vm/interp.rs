@@ -152,18 +152,6 @@ impl<H: Heap> Vm<H> {
                 unsafe { Value::copy(regs.add($x), regs.add($y)) }
             };
         }
-        // Register x := constant k. Constants are immediates or static
-        // objects, never counted; under rc what x held is released.
-        macro_rules! load_k {
-            ($x:expr, $k:expr) => {
-                if H::COUNTS_REFS {
-                    put!($x, konst!($k));
-                } else {
-                    // SAFETY: constant operands are below consts.len() (verifier); registers as in `copy!`.
-                    unsafe { Value::copy(regs.add($x), proto.consts.as_ptr().add($k)) }
-                }
-            };
-        }
         // Register x := v (already counted), releasing what x held (rc).
         macro_rules! put {
             ($x:expr, $v:expr) => {{
@@ -601,7 +589,15 @@ impl<H: Heap> Vm<H> {
                 Op::LoadTrue => put!(a(ins), Value::Bool(true)),
                 Op::LoadFalse => put!(a(ins), Value::Bool(false)),
                 Op::LoadInt => put!(a(ins), Value::Int(sbx(ins))),
-                Op::LoadK => load_k!(a(ins), bx(ins)),
+                // Constants are immediates or static objects: never counted.
+                Op::LoadK => {
+                    if H::COUNTS_REFS {
+                        put!(a(ins), konst!(bx(ins)));
+                    } else {
+                        // SAFETY: constant operands are below consts.len() (verifier); registers as in `copy!`.
+                        unsafe { Value::copy(regs.add(a(ins)), proto.consts.as_ptr().add(bx(ins))) }
+                    }
+                }
 
                 // --- cells and captures --------------------------------------
                 Op::GetCell | Op::GetUp => {
