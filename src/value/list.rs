@@ -70,10 +70,10 @@ impl ListRef {
     #[inline]
     pub fn set(self, a: &mut impl Alloc, i: usize, v: Value) -> Option<Value> {
         if i < self.len() {
-            a.barrier(self.0, &v);
             // SAFETY: i < len, inside the initialised slots.
             unsafe {
                 let p = self.items_ptr().add(i);
+                a.barrier_slot(self.0, p, &v);
                 let old = p.read();
                 p.write(v);
                 Some(old)
@@ -90,9 +90,12 @@ impl ListRef {
         if len == cap {
             self.grow(a, (cap * 2).max(EMPTY_LIST_INLINE))?;
         }
-        a.barrier(self.0, &v);
         // SAFETY: len < cap after growing; the slot is inside the storage.
-        unsafe { self.items_ptr().add(len).write(v) };
+        unsafe {
+            let p = self.items_ptr().add(len);
+            a.barrier_slot(self.0, p, &v);
+            p.write(v);
+        }
         write_u32(self.0, L::LEN, len as u32 + 1);
         Ok(())
     }
@@ -170,7 +173,7 @@ impl ListRef {
         }
     }
 
-    fn grow(self, a: &mut impl Alloc, new_cap: usize) -> Result<(), AllocError> {
+    fn grow<H: Alloc>(self, a: &mut H, new_cap: usize) -> Result<(), AllocError> {
         if new_cap > MAX_LIST_LEN {
             return Err(AllocError::TooLarge);
         }
@@ -190,6 +193,13 @@ impl ListRef {
         // SAFETY: EXT is inside every list.
         unsafe { self.0.field::<Option<ObjRef>>(L::EXT).write(Some(arr)) };
         a.remember(self.0, arr);
+        if H::NEEDS_BARRIER {
+            // The items moved to new storage: each is a store into it (a
+            // barrier that remembered their old slots would miss them).
+            for item in &self.items()[..len] {
+                a.barrier(self.0, item);
+            }
+        }
         write_u32(self.0, L::CAP, new_cap as u32);
         if let Some(old) = old {
             a.retire(old);
@@ -360,8 +370,8 @@ mod tests {
             addrs(l.items()),
             addrs(&[xs[3], xs[0], xs[2], xs[1], xs[4]])
         );
-        // Each insert reports the new value and the ones it moved (and the
-        // growth its new storage).
+        // Each insert reports the new value and the ones it moved (and a
+        // growth its new storage and the items it moved there).
         let reported: Vec<ObjRef> = a
             .stores
             .iter()
@@ -370,7 +380,11 @@ mod tests {
             .collect();
         assert!(a.stores.iter().all(|s| s.0 == l.0));
         assert!(a.stores.iter().any(|s| s.1.kind() == Kind::Array));
-        let want = [xs[2], xs[1], xs[3], xs[0], xs[2], xs[1], xs[4]];
+        let grown = [xs[0], xs[1]];
+        let first = [xs[2], xs[1]];
+        let second = [xs[3], xs[0], xs[2], xs[1]];
+        let third = [xs[3], xs[0], xs[2], xs[1], xs[4]];
+        let want = [&grown[..], &first, &second, &third].concat();
         assert_eq!(
             reported,
             want.iter().filter_map(|v| v.as_obj()).collect::<Vec<_>>()

@@ -240,6 +240,25 @@ pub trait Alloc {
             self.remember(holder, *r);
         }
     }
+
+    /// The write barrier for one item slot of a list: `holder` now refers
+    /// to `stored` through the value at `slot` (in the list or its
+    /// storage). A backend may remember the slot instead of the whole
+    /// holder; by default it is [`Alloc::remember`].
+    #[inline(always)]
+    fn remember_slot(&mut self, holder: ObjRef, _slot: *mut Value, stored: ObjRef) {
+        self.remember(holder, stored);
+    }
+
+    /// [`Alloc::remember_slot`] for a stored value, when it refers to an object.
+    #[inline(always)]
+    fn barrier_slot(&mut self, holder: ObjRef, slot: *mut Value, stored: &Value) {
+        if Self::NEEDS_BARRIER
+            && let Value::Obj(_, r) = stored
+        {
+            self.remember_slot(holder, slot, *r);
+        }
+    }
 }
 
 /// Why an allocation failed.

@@ -36,8 +36,8 @@ use crate::heap::forward::{forwardee, is_forwarded, move_object, set_forwarding}
 use crate::heap::markcompact::MarkCompactHeap;
 use crate::heap::tally::Tally;
 use crate::heap::{GcEvent, GcKind, GcReason, Heap, RootSet};
-use crate::value::ObjRef;
 use crate::value::object::trace;
+use crate::value::{ObjRef, Value};
 
 /// A minor collection's copy: where young objects go, and what went.
 struct Promoter<'a> {
@@ -121,6 +121,7 @@ impl GenerationalHeap {
             for r in self.remembered.drain(..) {
                 r.header_mut().flags &= !FLAG_REMEMBERED;
             }
+            self.slots.clear();
             (0, 0)
         } else {
             let largest = NURSERY_LARGE_BYTES.min(self.young_size);
@@ -146,11 +147,23 @@ impl GenerationalHeap {
                 r.header_mut().flags &= !FLAG_REMEMBERED;
                 trace(r, &mut |s| p.evacuate(s));
             }
+            for &slot in &self.slots {
+                // SAFETY: a remembered slot is an item slot of an old list or
+                // its storage, written since the last minor collection; old
+                // objects neither move nor go back to the pool but in a major
+                // collection, and every major one follows a minor one that
+                // emptied this set. Its value may have changed since: it is
+                // read as it is now.
+                if let Value::Obj(_, r) = unsafe { &mut *slot } {
+                    p.evacuate(r);
+                }
+            }
             while let Some(obj) = p.old.next_promoted(&mut at) {
                 trace(obj, &mut |s| p.evacuate(s));
             }
             p.old.release_spare();
             self.remembered.clear();
+            self.slots.clear();
             (p.bytes, p.objects)
         };
         if std::mem::take(&mut self.minor_due) {
@@ -174,7 +187,9 @@ impl GenerationalHeap {
     /// Mark-compact's full collection of the old generation (the nursery is
     /// empty: a minor collection ran just before, or none is held).
     fn major(&mut self, roots: &mut dyn RootSet, reason: GcReason) -> GcEvent {
-        debug_assert!(self.nursery_used() == 0 && self.remembered.is_empty());
+        debug_assert!(
+            self.nursery_used() == 0 && self.remembered.is_empty() && self.slots.is_empty()
+        );
         let began = Tally::begin(self.footprint());
         let (live, freed) = match self.old.as_deref_mut() {
             Some(old) => {
@@ -193,6 +208,7 @@ impl GenerationalHeap {
         for r in self.remembered.drain(..) {
             r.header_mut().flags &= !FLAG_REMEMBERED;
         }
+        self.slots.clear();
         let used = self.nursery_used();
         if let Some(n) = self.nursery.take() {
             self.old_mut().adopt(n.seg, used);

@@ -31,7 +31,13 @@
 //!   and a remembered set costs nothing for old objects that are never
 //!   written. An object born old that can hold references is remembered at
 //!   birth while a nursery exists (its constructor fills it without a
-//!   barrier).
+//!   barrier). A store into a list's item slot remembers the slot instead
+//!   (a sequential store buffer, up to [`MAX_REMEMBERED_SLOTS`] between two
+//!   minor collections, then the list whole): one store into a long old
+//!   list then costs a minor collection one value, not the whole list
+//!   (`churn 1000000`: minor collections 201 ms -> 21 ms). When a list's
+//!   items move to new storage, each is reported again, so no remembered
+//!   slot is left behind in storage given up.
 //! - **A major collection** comes when the old generation's budget (the
 //!   mark-compact [`Trigger`](crate::heap::trigger::Trigger), charged by
 //!   promotion and old births) is spent, or on `gc()`: a minor collection,
@@ -59,7 +65,7 @@ use super::{
     SegmentUse,
 };
 use crate::value::object::{FLAG_BACKEND, FLAG_STATIC, HEADER_BYTES, init_header};
-use crate::value::{Alloc, AllocError, Kind, ObjRef};
+use crate::value::{Alloc, AllocError, Kind, ObjRef, Value};
 use std::ptr::NonNull;
 use std::sync::Arc;
 
@@ -75,6 +81,10 @@ pub const NURSERY_LARGE_BYTES: usize = 16 * 1024;
 /// mark-compact's (`binary_trees 16`: 46 MB against 51; at 100%, 39 MB but
 /// 47 major collections instead of 33).
 const OLD_GROWTH_PERCENT: usize = 150;
+/// The most list item slots remembered between two minor collections; a
+/// store past it remembers its list whole (one entry, traced whole), so
+/// that a loop storing into old lists cannot grow the set without bound.
+const MAX_REMEMBERED_SLOTS: usize = 16 * 1024;
 /// Header flag: an old object in the remembered set.
 pub const FLAG_REMEMBERED: u8 = FLAG_BACKEND;
 /// Under `--gc-stress`, every this many-th collection is a major one (the
@@ -108,6 +118,10 @@ pub struct GenerationalHeap {
     old: Option<Box<MarkCompactHeap>>,
     /// Old objects that may point at young ones (each has `FLAG_REMEMBERED`).
     remembered: Vec<ObjRef>,
+    /// Old list item slots that may hold young objects (the list stores'
+    /// barrier; at most [`MAX_REMEMBERED_SLOTS`], then the holder is
+    /// remembered whole). A slot may be listed more than once.
+    slots: Vec<*mut Value>,
     pool: Arc<SegmentPool>,
     config: HeapConfig,
     /// Bytes ever allocated, young and old births.
@@ -275,6 +289,21 @@ impl GenerationalHeap {
         }
     }
 
+    /// Puts the old list item `slot` in the remembered slots, or, when they
+    /// are full or `holder` is remembered already, `holder` whole.
+    #[inline]
+    fn remember_slot_old(&mut self, holder: ObjRef, slot: *mut Value) {
+        let flags = holder.header().flags;
+        if flags & (FLAG_REMEMBERED | FLAG_STATIC) != 0 {
+            return;
+        }
+        if self.slots.len() < MAX_REMEMBERED_SLOTS {
+            self.slots.push(slot);
+        } else {
+            self.remember_old(holder);
+        }
+    }
+
     /// What the heap holds now.
     fn footprint(&self) -> Footprint {
         let (bytes, segments) = match &self.nursery {
@@ -329,6 +358,19 @@ impl Alloc for GenerationalHeap {
             self.remember_old(holder);
         }
     }
+
+    /// Remembers the slot rather than its list: a minor collection then
+    /// reads that one value instead of tracing every item of a long old
+    /// list that one store made point at the nursery (`churn`: a 100,000
+    /// item list written a few hundred times between minor collections).
+    /// A slot in the nursery needs nothing: its storage is young, found
+    /// through the list, which was remembered when it took that storage.
+    #[inline(always)]
+    fn remember_slot(&mut self, holder: ObjRef, slot: *mut Value, stored: ObjRef) {
+        if self.is_young(stored) && !self.is_young(holder) && !self.is_young_addr(slot.addr()) {
+            self.remember_slot_old(holder, slot);
+        }
+    }
 }
 
 impl Heap for GenerationalHeap {
@@ -348,6 +390,7 @@ impl Heap for GenerationalHeap {
             old_due: false,
             old: None,
             remembered: Vec::new(),
+            slots: Vec::new(),
             pool,
             config,
             allocated: 0,

@@ -39,6 +39,15 @@ fn remembered(v: &Value) -> bool {
     obj(v).header().flags & FLAG_REMEMBERED != 0
 }
 
+/// Whether `o` is remembered whole, or a remembered slot holds `y`.
+fn remembers(h: &GenerationalHeap, o: &Value, y: &Value) -> bool {
+    remembered(o)
+        || h.slots.iter().any(|&s| {
+            // SAFETY: remembered slots are item slots of live old lists.
+            matches!(unsafe { s.read() }, Value::Obj(_, r) if r == obj(y))
+        })
+}
+
 /// `v`, promoted: one explicit collection (a minor and a major) with `v`
 /// among `roots`; returns where it went.
 fn promote(h: &mut GenerationalHeap, roots: &mut Vec<Value>, v: Value) -> Value {
@@ -233,7 +242,10 @@ fn every_kind_of_store_is_seen_by_the_barrier() {
         let y = new_list(&mut h, &[Value::Int(65), Value::Int(66)]).unwrap();
         assert!(young(&h, &y), "{what}");
         store(&mut h, o, y);
-        assert!(remembered(&o), "{what}: the old object is remembered");
+        assert!(
+            remembers(&h, &o, &y),
+            "{what}: the old object is remembered"
+        );
         h.verify(&mut vec![o]).unwrap();
         roots.push(o);
         minor(&mut h, &mut roots);
@@ -241,14 +253,110 @@ fn every_kind_of_store_is_seen_by_the_barrier() {
         assert!(old(&h, &kept), "{what}: promoted");
         assert_eq!(list_ints(&kept), [65, 66], "{what}");
         assert!(!remembered(&roots[0]), "{what}: the set is emptied");
-        assert!(h.remembered.is_empty(), "{what}");
+        assert!(h.remembered.is_empty() && h.slots.is_empty(), "{what}");
     }
+}
+
+#[test]
+fn a_list_item_store_remembers_the_slot_not_the_list() {
+    let (_pool, mut h) = heap();
+    let mut roots = Vec::new();
+    let made = new_list_filled(&mut h, 1000, Value::Nil).unwrap();
+    let o = promote(&mut h, &mut roots, made);
+    roots.push(o);
+    let l = o.as_list().unwrap();
+    let ys: Vec<Value> = (0..3)
+        .map(|i| new_list(&mut h, &[Value::Int(i)]).unwrap())
+        .collect();
+    l.set(&mut h, 10, ys[0]);
+    l.set(&mut h, 500, ys[1]);
+    l.push(&mut h, ys[2]).unwrap(); // grows the storage: the list whole
+    assert!(remembered(&o), "new storage: the list is remembered whole");
+    let (_pool, mut h2) = heap();
+    let mut roots2 = Vec::new();
+    let made2 = new_list_filled(&mut h2, 1000, Value::Nil).unwrap();
+    let o2 = promote(&mut h2, &mut roots2, made2);
+    roots2.push(o2);
+    let l2 = o2.as_list().unwrap();
+    let y2: Vec<Value> = (0..2)
+        .map(|i| new_list(&mut h2, &[Value::Int(i)]).unwrap())
+        .collect();
+    l2.set(&mut h2, 10, y2[0]);
+    l2.set(&mut h2, 500, y2[1]);
+    l2.set(&mut h2, 500, y2[1]);
+    assert!(!remembered(&o2), "only slots");
+    assert_eq!(h2.slots.len(), 3, "a slot stored twice is listed twice");
+    h2.verify(&mut roots2).unwrap();
+    // Overwritten by an int before the collection: nothing to copy there.
+    l2.set(&mut h2, 10, Value::Int(7));
+    minor(&mut h2, &mut roots2);
+    assert!(h2.slots.is_empty());
+    let kept = l2.get(500).unwrap();
+    assert!(old(&h2, &kept));
+    assert_eq!(list_ints(&kept), [1]);
+    assert_eq!(int_at(&roots2[0], 10), Some(7));
+    minor(&mut h, &mut roots);
+    for (i, at) in [(0, 10), (1, 500), (2, 1000)] {
+        let kept = l.get(at).unwrap();
+        assert!(old(&h, &kept));
+        assert_eq!(list_ints(&kept), [i]);
+    }
+}
+
+#[test]
+fn items_a_grown_list_moves_into_old_storage_stay_remembered() {
+    // An old list with old (large) storage, an item slot remembered, then a
+    // push that moves every item into new storage that is born old too: the
+    // remembered slot is in the storage given up, so the move itself must be
+    // seen by the barrier.
+    let (_pool, mut h) = heap();
+    let mut roots = Vec::new();
+    let n = NURSERY_LARGE_BYTES / 16;
+    let made = new_list_filled(&mut h, n, Value::Int(0)).unwrap();
+    let o = promote(&mut h, &mut roots, made);
+    roots.push(o);
+    let l = o.as_list().unwrap();
+    let y = new_list(&mut h, &[Value::Int(42)]).unwrap();
+    l.set(&mut h, 3, y);
+    assert!(!remembered(&o) && h.slots.len() == 1);
+    l.push(&mut h, Value::Int(1)).unwrap(); // storage of 2n items: born old
+    h.verify(&mut roots).unwrap();
+    minor(&mut h, &mut roots);
+    let kept = l.get(3).unwrap();
+    assert!(old(&h, &kept));
+    assert_eq!(list_ints(&kept), [42]);
+}
+
+#[test]
+fn past_the_slot_limit_a_store_remembers_its_list_whole() {
+    let (_pool, mut h) = heap();
+    let mut roots = Vec::new();
+    let made = new_list_filled(&mut h, 4, Value::Nil).unwrap();
+    let o = promote(&mut h, &mut roots, made);
+    roots.push(o);
+    let l = o.as_list().unwrap();
+    let y = new_list(&mut h, &[Value::Int(9)]).unwrap();
+    for _ in 0..MAX_REMEMBERED_SLOTS {
+        l.set(&mut h, 0, y);
+    }
+    assert!(!remembered(&o));
+    assert_eq!(h.slots.len(), MAX_REMEMBERED_SLOTS);
+    l.set(&mut h, 1, y);
+    assert!(remembered(&o), "full: the list whole");
+    l.set(&mut h, 2, y);
+    assert_eq!(h.slots.len(), MAX_REMEMBERED_SLOTS, "and no more slots");
+    minor(&mut h, &mut roots);
+    assert_eq!(list_ints(&l.get(2).unwrap()), [9]);
+    assert!(h.slots.is_empty() && h.remembered.is_empty());
 }
 
 #[test]
 fn stores_that_need_no_remembering_are_not_remembered() {
     let (_pool, mut h) = heap();
     let mut roots = Vec::new();
+    let made_map = new_map(&mut h, &[]).unwrap();
+    let m = promote(&mut h, &mut roots, made_map);
+    roots.push(m);
     let other = new_list(&mut h, &[]).unwrap();
     let made = new_list(&mut h, &[Value::Nil, other]).unwrap();
     let o = promote(&mut h, &mut roots, made);
@@ -266,7 +374,17 @@ fn stores_that_need_no_remembering_are_not_remembered() {
     assert!(h.remembered.is_empty());
     l.set(&mut h, 0, y);
     l.set(&mut h, 1, y);
-    assert_eq!(h.remembered.len(), 1, "remembered once");
+    assert_eq!(h.slots.len(), 2, "each slot remembered");
+    assert!(h.remembered.is_empty(), "not the list");
+    m.as_map()
+        .unwrap()
+        .insert(&mut h, Value::Int(0), y)
+        .unwrap();
+    m.as_map()
+        .unwrap()
+        .insert(&mut h, Value::Int(1), y)
+        .unwrap();
+    assert_eq!(h.remembered.len(), 1, "a map remembered once");
     h.verify(&mut roots).unwrap();
 }
 

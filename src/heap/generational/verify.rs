@@ -13,14 +13,15 @@
 //! nursery was, and nothing will ever read it.
 //!
 //! Barrier: every reachable old object that refers to a young one is in
-//! the remembered set — what a minor collection relies on to find every
-//! young object an old one keeps alive.
+//! the remembered set, or each such reference is in a remembered list
+//! slot — what a minor collection relies on to find every young object an
+//! old one keeps alive. No remembered slot lies in the nursery.
 
 use super::{FLAG_REMEMBERED, GenerationalHeap};
 use crate::heap::RootSet;
 use crate::heap::verify::{Refs, Report, check_bump_header, describe, reachable, verify_graph};
-use crate::value::ObjRef;
 use crate::value::object::{HEADER_BYTES, trace};
+use crate::value::{ObjRef, Value};
 use rustc_hash::FxHashSet;
 use std::ptr::NonNull;
 
@@ -105,16 +106,33 @@ impl GenerationalHeap {
         report.finish()
     }
 
-    /// Every reachable old object that refers to a young one is remembered.
+    /// Every reachable old object that refers to a young one is remembered,
+    /// or each of its references to a young one is in a remembered slot.
     fn check_barrier(&self, live: &[ObjRef]) -> Result<(), String> {
         let mut report = Report::default();
+        let mut slots = FxHashSet::default();
+        for &slot in &self.slots {
+            if self.is_young_addr(slot.addr()) {
+                report.add(format!(
+                    "remembered slot {:#x} is in the nursery",
+                    slot.addr()
+                ));
+            // SAFETY: a remembered slot is an item slot of an old list or its
+            // storage (`collect.rs`: they stay until the next minor collection).
+            } else if let Value::Obj(_, r) = unsafe { &*slot } {
+                slots.insert(std::ptr::from_ref(r).addr());
+            }
+        }
         for &o in live {
             if self.is_young(o) || o.header().flags & FLAG_REMEMBERED != 0 {
                 continue;
             }
             let mut young = None;
             trace(o, &mut |s| {
-                if young.is_none() && self.is_young(*s) {
+                if young.is_none()
+                    && self.is_young(*s)
+                    && !slots.contains(&std::ptr::from_mut(s).addr())
+                {
                     young = Some(*s);
                 }
             });
