@@ -27,22 +27,52 @@ pub(crate) fn is_marked(r: ObjRef) -> bool {
     r.header().flags & FLAG_MARK != 0
 }
 
-/// Marks everything reachable from `roots` and returns the bytes marked.
+/// A side bitmap of marks over one address range: bit `i` stands for the
+/// 8-byte granule at `lo + 8 * i`, set when an object starting there is
+/// marked. Addresses outside the range are not recorded.
+pub(crate) struct MarkBits<'a> {
+    pub lo: usize,
+    pub words: &'a mut [u64],
+}
+
+impl MarkBits<'_> {
+    #[inline(always)]
+    fn set(&mut self, addr: usize) {
+        let bit = addr.wrapping_sub(self.lo) >> 3;
+        if let Some(w) = self.words.get_mut(bit >> 6) {
+            *w |= 1 << (bit & 63);
+        }
+    }
+}
+
+/// What a mark found: bytes and objects marked.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Marked {
+    pub bytes: usize,
+    pub objects: u64,
+}
+
+/// Marks everything reachable from `roots`.
 ///
 /// `stack` is the mark stack, kept by the heap between collections (empty
 /// when it is handed in and again when this returns), and `cap` the most
-/// entries it may hold (`usize::MAX` but in tests). `each_object` calls its
-/// argument on every object of the heap: the rescan after an overflow.
+/// entries it may hold (`usize::MAX` but in tests). `bits`, when given,
+/// records each marked object's start beside its header flag. `each_object`
+/// calls its argument on every object of the heap: the rescan after an
+/// overflow.
 pub(crate) fn mark_from(
     roots: &mut dyn RootSet,
     stack: &mut Vec<ObjRef>,
     cap: usize,
+    bits: Option<MarkBits<'_>>,
     mut each_object: impl FnMut(&mut dyn FnMut(ObjRef)),
-) -> usize {
+) -> Marked {
     let mut m = Marker {
         stack: std::mem::take(stack),
         cap,
         live: 0,
+        objects: 0,
+        bits,
         overflowed: false,
     };
     roots.visit(&mut |r| m.mark_one(*r));
@@ -57,20 +87,25 @@ pub(crate) fn mark_from(
         });
     }
     *stack = m.stack;
-    m.live
+    Marked {
+        bytes: m.live,
+        objects: m.objects,
+    }
 }
 
 /// The state of a mark.
-struct Marker {
+struct Marker<'a> {
     stack: Vec<ObjRef>,
     /// Most entries the stack may hold.
     cap: usize,
-    /// Bytes marked so far.
+    /// Bytes and objects marked so far.
     live: usize,
+    objects: u64,
+    bits: Option<MarkBits<'a>>,
     overflowed: bool,
 }
 
-impl Marker {
+impl Marker<'_> {
     /// Marks one reference's target, if it is an unmarked heap object, and
     /// queues it when it refers to anything (strings and internal storage
     /// do not: a list's or map's items are traced through their owner).
@@ -82,6 +117,10 @@ impl Marker {
         }
         h.flags |= FLAG_MARK;
         self.live += h.size as usize;
+        self.objects += 1;
+        if let Some(b) = &mut self.bits {
+            b.set(r.addr());
+        }
         if matches!(h.kind, Kind::Str | Kind::Array | Kind::Bytes) {
             return;
         }

@@ -5,6 +5,12 @@
 //! 2. `compute_forwarding`: walk the segments in order with a "to" cursor
 //!    that never passes the object being walked; store each marked object's
 //!    new address in its header word. Dead large spans go back to the pool.
+//!    When the heap's segments lie close together, phase 1 also set a bit
+//!    per marked object in a side bitmap, and this phase visits only the
+//!    marked objects, never a dead header (most of a heap of young garbage:
+//!    binary_trees 16, phase 2 from 11% of the run to 4%); otherwise it
+//!    walks every header. The dead count is what the heap held less what
+//!    was marked.
 //! 3. `update_references`: rewrite every root and every reference inside a
 //!    marked object to its target's new address.
 //! 4. `slide`: move each marked object to its new address (in address order,
@@ -26,7 +32,7 @@
 
 use super::{MarkCompactHeap, Seg};
 use crate::heap::forward::move_object;
-use crate::heap::mark::{is_marked, mark_from};
+use crate::heap::mark::{MarkBits, is_marked, mark_from};
 use crate::heap::tally::Tally;
 use crate::heap::{GcEvent, GcReason, RootSet};
 use crate::value::ObjRef;
@@ -53,6 +59,13 @@ fn set_word_ptr(r: ObjRef, p: *mut u8) {
     unsafe { r.field::<*mut u8>(WORD).write(p) }
 }
 
+/// Segment bytes from which a collection keeps a mark bitmap: below, a
+/// walk of every header costs little.
+const BITMAP_MIN_BYTES: usize = 64 * 1024;
+/// The most address space the segments may span, in times their bytes, for
+/// a bitmap (which covers the span, one bit per 8 bytes).
+const BITMAP_MAX_SPREAD: usize = 4;
+
 /// How far ahead of the walk `objects` asks for memory (bytes).
 const PREFETCH_AHEAD: usize = 512;
 
@@ -73,7 +86,7 @@ pub(super) fn prefetch(p: *const u8) {
 }
 
 /// Walks the objects of one segment: yields each object's start.
-fn objects(seg: &Seg) -> impl Iterator<Item = ObjRef> {
+pub(super) fn objects(seg: &Seg) -> impl Iterator<Item = ObjRef> {
     let base = seg.base();
     let used = seg.used;
     let mut off = 0;
@@ -126,53 +139,88 @@ impl MarkCompactHeap {
         self.tally.end(began, reason, after, live, freed)
     }
 
-    /// Phase 1 (`heap::mark`). Returns the bytes of marked objects.
+    /// Phase 1 (`heap::mark`), recording marks in the bitmap too when the
+    /// heap's segments lie close enough together for one. Returns the bytes
+    /// of marked objects.
     pub(super) fn mark(&mut self, roots: &mut dyn RootSet) -> usize {
-        mark_from(roots, &mut self.mark_stack, self.mark_stack_cap, |f| {
-            for seg in &self.segs {
-                objects(seg).for_each(&mut *f);
-            }
-            for span in &self.large {
-                // SAFETY: a large span holds one object at its base.
-                f(unsafe { ObjRef::from_ptr(span.base()) });
-            }
-        })
+        self.prepare_bits();
+        let bits = self.bits_on.then(|| MarkBits {
+            lo: self.bits_lo,
+            words: &mut self.bits,
+        });
+        let (segs, large) = (&self.segs, &self.large);
+        let m = mark_from(
+            roots,
+            &mut self.mark_stack,
+            self.mark_stack_cap,
+            bits,
+            |f| {
+                for seg in segs {
+                    objects(seg).for_each(&mut *f);
+                }
+                for span in large {
+                    // SAFETY: a large span holds one object at its base.
+                    f(unsafe { ObjRef::from_ptr(span.base()) });
+                }
+            },
+        );
+        self.marked_objects = m.objects;
+        m.bytes
+    }
+
+    /// Decides whether this collection keeps a mark bitmap, and over what
+    /// addresses: the span of the heap's largest segments (most of its
+    /// bytes, and usually near one another: the first, small segments may
+    /// come from elsewhere in the address space), when those hold
+    /// [`BITMAP_MIN_BYTES`] or more and span at most [`BITMAP_MAX_SPREAD`]
+    /// times their bytes (the bitmap covers the span, one bit per 8 bytes;
+    /// the pool promises no placement). Segments outside the span are
+    /// walked header by header. Clears the bitmap.
+    fn prepare_bits(&mut self) {
+        self.bits_on = false;
+        let largest = self.segs.iter().map(|s| s.seg.size()).max().unwrap_or(0);
+        let (mut lo, mut hi, mut bytes) = (usize::MAX, 0usize, 0usize);
+        for s in self.segs.iter().filter(|s| s.seg.size() == largest) {
+            let b = s.base().addr();
+            lo = lo.min(b);
+            hi = hi.max(b + largest);
+            bytes += largest;
+        }
+        if !self.bits_allowed
+            || bytes < BITMAP_MIN_BYTES
+            || hi - lo > bytes.saturating_mul(BITMAP_MAX_SPREAD)
+        {
+            self.bits = Vec::new();
+            return;
+        }
+        let words = (hi - lo).div_ceil(64 * 8);
+        if self.bits.capacity() > 2 * words {
+            self.bits = Vec::new();
+        }
+        self.bits.clear();
+        self.bits.resize(words, 0);
+        self.bits_lo = lo;
+        self.bits_on = true;
+    }
+
+    /// Whether segment `i` lies inside the bitmap's span.
+    fn in_bits(&self, i: usize) -> bool {
+        let s = &self.segs[i];
+        let off = s.base().addr().wrapping_sub(self.bits_lo);
+        self.bits_on && off < self.bits.len() * 64 * 8 && off + s.used <= self.bits.len() * 64 * 8
     }
 
     /// Phase 2. Returns the number of dead objects. Leaves in `new_used` how
     /// full each segment will be once slid; segments past its length empty out.
     pub(super) fn compute_forwarding(&mut self) -> u64 {
-        let mut dead = 0u64;
         let mut new_used = std::mem::take(&mut self.new_used);
         new_used.clear();
         let mut to_off = 0usize;
         for i in 0..self.segs.len() {
-            let mut run: Option<ObjRef> = None;
-            for obj in objects(&self.segs[i]) {
-                if !is_marked(obj) {
-                    dead += 1;
-                    run.get_or_insert(obj);
-                    continue;
-                }
-                if let Some(first) = run.take() {
-                    set_word_ptr(first, obj.as_ptr());
-                }
-                let size = obj.size();
-                // The cursor's segment is new_used.len(); move on while it cannot
-                // take the object. It never passes segment i, where the object fits.
-                while to_off + size > self.segs[new_used.len()].seg.size() {
-                    new_used.push(to_off);
-                    to_off = 0;
-                }
-                // SAFETY: to_off + size fits in the cursor's segment (checked just above).
-                let dest = unsafe { self.segs[new_used.len()].base().add(to_off) };
-                set_word_ptr(obj, dest);
-                to_off += size;
-            }
-            if let Some(first) = run {
-                let s = &self.segs[i];
-                // SAFETY: used <= the segment's size: at most one past its end.
-                set_word_ptr(first, unsafe { s.base().add(s.used) });
+            if self.in_bits(i) {
+                self.forward_marked(i, &mut new_used, &mut to_off);
+            } else {
+                self.forward_walking(i, &mut new_used, &mut to_off);
             }
         }
         if !self.segs.is_empty() {
@@ -187,13 +235,97 @@ impl MarkCompactHeap {
                 set_word_ptr(obj, obj.as_ptr());
                 kept.push(span);
             } else {
-                dead += 1;
                 self.held -= span.size();
                 self.pool.release(span);
             }
         }
         self.large = kept;
+        // Everything marked is this heap's (static objects are never marked).
+        let dead = self.objects_held() - self.marked_objects;
+        self.freed += dead;
         dead
+    }
+
+    /// Phase 2 for segment `i`, walking every header in it.
+    fn forward_walking(&self, i: usize, new_used: &mut Vec<usize>, to_off: &mut usize) {
+        let mut run: Option<ObjRef> = None;
+        for obj in objects(&self.segs[i]) {
+            if !is_marked(obj) {
+                run.get_or_insert(obj);
+                continue;
+            }
+            if let Some(first) = run.take() {
+                set_word_ptr(first, obj.as_ptr());
+            }
+            self.place(obj, new_used, to_off);
+        }
+        if let Some(first) = run {
+            let s = &self.segs[i];
+            // SAFETY: used <= the segment's size: at most one past its end.
+            set_word_ptr(first, unsafe { s.base().add(s.used) });
+        }
+    }
+
+    /// Phase 2 for segment `i`, visiting only the objects the bitmap marks:
+    /// a dead run costs one header write (at its start, which is where the
+    /// live object before it ends), not a read of each dead header.
+    fn forward_marked(&self, i: usize, new_used: &mut Vec<usize>, to_off: &mut usize) {
+        let s = &self.segs[i];
+        let base = s.base();
+        let start = base.addr() - self.bits_lo;
+        // The segment's granules: bits first..last of the bitmap.
+        let (first, last) = (start >> 3, (start + s.used) >> 3);
+        let at = |off: usize| {
+            // SAFETY: off <= used: an object start inside the segment's used
+            // part (or its end, never dereferenced as an object).
+            unsafe { ObjRef::from_ptr(std::ptr::NonNull::new_unchecked(base.add(off))) }
+        };
+        // End of the last live object placed (offset in the segment).
+        let mut prev = 0usize;
+        let mut w = first >> 6;
+        while w << 6 < last {
+            let wbase = w << 6;
+            let mut word = self.bits[w];
+            if wbase < first {
+                word &= !0u64 << (first - wbase);
+            }
+            if last - wbase < 64 {
+                word &= (1u64 << (last - wbase)) - 1;
+            }
+            while word != 0 {
+                let off = ((wbase + word.trailing_zeros() as usize) << 3) - start;
+                word &= word - 1;
+                let obj = at(off);
+                if off != prev {
+                    // Objects are packed: where the live one before ended, a
+                    // dead run starts.
+                    set_word_ptr(at(prev), obj.as_ptr());
+                }
+                self.place(obj, new_used, to_off);
+                prev = off + obj.size();
+            }
+            w += 1;
+        }
+        if prev != s.used {
+            set_word_ptr(at(prev), at(s.used).as_ptr());
+        }
+    }
+
+    /// Gives the marked `obj` its new address at the to-cursor (segment
+    /// `new_used.len()`, offset `to_off`), moving the cursor past it.
+    #[inline(always)]
+    fn place(&self, obj: ObjRef, new_used: &mut Vec<usize>, to_off: &mut usize) {
+        let size = obj.size();
+        // Move on while the cursor's segment cannot take the object. It never
+        // passes the object's own segment, where it fits.
+        while *to_off + size > self.segs[new_used.len()].seg.size() {
+            new_used.push(*to_off);
+            *to_off = 0;
+        }
+        // SAFETY: to_off + size fits in the cursor's segment (checked just above).
+        let dest = unsafe { self.segs[new_used.len()].base().add(*to_off) };
+        set_word_ptr(obj, dest);
+        *to_off += size;
     }
 
     /// Phase 3.

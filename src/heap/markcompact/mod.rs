@@ -74,6 +74,20 @@ pub struct MarkCompactHeap {
     /// Segments taken ahead for a promotion (`old.rs`), used before any new
     /// one and given back when it is over. Counted in `held`.
     spare: Vec<Segment>,
+    /// Objects placed by promotion or adoption (`old.rs`) and objects freed,
+    /// ever: with `allocated_objects`, how many the heap holds.
+    placed: u64,
+    freed: u64,
+    /// Objects the last mark marked.
+    marked_objects: u64,
+    /// The mark bitmap (`collect.rs`) over `bits_lo..`, when `bits_on`:
+    /// scratch for a collection, kept like the mark stack.
+    bits: Vec<u64>,
+    bits_lo: usize,
+    bits_on: bool,
+    /// Whether a collection may use the bitmap (tests turn it off to check
+    /// both ways give the same heap).
+    bits_allowed: bool,
 }
 
 // SAFETY: the raw pointers point into segments this heap exclusively owns; a heap
@@ -168,6 +182,11 @@ impl MarkCompactHeap {
     fn segment_count(&self) -> usize {
         self.segs.len() + self.large.len()
     }
+
+    /// Objects the heap holds, live or not (segments and large spans).
+    fn objects_held(&self) -> u64 {
+        self.allocated_objects + self.placed - self.freed
+    }
 }
 
 impl Alloc for MarkCompactHeap {
@@ -207,6 +226,13 @@ impl Heap for MarkCompactHeap {
             new_used: Vec::new(),
             outside: 0,
             spare: Vec::new(),
+            placed: 0,
+            freed: 0,
+            marked_objects: 0,
+            bits: Vec::new(),
+            bits_lo: 0,
+            bits_on: false,
+            bits_allowed: true,
         }
     }
 

@@ -71,7 +71,14 @@ fn mark_sets_flags_only_on_reachable_objects() {
 
 #[test]
 fn forwarding_only_moves_objects_down() {
+    for bits in [true, false] {
+        forwarding_only_moves_objects_down_with(bits);
+    }
+}
+
+fn forwarding_only_moves_objects_down_with(bits: bool) {
     let (_pool, mut h) = heap();
+    h.bits_allowed = bits;
     let mut keep = Vec::new();
     let n = if cfg!(miri) { 600 } else { 5_000 };
     for i in 0..n {
@@ -83,6 +90,11 @@ fn forwarding_only_moves_objects_down() {
     h.seal();
     let mut roots = keep.clone();
     h.mark(&mut roots);
+    assert_eq!(
+        h.bits_on,
+        bits && !cfg!(miri),
+        "the bitmap is used when allowed"
+    );
     let dead = h.compute_forwarding();
     assert_eq!(dead, n as u64 - keep.len() as u64);
     let mut last = 0;
@@ -354,4 +366,65 @@ fn a_mark_stack_that_cannot_grow_overflows_and_rescans() {
     }
     assert_eq!(n, depth);
     assert_eq!(r2[1].as_list().unwrap().len(), width as usize);
+}
+
+#[test]
+fn the_mark_bitmap_and_the_header_walk_leave_the_same_heap() {
+    // The same garbage-riddled heap collected with the bitmap and without:
+    // the same survivors at the same places, the same counts.
+    let (n, keep_every) = if cfg!(miri) { (2_000, 3) } else { (60_000, 7) };
+    let run = |bits: bool| {
+        let (_pool, mut h) = heap();
+        h.bits_allowed = bits;
+        let mut roots = Vec::new();
+        for i in 0..n {
+            let inner = new_list(&mut h, &[Value::Int(i)]).unwrap();
+            let v = new_list(&mut h, &[inner, Value::Int(-i)]).unwrap();
+            if i % keep_every == 0 {
+                roots.push(v);
+            }
+            if i % 1000 == 0 {
+                // A large object among them (a span of its own), kept.
+                roots.push(new_list_filled(&mut h, large_items(10_000), v).unwrap());
+            }
+        }
+        let e = h.collect(&mut roots, GcReason::Explicit).unwrap();
+        let used = h.bits_on;
+        h.verify(&mut roots).unwrap();
+        let places: Vec<_> = roots
+            .iter()
+            .map(|v| h.locate(v.as_obj().unwrap()).unwrap())
+            .map(|l| (l.segment, l.offset))
+            .collect();
+        for v in roots.iter().filter(|v| v.as_list().unwrap().len() == 2) {
+            let items = v.as_list().unwrap().items();
+            let Value::Int(i) = items[1] else {
+                panic!("an int")
+            };
+            assert_eq!(list_ints(&items[0]), [-i]);
+        }
+        (e.live_bytes, e.freed_objects, used, places)
+    };
+    let (with, without) = (run(true), run(false));
+    assert!(with.2 || cfg!(miri), "the bitmap was used");
+    assert!(!without.2);
+    assert_eq!((with.0, with.1), (without.0, without.1));
+    // Kept: every keep_every-th pair, and each pair a large list holds.
+    let kept = (0..n)
+        .filter(|i| i % keep_every == 0 || i % 1000 == 0)
+        .count();
+    assert_eq!(with.1, (n as usize - kept) as u64 * 2);
+    assert_eq!(with.3, without.3, "survivors at the same places");
+}
+
+#[test]
+fn verify_catches_an_object_count_gone_wrong() {
+    let (_pool, mut h) = heap();
+    let mut roots = vec![new_list(&mut h, &[Value::Int(1)]).unwrap()];
+    h.verify(&mut roots).unwrap();
+    h.placed += 1;
+    let e = h.verify(&mut roots).unwrap_err();
+    assert!(e.contains("objects, counted"), "{e}");
+    h.placed -= 1;
+    h.verify(&mut roots).unwrap();
 }

@@ -5,7 +5,9 @@
 //! objects whose headers are sane (so walking by sizes lands exactly on
 //! `used`, and no object overlaps another); outside a collection no object is
 //! marked and no header word holds a forwarding address; each large span
-//! holds one object at its base; `held` is the sum of what is held.
+//! holds one object at its base; `held` is the sum of what is held, and
+//! the count of objects held (what a collection that walks only marked
+//! objects takes its dead count from) the number found.
 //! Headers are read as raw bytes until the walk has found them sane.
 
 use super::MarkCompactHeap;
@@ -76,6 +78,13 @@ impl MarkCompactHeap {
             report.add(format!(
                 "holds {held} bytes of segments, counted {}",
                 self.held
+            ));
+        }
+        if objects.len() as u64 != self.objects_held() {
+            report.add(format!(
+                "holds {} objects, counted {}",
+                objects.len(),
+                self.objects_held()
             ));
         }
         if !self.spare.is_empty() {

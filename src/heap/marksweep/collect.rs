@@ -47,9 +47,14 @@ impl MarkSweepHeap {
     /// Phase 1. Returns the bytes of marked objects.
     pub(super) fn mark(&mut self, roots: &mut dyn RootSet) -> usize {
         let slab = &self.slab;
-        mark_from(roots, &mut self.mark_stack, self.mark_stack_cap, |f| {
-            slab.for_each_object(f)
-        })
+        mark_from(
+            roots,
+            &mut self.mark_stack,
+            self.mark_stack_cap,
+            None,
+            |f| slab.for_each_object(f),
+        )
+        .bytes
     }
 
     /// Phase 2. Returns the number of objects freed.
