@@ -27,20 +27,35 @@ pub(crate) fn is_marked(r: ObjRef) -> bool {
     r.header().flags & FLAG_MARK != 0
 }
 
-/// A side bitmap of marks over one address range: bit `i` stands for the
-/// 8-byte granule at `lo + 8 * i`, set when an object starting there is
-/// marked. Addresses outside the range are not recorded.
-pub(crate) struct MarkBits<'a> {
+/// One address range of a mark bitmap: `len` bytes from `lo`, its bits
+/// from word `word` of the bitmap's words on.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct BitRange {
     pub lo: usize,
+    pub len: usize,
+    pub word: usize,
+}
+
+/// A side bitmap of marks over a few address ranges: in each, bit `i` stands
+/// for the 8-byte granule at `lo + 8 * i`, set when an object starting there
+/// is marked. Addresses outside every range are not recorded.
+pub(crate) struct MarkBits<'a> {
+    pub ranges: &'a [BitRange],
     pub words: &'a mut [u64],
 }
 
 impl MarkBits<'_> {
     #[inline(always)]
     fn set(&mut self, addr: usize) {
-        let bit = addr.wrapping_sub(self.lo) >> 3;
-        if let Some(w) = self.words.get_mut(bit >> 6) {
-            *w |= 1 << (bit & 63);
+        for r in self.ranges {
+            let off = addr.wrapping_sub(r.lo);
+            if off < r.len {
+                let bit = off >> 3;
+                if let Some(w) = self.words.get_mut(r.word + (bit >> 6)) {
+                    *w |= 1 << (bit & 63);
+                }
+                return;
+            }
         }
     }
 }

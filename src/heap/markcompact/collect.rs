@@ -32,7 +32,7 @@
 
 use super::{MarkCompactHeap, Seg};
 use crate::heap::forward::move_object;
-use crate::heap::mark::{MarkBits, is_marked, mark_from};
+use crate::heap::mark::{BitRange, MarkBits, Marked, is_marked, mark_from};
 use crate::heap::tally::Tally;
 use crate::heap::{GcEvent, GcReason, RootSet};
 use crate::value::ObjRef;
@@ -59,12 +59,33 @@ fn set_word_ptr(r: ObjRef, p: *mut u8) {
     unsafe { r.field::<*mut u8>(WORD).write(p) }
 }
 
-/// Segment bytes from which a collection keeps a mark bitmap: below, a
-/// walk of every header costs little.
+/// Segment bytes from which a range of the heap gets a mark bitmap: below,
+/// a walk of every header costs little.
 const BITMAP_MIN_BYTES: usize = 64 * 1024;
-/// The most address space the segments may span, in times their bytes, for
-/// a bitmap (which covers the span, one bit per 8 bytes).
+/// The most address space a range may span, in times its segments' bytes
+/// (and the widest gap between two of them, in segments).
 const BITMAP_MAX_SPREAD: usize = 4;
+/// The most ranges one bitmap covers (marking tries each in turn).
+const BITMAP_MAX_RANGES: usize = 4;
+
+/// The marked objects' starts, one bit per 8-byte granule of each range.
+pub(super) struct MarkBitmap {
+    ranges: Vec<BitRange>,
+    words: Vec<u64>,
+}
+
+impl MarkBitmap {
+    /// The range holding `seg`'s used part: its first address and its words.
+    fn range_of(&self, seg: &Seg) -> Option<(usize, &[u64])> {
+        let off = |r: &BitRange| seg.base().addr().wrapping_sub(r.lo);
+        let r = self
+            .ranges
+            .iter()
+            .find(|r| off(r) < r.len && seg.used <= r.len - off(r))?;
+        let n = r.len.div_ceil(64 * 8);
+        Some((r.lo, &self.words[r.word..r.word + n]))
+    }
+}
 
 /// How far ahead of the walk `objects` asks for memory (bytes).
 const PREFETCH_AHEAD: usize = 512;
@@ -130,26 +151,33 @@ impl MarkCompactHeap {
     pub(super) fn full_collection(&mut self, roots: &mut dyn RootSet, reason: GcReason) -> GcEvent {
         self.seal();
         let began = Tally::begin(self.footprint());
-        let live = self.mark(roots);
-        let freed = self.compute_forwarding();
+        let marked = self.mark(roots);
+        let freed = self.compute_forwarding(marked.objects);
         self.update_references(roots);
         self.slide();
-        self.trigger.reset(live);
+        self.trigger.reset(marked.bytes);
         let after = self.footprint();
-        self.tally.end(began, reason, after, live, freed)
+        self.tally.end(began, reason, after, marked.bytes, freed)
     }
 
-    /// Phase 1 (`heap::mark`), recording marks in the bitmap too when the
-    /// heap's segments lie close enough together for one. Returns the bytes
-    /// of marked objects.
-    pub(super) fn mark(&mut self, roots: &mut dyn RootSet) -> usize {
-        self.prepare_bits();
-        let bits = self.bits_on.then(|| MarkBits {
-            lo: self.bits_lo,
-            words: &mut self.bits,
-        });
+    /// Phase 1 (`heap::mark`), recording marks in a bitmap too where the
+    /// heap's segments lie close enough together for one.
+    pub(super) fn mark(&mut self, roots: &mut dyn RootSet) -> Marked {
+        self.bits = self.new_bitmap();
+        #[cfg(test)]
+        {
+            self.bits_used = self.bits.is_some();
+        }
+        let bits = self
+            .bits
+            .as_deref_mut()
+            .and_then(|b| b.first_mut())
+            .map(|b| MarkBits {
+                ranges: &b.ranges,
+                words: &mut b.words,
+            });
         let (segs, large) = (&self.segs, &self.large);
-        let m = mark_from(
+        mark_from(
             roots,
             &mut self.mark_stack,
             self.mark_stack_cap,
@@ -163,64 +191,84 @@ impl MarkCompactHeap {
                     f(unsafe { ObjRef::from_ptr(span.base()) });
                 }
             },
+        )
+    }
+
+    /// A cleared bitmap for this collection, or None. It covers up to
+    /// [`BITMAP_MAX_RANGES`] address ranges, each a cluster of the heap's
+    /// largest segments (most of its bytes; the pool promises no placement,
+    /// and the system allocator puts blocks of one size in more than one
+    /// region) holding [`BITMAP_MIN_BYTES`] or more and spanning at most
+    /// [`BITMAP_MAX_SPREAD`] times their bytes (a range's bits cover its
+    /// span, one bit per 8 bytes). Segments outside every range are walked
+    /// header by header.
+    fn new_bitmap(&self) -> Option<Box<[MarkBitmap]>> {
+        #[cfg(test)]
+        if !self.bits_allowed {
+            return None;
+        }
+        // Every allocation here may fail (the system is out of memory): the
+        // collection then walks headers, as without a bitmap.
+        let largest = self.segs.iter().map(|s| s.seg.size()).max()?;
+        let mut bases = Vec::new();
+        bases.try_reserve_exact(self.segs.len()).ok()?;
+        bases.extend(
+            (self.segs.iter())
+                .filter(|s| s.seg.size() == largest)
+                .map(|s| s.base().addr()),
         );
-        self.marked_objects = m.objects;
-        m.bytes
+        bases.sort_unstable();
+        let mut ranges = Vec::new();
+        ranges.try_reserve_exact(BITMAP_MAX_RANGES).ok()?;
+        let mut words = 0;
+        let mut i = 0;
+        while i < bases.len() && ranges.len() < BITMAP_MAX_RANGES {
+            let mut j = i;
+            while j + 1 < bases.len() && bases[j + 1] - bases[j] <= largest * BITMAP_MAX_SPREAD {
+                j += 1;
+            }
+            let (lo, hi) = (bases[i], bases[j] + largest);
+            let bytes = (j - i + 1) * largest;
+            if bytes >= BITMAP_MIN_BYTES && hi - lo <= bytes * BITMAP_MAX_SPREAD {
+                ranges.push(BitRange {
+                    lo,
+                    len: hi - lo,
+                    word: words,
+                });
+                words += (hi - lo).div_ceil(64 * 8);
+            }
+            i = j + 1;
+        }
+        if ranges.is_empty() {
+            return None;
+        }
+        let mut bits = Vec::new();
+        bits.try_reserve_exact(words).ok()?;
+        bits.resize(words, 0);
+        let mut one = Vec::new();
+        one.try_reserve_exact(1).ok()?;
+        one.push(MarkBitmap {
+            ranges,
+            words: bits,
+        });
+        Some(one.into_boxed_slice())
     }
 
-    /// Decides whether this collection keeps a mark bitmap, and over what
-    /// addresses: the span of the heap's largest segments (most of its
-    /// bytes, and usually near one another: the first, small segments may
-    /// come from elsewhere in the address space), when those hold
-    /// [`BITMAP_MIN_BYTES`] or more and span at most [`BITMAP_MAX_SPREAD`]
-    /// times their bytes (the bitmap covers the span, one bit per 8 bytes;
-    /// the pool promises no placement). Segments outside the span are
-    /// walked header by header. Clears the bitmap.
-    fn prepare_bits(&mut self) {
-        self.bits_on = false;
-        let largest = self.segs.iter().map(|s| s.seg.size()).max().unwrap_or(0);
-        let (mut lo, mut hi, mut bytes) = (usize::MAX, 0usize, 0usize);
-        for s in self.segs.iter().filter(|s| s.seg.size() == largest) {
-            let b = s.base().addr();
-            lo = lo.min(b);
-            hi = hi.max(b + largest);
-            bytes += largest;
-        }
-        if !self.bits_allowed
-            || bytes < BITMAP_MIN_BYTES
-            || hi - lo > bytes.saturating_mul(BITMAP_MAX_SPREAD)
-        {
-            self.bits = Vec::new();
-            return;
-        }
-        let words = (hi - lo).div_ceil(64 * 8);
-        if self.bits.capacity() > 2 * words {
-            self.bits = Vec::new();
-        }
-        self.bits.clear();
-        self.bits.resize(words, 0);
-        self.bits_lo = lo;
-        self.bits_on = true;
-    }
-
-    /// Whether segment `i` lies inside the bitmap's span.
-    fn in_bits(&self, i: usize) -> bool {
-        let s = &self.segs[i];
-        let off = s.base().addr().wrapping_sub(self.bits_lo);
-        self.bits_on && off < self.bits.len() * 64 * 8 && off + s.used <= self.bits.len() * 64 * 8
-    }
-
-    /// Phase 2. Returns the number of dead objects. Leaves in `new_used` how
-    /// full each segment will be once slid; segments past its length empty out.
-    pub(super) fn compute_forwarding(&mut self) -> u64 {
+    /// Phase 2. Returns the number of dead objects (what the heap held less
+    /// the `marked` objects). Leaves in `new_used` how full each segment will
+    /// be once slid; segments past its length empty out. Drops the bitmap.
+    pub(super) fn compute_forwarding(&mut self, marked: u64) -> u64 {
         let mut new_used = std::mem::take(&mut self.new_used);
         new_used.clear();
         let mut to_off = 0usize;
+        let bits = self.bits.take();
         for i in 0..self.segs.len() {
-            if self.in_bits(i) {
-                self.forward_marked(i, &mut new_used, &mut to_off);
-            } else {
-                self.forward_walking(i, &mut new_used, &mut to_off);
+            match bits
+                .as_deref()
+                .and_then(|b| b.first()?.range_of(&self.segs[i]))
+            {
+                Some((lo, words)) => self.forward_marked(i, lo, words, &mut new_used, &mut to_off),
+                None => self.forward_walking(i, &mut new_used, &mut to_off),
             }
         }
         if !self.segs.is_empty() {
@@ -241,9 +289,7 @@ impl MarkCompactHeap {
         }
         self.large = kept;
         // Everything marked is this heap's (static objects are never marked).
-        let dead = self.objects_held() - self.marked_objects;
-        self.freed += dead;
-        dead
+        self.objects_held() - marked
     }
 
     /// Phase 2 for segment `i`, walking every header in it.
@@ -266,14 +312,22 @@ impl MarkCompactHeap {
         }
     }
 
-    /// Phase 2 for segment `i`, visiting only the objects the bitmap marks:
-    /// a dead run costs one header write (at its start, which is where the
-    /// live object before it ends), not a read of each dead header.
-    fn forward_marked(&self, i: usize, new_used: &mut Vec<usize>, to_off: &mut usize) {
+    /// Phase 2 for segment `i`, visiting only the objects the bitmap marks
+    /// (`words`, bit 0 at address `lo`): a dead run costs one header write
+    /// (at its start, which is where the live object before it ends), not a
+    /// read of each dead header.
+    fn forward_marked(
+        &self,
+        i: usize,
+        lo: usize,
+        words: &[u64],
+        new_used: &mut Vec<usize>,
+        to_off: &mut usize,
+    ) {
         let s = &self.segs[i];
         let base = s.base();
-        let start = base.addr() - self.bits_lo;
-        // The segment's granules: bits first..last of the bitmap.
+        let start = base.addr() - lo;
+        // The segment's granules: bits first..last.
         let (first, last) = (start >> 3, (start + s.used) >> 3);
         let at = |off: usize| {
             // SAFETY: off <= used: an object start inside the segment's used
@@ -285,7 +339,7 @@ impl MarkCompactHeap {
         let mut w = first >> 6;
         while w << 6 < last {
             let wbase = w << 6;
-            let mut word = self.bits[w];
+            let mut word = words[w];
             if wbase < first {
                 word &= !0u64 << (first - wbase);
             }

@@ -57,7 +57,8 @@ pub struct MarkCompactHeap {
     /// Bytes of segments and spans held.
     held: usize,
     allocated_total: u64,
-    /// Objects ever allocated.
+    /// Objects ever placed in it: allocated, or promoted or adopted into
+    /// it as generational's old generation (`old.rs`).
     allocated_objects: u64,
     /// When the next collection is due (`heap::trigger`).
     trigger: Trigger,
@@ -74,20 +75,17 @@ pub struct MarkCompactHeap {
     /// Segments taken ahead for a promotion (`old.rs`), used before any new
     /// one and given back when it is over. Counted in `held`.
     spare: Vec<Segment>,
-    /// Objects placed by promotion or adoption (`old.rs`) and objects freed,
-    /// ever: with `allocated_objects`, how many the heap holds.
-    placed: u64,
-    freed: u64,
-    /// Objects the last mark marked.
-    marked_objects: u64,
-    /// The mark bitmap (`collect.rs`) over `bits_lo..`, when `bits_on`:
-    /// scratch for a collection, kept like the mark stack.
-    bits: Vec<u64>,
-    bits_lo: usize,
-    bits_on: bool,
+    /// The mark bitmap (`collect.rs`), from the mark to phase 2 of a
+    /// collection that keeps one (a boxed slice of one, so that it can be
+    /// allocated fallibly); None otherwise (two words per heap: there may
+    /// be 100,000 of them).
+    bits: Option<Box<[collect::MarkBitmap]>>,
     /// Whether a collection may use the bitmap (tests turn it off to check
-    /// both ways give the same heap).
+    /// both ways give the same heap), and whether the last one did.
+    #[cfg(test)]
     bits_allowed: bool,
+    #[cfg(test)]
+    bits_used: bool,
 }
 
 // SAFETY: the raw pointers point into segments this heap exclusively owns; a heap
@@ -185,7 +183,7 @@ impl MarkCompactHeap {
 
     /// Objects the heap holds, live or not (segments and large spans).
     fn objects_held(&self) -> u64 {
-        self.allocated_objects + self.placed - self.freed
+        self.allocated_objects - self.tally.freed_objects
     }
 }
 
@@ -226,13 +224,11 @@ impl Heap for MarkCompactHeap {
             new_used: Vec::new(),
             outside: 0,
             spare: Vec::new(),
-            placed: 0,
-            freed: 0,
-            marked_objects: 0,
-            bits: Vec::new(),
-            bits_lo: 0,
-            bits_on: false,
+            bits: None,
+            #[cfg(test)]
             bits_allowed: true,
+            #[cfg(test)]
+            bits_used: false,
         }
     }
 

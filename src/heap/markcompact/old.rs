@@ -130,7 +130,7 @@ impl MarkCompactHeap {
         // can leave unused).
         self.top = unsafe { p.add(size) };
         self.trigger.charge(size);
-        self.placed += 1;
+        self.allocated_objects += 1;
         // SAFETY: top was inside a segment, so non-null.
         unsafe { NonNull::new_unchecked(p) }
     }
@@ -173,7 +173,7 @@ impl MarkCompactHeap {
         self.held += seg.size();
         self.segs.push(Seg { seg, used });
         if let Some(s) = self.segs.last() {
-            self.placed += super::collect::objects(s).count() as u64;
+            self.allocated_objects += super::collect::objects(s).count() as u64;
         }
         self.open();
     }

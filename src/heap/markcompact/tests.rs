@@ -58,7 +58,7 @@ fn mark_sets_flags_only_on_reachable_objects() {
     let garbage = new_list(&mut h, &[Value::Int(9)]).unwrap();
     h.seal();
     let mut roots = vec![outer];
-    let live = h.mark(&mut roots);
+    let live = h.mark(&mut roots).bytes;
     let marked =
         |v: &Value| v.as_obj().unwrap().header().flags & crate::value::object::FLAG_MARK != 0;
     assert!(marked(&outer) && marked(&inner));
@@ -89,13 +89,13 @@ fn forwarding_only_moves_objects_down_with(bits: bool) {
     }
     h.seal();
     let mut roots = keep.clone();
-    h.mark(&mut roots);
+    let marked = h.mark(&mut roots);
     assert_eq!(
-        h.bits_on,
+        h.bits_used,
         bits && !cfg!(miri),
         "the bitmap is used when allowed"
     );
-    let dead = h.compute_forwarding();
+    let dead = h.compute_forwarding(marked.objects);
     assert_eq!(dead, n as u64 - keep.len() as u64);
     let mut last = 0;
     for v in &keep {
@@ -389,7 +389,7 @@ fn the_mark_bitmap_and_the_header_walk_leave_the_same_heap() {
             }
         }
         let e = h.collect(&mut roots, GcReason::Explicit).unwrap();
-        let used = h.bits_on;
+        let used = h.bits_used;
         h.verify(&mut roots).unwrap();
         let places: Vec<_> = roots
             .iter()
@@ -422,9 +422,9 @@ fn verify_catches_an_object_count_gone_wrong() {
     let (_pool, mut h) = heap();
     let mut roots = vec![new_list(&mut h, &[Value::Int(1)]).unwrap()];
     h.verify(&mut roots).unwrap();
-    h.placed += 1;
+    h.allocated_objects += 1;
     let e = h.verify(&mut roots).unwrap_err();
     assert!(e.contains("objects, counted"), "{e}");
-    h.placed -= 1;
+    h.allocated_objects -= 1;
     h.verify(&mut roots).unwrap();
 }
