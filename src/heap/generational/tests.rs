@@ -15,7 +15,7 @@ use crate::value::func::{new_cell, new_closure};
 use crate::value::list::{new_list, new_list_filled};
 use crate::value::map::new_map;
 use crate::value::string::new_str;
-use crate::value::{CellRef, ClosureRef, Value};
+use crate::value::{CellRef, ClosureRef, ListRef, Value};
 
 crate::heap::kit::heap_kit!(GenerationalHeap);
 
@@ -257,44 +257,53 @@ fn every_kind_of_store_is_seen_by_the_barrier() {
     }
 }
 
-#[test]
-fn a_list_item_store_remembers_the_slot_not_the_list() {
-    let (_pool, mut h) = heap();
+/// An old list of 1000 nils (rooted), and `n` young one-item lists [0], [1], ...
+fn old_list_and_young(
+    n: i64,
+) -> (
+    Arc<SegmentPool>,
+    GenerationalHeap,
+    Vec<Value>,
+    ListRef,
+    Vec<Value>,
+) {
+    let (pool, mut h) = heap();
     let mut roots = Vec::new();
     let made = new_list_filled(&mut h, 1000, Value::Nil).unwrap();
     let o = promote(&mut h, &mut roots, made);
     roots.push(o);
-    let l = o.as_list().unwrap();
-    let ys: Vec<Value> = (0..3)
+    let ys = (0..n)
         .map(|i| new_list(&mut h, &[Value::Int(i)]).unwrap())
         .collect();
+    (pool, h, roots, o.as_list().unwrap(), ys)
+}
+
+#[test]
+fn a_list_item_store_remembers_the_slot_not_the_list() {
+    let (_pool, mut h, mut roots, l, ys) = old_list_and_young(2);
     l.set(&mut h, 10, ys[0]);
     l.set(&mut h, 500, ys[1]);
-    l.push(&mut h, ys[2]).unwrap(); // grows the storage: the list whole
-    assert!(remembered(&o), "new storage: the list is remembered whole");
-    let (_pool, mut h2) = heap();
-    let mut roots2 = Vec::new();
-    let made2 = new_list_filled(&mut h2, 1000, Value::Nil).unwrap();
-    let o2 = promote(&mut h2, &mut roots2, made2);
-    roots2.push(o2);
-    let l2 = o2.as_list().unwrap();
-    let y2: Vec<Value> = (0..2)
-        .map(|i| new_list(&mut h2, &[Value::Int(i)]).unwrap())
-        .collect();
-    l2.set(&mut h2, 10, y2[0]);
-    l2.set(&mut h2, 500, y2[1]);
-    l2.set(&mut h2, 500, y2[1]);
-    assert!(!remembered(&o2), "only slots");
-    assert_eq!(h2.slots.len(), 3, "a slot stored twice is listed twice");
-    h2.verify(&mut roots2).unwrap();
+    l.set(&mut h, 500, ys[1]);
+    assert!(!remembered(&roots[0]), "only slots");
+    assert_eq!(h.slots.len(), 3, "a slot stored twice is listed twice");
+    h.verify(&mut roots).unwrap();
     // Overwritten by an int before the collection: nothing to copy there.
-    l2.set(&mut h2, 10, Value::Int(7));
-    minor(&mut h2, &mut roots2);
-    assert!(h2.slots.is_empty());
-    let kept = l2.get(500).unwrap();
-    assert!(old(&h2, &kept));
+    l.set(&mut h, 10, Value::Int(7));
+    minor(&mut h, &mut roots);
+    assert!(h.slots.is_empty());
+    let kept = l.get(500).unwrap();
+    assert!(old(&h, &kept));
     assert_eq!(list_ints(&kept), [1]);
-    assert_eq!(int_at(&roots2[0], 10), Some(7));
+    assert_eq!(int_at(&roots[0], 10), Some(7));
+}
+
+#[test]
+fn a_list_whose_storage_grows_is_remembered_whole() {
+    let (_pool, mut h, mut roots, l, ys) = old_list_and_young(3);
+    l.set(&mut h, 10, ys[0]);
+    l.set(&mut h, 500, ys[1]);
+    l.push(&mut h, ys[2]).unwrap(); // new storage, young: the list whole
+    assert!(remembered(&roots[0]));
     minor(&mut h, &mut roots);
     for (i, at) in [(0, 10), (1, 500), (2, 1000)] {
         let kept = l.get(at).unwrap();
