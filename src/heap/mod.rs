@@ -4,7 +4,8 @@
 //! `Heap` extends), reports what the backend may need to know (reference
 //! stores and drops for `rc`, `free` for `manual`, every reference stored
 //! into an existing object for `generational`'s write barrier, through
-//! `Alloc::remember`, which the value layer's store functions call), and at safepoints, when
+//! `Alloc::remember`, or `Alloc::remember_slot` for a list item, which the
+//! value layer's store functions call), and at safepoints, when
 //! [`Heap::gc_due`] says so, hands its roots to [`Heap::collect`]. The
 //! backend never knows opcodes; the VM never knows the collector's internals.
 //! Objects never move except inside `collect`, so between safepoints a raw
