@@ -183,7 +183,7 @@ impl RcHeap {
 }
 
 impl Alloc for RcHeap {
-    #[inline]
+    #[inline(always)]
     fn alloc(&mut self, kind: Kind, size: usize) -> Result<ObjRef, AllocError> {
         let p = self.slab.alloc(size)?;
         self.allocs_since += 1;
