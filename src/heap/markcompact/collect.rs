@@ -6,7 +6,7 @@
 //!    that never passes the object being walked; store each marked object's
 //!    new address in its header word. Dead large spans go back to the pool.
 //!    When the heap's segments lie close together, phase 1 also set a bit
-//!    per marked object in a side bitmap, and this phase visits only the
+//!    per marked object in a side bitmap (`bitmap.rs`), and this phase visits only the
 //!    marked objects, never a dead header (most of a heap of young garbage:
 //!    binary_trees 16, phase 2 from 11% of the run to 4%); otherwise it
 //!    walks every header. The dead count is what the heap held less what
@@ -30,9 +30,10 @@
 //! pointer stored whole keeps the provenance it was made with. The machine
 //! code is the same as storing the address.
 
+use super::bitmap::MarkBitmap;
 use super::{MarkCompactHeap, Seg};
 use crate::heap::forward::move_object;
-use crate::heap::mark::{BitRange, MarkBits, Marked, is_marked, mark_from};
+use crate::heap::mark::{Marked, is_marked, mark_from};
 use crate::heap::tally::Tally;
 use crate::heap::{GcEvent, GcReason, RootSet};
 use crate::value::ObjRef;
@@ -57,34 +58,6 @@ fn set_word_ptr(r: ObjRef, p: *mut u8) {
     // SAFETY: the word is inside every header, 8-aligned and at least
     // pointer-sized; `slide` zeroes it again.
     unsafe { r.field::<*mut u8>(WORD).write(p) }
-}
-
-/// Segment bytes from which a range of the heap gets a mark bitmap: below,
-/// a walk of every header costs little.
-const BITMAP_MIN_BYTES: usize = 64 * 1024;
-/// The most address space a range may span, in times its segments' bytes
-/// (and the widest gap between two of them, in segments).
-const BITMAP_MAX_SPREAD: usize = 4;
-/// The most ranges one bitmap covers (marking tries each in turn).
-const BITMAP_MAX_RANGES: usize = 4;
-
-/// The marked objects' starts, one bit per 8-byte granule of each range.
-pub(super) struct MarkBitmap {
-    ranges: Vec<BitRange>,
-    words: Vec<u64>,
-}
-
-impl MarkBitmap {
-    /// The range holding `seg`'s used part: its first address and its words.
-    fn range_of(&self, seg: &Seg) -> Option<(usize, &[u64])> {
-        let off = |r: &BitRange| seg.base().addr().wrapping_sub(r.lo);
-        let r = self
-            .ranges
-            .iter()
-            .find(|r| off(r) < r.len && seg.used <= r.len - off(r))?;
-        let n = r.len.div_ceil(64 * 8);
-        Some((r.lo, &self.words[r.word..r.word + n]))
-    }
 }
 
 /// How far ahead of the walk `objects` asks for memory (bytes).
@@ -163,19 +136,22 @@ impl MarkCompactHeap {
     /// Phase 1 (`heap::mark`), recording marks in a bitmap too where the
     /// heap's segments lie close enough together for one.
     pub(super) fn mark(&mut self, roots: &mut dyn RootSet) -> Marked {
-        self.bits = self.new_bitmap();
+        #[cfg(test)]
+        let allowed = self.bits_allowed;
+        #[cfg(not(test))]
+        let allowed = true;
+        self.bits = if allowed {
+            MarkBitmap::for_segments(&self.segs)
+        } else {
+            None
+        };
         #[cfg(test)]
         {
             self.bits_used = self.bits.is_some();
         }
-        let bits = self
-            .bits
-            .as_deref_mut()
+        let bits = (self.bits.as_deref_mut())
             .and_then(|b| b.first_mut())
-            .map(|b| MarkBits {
-                ranges: &b.ranges,
-                words: &mut b.words,
-            });
+            .map(|b| b.marks());
         let (segs, large) = (&self.segs, &self.large);
         mark_from(
             roots,
@@ -192,66 +168,6 @@ impl MarkCompactHeap {
                 }
             },
         )
-    }
-
-    /// A cleared bitmap for this collection, or None. It covers up to
-    /// [`BITMAP_MAX_RANGES`] address ranges, each a cluster of the heap's
-    /// largest segments (most of its bytes; the pool promises no placement,
-    /// and the system allocator puts blocks of one size in more than one
-    /// region) holding [`BITMAP_MIN_BYTES`] or more and spanning at most
-    /// [`BITMAP_MAX_SPREAD`] times their bytes (a range's bits cover its
-    /// span, one bit per 8 bytes). Segments outside every range are walked
-    /// header by header.
-    fn new_bitmap(&self) -> Option<Box<[MarkBitmap]>> {
-        #[cfg(test)]
-        if !self.bits_allowed {
-            return None;
-        }
-        // Every allocation here may fail (the system is out of memory): the
-        // collection then walks headers, as without a bitmap.
-        let largest = self.segs.iter().map(|s| s.seg.size()).max()?;
-        let mut bases = Vec::new();
-        bases.try_reserve_exact(self.segs.len()).ok()?;
-        bases.extend(
-            (self.segs.iter())
-                .filter(|s| s.seg.size() == largest)
-                .map(|s| s.base().addr()),
-        );
-        bases.sort_unstable();
-        let mut ranges = Vec::new();
-        ranges.try_reserve_exact(BITMAP_MAX_RANGES).ok()?;
-        let mut words = 0;
-        let mut i = 0;
-        while i < bases.len() && ranges.len() < BITMAP_MAX_RANGES {
-            let mut j = i;
-            while j + 1 < bases.len() && bases[j + 1] - bases[j] <= largest * BITMAP_MAX_SPREAD {
-                j += 1;
-            }
-            let (lo, hi) = (bases[i], bases[j] + largest);
-            let bytes = (j - i + 1) * largest;
-            if bytes >= BITMAP_MIN_BYTES && hi - lo <= bytes * BITMAP_MAX_SPREAD {
-                ranges.push(BitRange {
-                    lo,
-                    len: hi - lo,
-                    word: words,
-                });
-                words += (hi - lo).div_ceil(64 * 8);
-            }
-            i = j + 1;
-        }
-        if ranges.is_empty() {
-            return None;
-        }
-        let mut bits = Vec::new();
-        bits.try_reserve_exact(words).ok()?;
-        bits.resize(words, 0);
-        let mut one = Vec::new();
-        one.try_reserve_exact(1).ok()?;
-        one.push(MarkBitmap {
-            ranges,
-            words: bits,
-        });
-        Some(one.into_boxed_slice())
     }
 
     /// Phase 2. Returns the number of dead objects (what the heap held less

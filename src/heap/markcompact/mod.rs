@@ -5,9 +5,11 @@
 //! Layout of the heap: `segs` in allocation order, each filled from its base
 //! up to `used` with densely packed objects; allocation bumps in the last
 //! one. Objects bigger than `LARGE_OBJECT_BYTES` get a span of their own in
-//! `large` and are never moved. The collection phases are in `collect.rs`;
+//! `large` and are never moved. The collection phases are in `collect.rs`
+//! (with the mark bitmap in `bitmap.rs`);
 //! `--verify-heap`'s checks in `verify.rs`.
 
+mod bitmap;
 mod collect;
 mod old;
 #[cfg(test)]
@@ -79,7 +81,7 @@ pub struct MarkCompactHeap {
     /// collection that keeps one (a boxed slice of one, so that it can be
     /// allocated fallibly); None otherwise (two words per heap: there may
     /// be 100,000 of them).
-    bits: Option<Box<[collect::MarkBitmap]>>,
+    bits: Option<Box<[bitmap::MarkBitmap]>>,
     /// Whether a collection may use the bitmap (tests turn it off to check
     /// both ways give the same heap), and whether the last one did.
     #[cfg(test)]
