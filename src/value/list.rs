@@ -196,7 +196,7 @@ impl ListRef {
         if H::NEEDS_BARRIER {
             // The items moved to new storage: each is a store into it (a
             // barrier that remembered their old slots would miss them).
-            for item in &self.items()[..len] {
+            for item in self.items() {
                 a.barrier(self.0, item);
             }
         }
@@ -229,28 +229,25 @@ fn list_of(a: &mut impl Alloc, items: &[Value]) -> Result<ObjRef, AllocError> {
         items.len()
     };
     let r = alloc_list_obj(a, items.len(), cap)?;
-    {
-        let l = ListRef(r);
-        let p = l.items_ptr();
-        // SAFETY: the list has `cap >= items.len()` inline slots; the items
-        // are another object's or the stack's. Most lists a literal builds
-        // are short: fixed-size copies for them, not a call to memcpy (which
-        // a loop would become).
-        unsafe {
-            let src = items.as_ptr();
-            match items.len() {
-                1 => p.write(*src),
-                2 => p
-                    .cast::<[Value; 2]>()
-                    .write(src.cast::<[Value; 2]>().read()),
-                3 => p
-                    .cast::<[Value; 3]>()
-                    .write(src.cast::<[Value; 3]>().read()),
-                4 => p
-                    .cast::<[Value; 4]>()
-                    .write(src.cast::<[Value; 4]>().read()),
-                n => std::ptr::copy_nonoverlapping(src, p, n),
-            }
+    let p = ListRef(r).items_ptr();
+    // SAFETY: the list has `cap >= items.len()` inline slots; the items
+    // are another object's or the stack's. Most lists a literal builds
+    // are short: fixed-size copies for them, not a call to memcpy (which
+    // a loop would become).
+    unsafe {
+        let src = items.as_ptr();
+        match items.len() {
+            1 => p.write(*src),
+            2 => p
+                .cast::<[Value; 2]>()
+                .write(src.cast::<[Value; 2]>().read()),
+            3 => p
+                .cast::<[Value; 3]>()
+                .write(src.cast::<[Value; 3]>().read()),
+            4 => p
+                .cast::<[Value; 4]>()
+                .write(src.cast::<[Value; 4]>().read()),
+            n => std::ptr::copy_nonoverlapping(src, p, n),
         }
     }
     Ok(r)

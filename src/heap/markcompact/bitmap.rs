@@ -31,9 +31,8 @@ impl MarkBitmap {
     /// size in more than one region) holding [`BITMAP_MIN_BYTES`] or more
     /// and spanning at most [`BITMAP_MAX_SPREAD`] times their bytes (a
     /// range's bits cover its span). Segments outside every range are
-    /// walked header by header. A boxed slice of one, so that even the box
-    /// is allocated fallibly.
-    pub(super) fn for_segments(segs: &[Seg]) -> Option<Box<[MarkBitmap]>> {
+    /// walked header by header.
+    pub(super) fn for_segments(segs: &[Seg]) -> Option<MarkBitmap> {
         // Every allocation here may fail (the system is out of memory): the
         // collection then walks headers, as without a bitmap.
         let largest = segs.iter().map(|s| s.seg.size()).max()?;
@@ -72,13 +71,10 @@ impl MarkBitmap {
         let mut bits = Vec::new();
         bits.try_reserve_exact(words).ok()?;
         bits.resize(words, 0);
-        let mut one = Vec::new();
-        one.try_reserve_exact(1).ok()?;
-        one.push(MarkBitmap {
+        Some(MarkBitmap {
             ranges,
             words: bits,
-        });
-        Some(one.into_boxed_slice())
+        })
     }
 
     /// Where the mark records its bits.

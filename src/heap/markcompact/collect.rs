@@ -124,8 +124,8 @@ impl MarkCompactHeap {
     pub(super) fn full_collection(&mut self, roots: &mut dyn RootSet, reason: GcReason) -> GcEvent {
         self.seal();
         let began = Tally::begin(self.footprint());
-        let marked = self.mark(roots);
-        let freed = self.compute_forwarding(marked.objects);
+        let (marked, bits) = self.mark(roots);
+        let freed = self.compute_forwarding(marked.objects, bits.as_ref());
         self.update_references(roots);
         self.slide();
         self.trigger.reset(marked.bytes);
@@ -134,30 +134,22 @@ impl MarkCompactHeap {
     }
 
     /// Phase 1 (`heap::mark`), recording marks in a bitmap too where the
-    /// heap's segments lie close enough together for one.
-    pub(super) fn mark(&mut self, roots: &mut dyn RootSet) -> Marked {
+    /// heap's segments lie close enough together for one; returns it, for
+    /// phase 2.
+    pub(super) fn mark(&mut self, roots: &mut dyn RootSet) -> (Marked, Option<MarkBitmap>) {
         #[cfg(test)]
         let allowed = self.bits_allowed;
         #[cfg(not(test))]
         let allowed = true;
-        self.bits = if allowed {
-            MarkBitmap::for_segments(&self.segs)
-        } else {
-            None
-        };
-        #[cfg(test)]
-        {
-            self.bits_used = self.bits.is_some();
-        }
-        let bits = (self.bits.as_deref_mut())
-            .and_then(|b| b.first_mut())
-            .map(|b| b.marks());
+        let mut bitmap = allowed
+            .then(|| MarkBitmap::for_segments(&self.segs))
+            .flatten();
         let (segs, large) = (&self.segs, &self.large);
-        mark_from(
+        let marked = mark_from(
             roots,
             &mut self.mark_stack,
             self.mark_stack_cap,
-            bits,
+            bitmap.as_mut().map(MarkBitmap::marks),
             |f| {
                 for seg in segs {
                     objects(seg).for_each(&mut *f);
@@ -167,22 +159,20 @@ impl MarkCompactHeap {
                     f(unsafe { ObjRef::from_ptr(span.base()) });
                 }
             },
-        )
+        );
+        (marked, bitmap)
     }
 
-    /// Phase 2. Returns the number of dead objects (what the heap held less
-    /// the `marked` objects). Leaves in `new_used` how full each segment will
-    /// be once slid; segments past its length empty out. Drops the bitmap.
-    pub(super) fn compute_forwarding(&mut self, marked: u64) -> u64 {
+    /// Phase 2, walking by the mark's `bits` the segments they cover.
+    /// Returns the number of dead objects (what the heap held less the
+    /// `marked` objects). Leaves in `new_used` how full each segment will be
+    /// once slid; segments past its length empty out.
+    pub(super) fn compute_forwarding(&mut self, marked: u64, bits: Option<&MarkBitmap>) -> u64 {
         let mut new_used = std::mem::take(&mut self.new_used);
         new_used.clear();
         let mut to_off = 0usize;
-        let bits = self.bits.take();
         for i in 0..self.segs.len() {
-            match bits
-                .as_deref()
-                .and_then(|b| b.first()?.range_of(&self.segs[i]))
-            {
+            match bits.and_then(|b| b.range_of(&self.segs[i])) {
                 Some((lo, words)) => self.forward_marked(i, lo, words, &mut new_used, &mut to_off),
                 None => self.forward_walking(i, &mut new_used, &mut to_off),
             }

@@ -77,17 +77,11 @@ pub struct MarkCompactHeap {
     /// Segments taken ahead for a promotion (`old.rs`), used before any new
     /// one and given back when it is over. Counted in `held`.
     spare: Vec<Segment>,
-    /// The mark bitmap (`collect.rs`), from the mark to phase 2 of a
-    /// collection that keeps one (a boxed slice of one, so that it can be
-    /// allocated fallibly); None otherwise (two words per heap: there may
-    /// be 100,000 of them).
-    bits: Option<Box<[bitmap::MarkBitmap]>>,
-    /// Whether a collection may use the bitmap (tests turn it off to check
-    /// both ways give the same heap), and whether the last one did.
+    /// Whether a collection may use the mark bitmap (`bitmap.rs`; tests turn
+    /// it off to check both ways give the same heap). The bitmap itself
+    /// lives only from the mark to phase 2, never in the heap.
     #[cfg(test)]
     bits_allowed: bool,
-    #[cfg(test)]
-    bits_used: bool,
 }
 
 // SAFETY: the raw pointers point into segments this heap exclusively owns; a heap
@@ -226,11 +220,8 @@ impl Heap for MarkCompactHeap {
             new_used: Vec::new(),
             outside: 0,
             spare: Vec::new(),
-            bits: None,
             #[cfg(test)]
             bits_allowed: true,
-            #[cfg(test)]
-            bits_used: false,
         }
     }
 
