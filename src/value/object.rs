@@ -84,6 +84,20 @@ pub const fn align8(n: usize) -> usize {
     (n + 7) & !7
 }
 
+/// Asks for the cache line at `p` to be loaded, without waiting for it: a
+/// hint only, which never faults, whatever the address.
+#[inline(always)]
+pub fn prefetch(p: *const u8) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch only hints; any address is allowed, even one outside every allocation.
+    unsafe {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        _mm_prefetch::<_MM_HINT_T0>(p as *const i8);
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
 /// A pointer to an object, in a heap segment or the static segment.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub struct ObjRef(NonNull<Header>);

@@ -63,21 +63,11 @@ fn set_word_ptr(r: ObjRef, p: *mut u8) {
 /// How far ahead of the walk `objects` asks for memory (bytes).
 const PREFETCH_AHEAD: usize = 512;
 
-/// Asks for the memory at `p` ahead of a walk over the heap: each header's
-/// address comes from the size in the one before, a chain of loads the
-/// hardware prefetcher does not run far enough ahead of (binary_trees 16:
-/// mark-compact's pauses about 15% shorter in all).
-#[inline(always)]
-pub(super) fn prefetch(p: *const u8) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: a prefetch only hints; any address is allowed, even past the segment.
-    unsafe {
-        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-        _mm_prefetch::<_MM_HINT_T0>(p as *const i8);
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = p;
-}
+// `prefetch` asks for the memory at `p` ahead of a walk over the heap: each
+// header's address comes from the size in the one before, a chain of loads
+// the hardware prefetcher does not run far enough ahead of (binary_trees 16:
+// mark-compact's pauses about 15% shorter in all).
+pub(super) use crate::value::object::prefetch;
 
 /// Walks the objects of one segment: yields each object's start.
 pub(super) fn objects(seg: &Seg) -> impl Iterator<Item = ObjRef> {
