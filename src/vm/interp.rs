@@ -1083,7 +1083,10 @@ impl<H: Heap> Vm<H> {
                         };
                         if let Some(p) = slot {
                             // SAFETY: `slot` points at an initialised item of the list; R[A] is a register (verifier, ensure_stack).
-                            unsafe { Value::copy(regs.add(ra), p) };
+                            unsafe {
+                                Value::copy(regs.add(ra), p);
+                                Value::prefetch_target(p);
+                            }
                             continue;
                         }
                     }
@@ -1150,7 +1153,11 @@ impl<H: Heap> Vm<H> {
                         && let Some(i) = hinted_entry(&proto.hints, 2 * pc!(), m, konstref!(c(ins)))
                     {
                         // SAFETY: `value_slot` points at an initialised value of the map; R[A] is a register (verifier, ensure_stack).
-                        unsafe { Value::copy(regs.add(ra), m.value_slot(i)) };
+                        unsafe {
+                            let p = m.value_slot(i);
+                            Value::copy(regs.add(ra), p);
+                            Value::prefetch_target(p);
+                        }
                         continue;
                     }
                     let (obj, key) = (reg!(rb), konst!(c(ins)));
