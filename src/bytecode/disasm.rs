@@ -123,6 +123,7 @@ fn operands(program: &Program, p: &Proto, pc: usize, op: Op, ins: u64) -> String
         Op::LoadNil => range(a, b),
         Op::LoadInt => format!("{r_a}, {}", sbx(ins)),
         Op::LoadK => format!("{r_a}, {}", k(bx(ins))),
+        Op::ReturnK => k(bx(ins)),
         Op::GetUp => format!("{r_a}, up{b}"),
         Op::SetUp => format!("up{a}, {r_b}"),
         Op::Closure => {

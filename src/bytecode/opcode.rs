@@ -217,6 +217,9 @@ opcodes! {
     Return,
     /// return nil
     ReturnNil,
+    /// Bx: return K[Bx] (`return 1`, `return true`: one instruction, not a
+    /// load and a `Return`)
+    ReturnK,
     /// A B C: R[A] := the method K[C] of R[B] (found in R[B] or along its
     /// `__proto` chain), R[A+1] := R[B] (`x:name(...)`; the arguments and a
     /// `Call A n+1` follow)

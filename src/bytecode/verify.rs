@@ -93,7 +93,10 @@ pub fn verify_calls(p: &Proto, protos: &[Proto]) -> Result<(), VerifyError> {
 
 /// Instructions after which execution never continues with the next word.
 fn ends_flow(op: Op) -> bool {
-    matches!(op, Op::Return | Op::ReturnNil | Op::Halt | Op::Jmp)
+    matches!(
+        op,
+        Op::Return | Op::ReturnNil | Op::ReturnK | Op::Halt | Op::Jmp
+    )
 }
 
 /// Something an instruction's operand names, which must exist.
@@ -209,6 +212,7 @@ pub(crate) fn uses(op: Op, ins: u64) -> Uses {
         | Op::SetIndex => Uses::of(&[r(a), r(b), r(c)]),
         Op::LoadNil => Uses::of(&[Regs(a, b)]),
         Op::LoadK => Uses::of(&[r(a), Const(bx(ins))]),
+        Op::ReturnK => Uses::of(&[Const(bx(ins))]),
         Op::GetUp => Uses::of(&[r(a), Capture(b)]),
         Op::SetUp => Uses::of(&[Capture(a), r(b)]),
         Op::Closure => Uses::of(&[r(a), Proto(bx(ins))]),
@@ -449,7 +453,7 @@ mod tests {
     fn every_operand_a_is_checked() {
         for &op in Op::ALL {
             let code = vec![enc(op, 5, 0, 0), ret()];
-            let free_a = matches!(op, Op::Jmp | Op::ReturnNil | Op::Halt);
+            let free_a = matches!(op, Op::Jmp | Op::ReturnNil | Op::ReturnK | Op::Halt);
             assert_eq!(check(code).is_ok(), free_a, "{op:?}");
         }
     }
@@ -534,6 +538,7 @@ mod tests {
                         | Op::SetField
                         | Op::SetFieldK
                         | Op::LoadK
+                        | Op::ReturnK
                         | Op::Closure
                 );
             assert_eq!(check(code).is_err(), uses_c, "{op:?}");

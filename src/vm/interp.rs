@@ -950,7 +950,7 @@ impl<H: Heap> Vm<H> {
                     // A builtin may end the slice (it took a newer program).
                     yield_if_spent!();
                 }
-                Op::Return | Op::ReturnNil => {
+                Op::Return | Op::ReturnNil | Op::ReturnK => {
                     // SAFETY: base >= 1: the callee slot below the frame is in the stack.
                     let callee_slot = unsafe { regs.sub(1) };
                     let r = if !H::COUNTS_REFS {
@@ -958,6 +958,9 @@ impl<H: Heap> Vm<H> {
                         if op_byte(ins) == op::Return {
                             // SAFETY: R[A] is a register (verifier); the callee slot as above.
                             unsafe { Value::copy(callee_slot, regs.add(a(ins))) };
+                        } else if op_byte(ins) == op::ReturnK {
+                            // SAFETY: K[Bx] is a constant (verifier); the callee slot as above.
+                            unsafe { Value::copy(callee_slot, proto.consts.as_ptr().add(bx(ins))) };
                         } else {
                             // SAFETY: as above.
                             unsafe { Value::store(callee_slot, Value::Nil) };
@@ -971,6 +974,9 @@ impl<H: Heap> Vm<H> {
                         let r = reg!(a(ins));
                         set!(a(ins), Value::Nil);
                         r
+                    } else if op_byte(ins) == op::ReturnK {
+                        // Constants are never counted (see `LoadK`).
+                        konst!(bx(ins))
                     } else {
                         Value::Nil
                     };

@@ -514,6 +514,18 @@ impl<'a> Emitter<'a> {
         (id <= MAX_R).then_some(id)
     }
 
+    /// The constant a literal number, boolean or string is (for `ReturnK`).
+    fn literal_const(&mut self, e: &Expr) -> Option<u32> {
+        let v = match &e.kind {
+            ExprKind::Int(i) => Value::Int(*i),
+            ExprKind::Float(f) => Value::Float(*f),
+            ExprKind::Bool(b) => Value::Bool(*b),
+            ExprKind::Str(s) => self.string(s, e.span),
+            _ => return None,
+        };
+        Some(self.konst(v))
+    }
+
     fn load_const(&mut self, v: Value, dst: Reg) {
         let k = self.konst(v);
         self.emit_bx(Op::LoadK, dst, k);

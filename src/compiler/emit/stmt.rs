@@ -93,13 +93,22 @@ impl Emitter<'_> {
                 }
             }
             StmtKind::Return(e) => match e {
+                Some(e) if let Some(k) = self.literal_const(e) => {
+                    self.cur().span = s.span;
+                    self.emit_bx(Op::ReturnK, 0, k);
+                }
+                Some(Expr {
+                    kind: ExprKind::Nil,
+                    ..
+                })
+                | None => {
+                    self.cur().span = s.span;
+                    self.emit_abc(Op::ReturnNil, 0, 0, 0);
+                }
                 Some(e) => {
                     let r = self.expr_any(e);
                     self.cur().span = s.span;
                     self.emit_abc(Op::Return, r as u32, 0, 0);
-                }
-                None => {
-                    self.emit_abc(Op::ReturnNil, 0, 0, 0);
                 }
             },
             StmtKind::Fn(_) | StmtKind::Static { .. } => {}
