@@ -232,21 +232,18 @@ fn list_of(a: &mut impl Alloc, items: &[Value]) -> Result<ObjRef, AllocError> {
     let p = ListRef(r).items_ptr();
     // SAFETY: the list has `cap >= items.len()` inline slots; the items
     // are another object's or the stack's. Most lists a literal builds
-    // are short: fixed-size copies for them, not a call to memcpy (which
-    // a loop would become).
+    // are short: copied word by word (`Value::copy`), not by a call to
+    // memcpy (which a loop would become) nor in 16-byte pieces: the items
+    // are registers the loop has just written as 8-byte words, and a
+    // 16-byte load of two such stores waits for them to reach the cache.
     unsafe {
         let src = items.as_ptr();
         match items.len() {
-            1 => p.write(*src),
-            2 => p
-                .cast::<[Value; 2]>()
-                .write(src.cast::<[Value; 2]>().read()),
-            3 => p
-                .cast::<[Value; 3]>()
-                .write(src.cast::<[Value; 3]>().read()),
-            4 => p
-                .cast::<[Value; 4]>()
-                .write(src.cast::<[Value; 4]>().read()),
+            n @ 1..=4 => {
+                for i in 0..n {
+                    Value::copy(p.add(i), src.add(i));
+                }
+            }
             n => std::ptr::copy_nonoverlapping(src, p, n),
         }
     }
