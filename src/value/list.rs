@@ -239,10 +239,22 @@ fn list_of(a: &mut impl Alloc, items: &[Value]) -> Result<ObjRef, AllocError> {
     unsafe {
         let src = items.as_ptr();
         match items.len() {
-            n @ 1..=4 => {
-                for i in 0..n {
-                    Value::copy(p.add(i), src.add(i));
-                }
+            0 => {}
+            1 => Value::copy(p, src),
+            2 => {
+                Value::copy(p, src);
+                Value::copy(p.add(1), src.add(1));
+            }
+            3 => {
+                Value::copy(p, src);
+                Value::copy(p.add(1), src.add(1));
+                Value::copy(p.add(2), src.add(2));
+            }
+            4 => {
+                Value::copy(p, src);
+                Value::copy(p.add(1), src.add(1));
+                Value::copy(p.add(2), src.add(2));
+                Value::copy(p.add(3), src.add(3));
             }
             n => std::ptr::copy_nonoverlapping(src, p, n),
         }
