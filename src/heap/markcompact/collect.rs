@@ -134,11 +134,14 @@ impl MarkCompactHeap {
         let mut bitmap = allowed
             .then(|| MarkBitmap::for_segments(&self.segs))
             .flatten();
-        let (segs, large) = (&self.segs, &self.large);
+        let (segs, large, held) = (&self.segs, &self.large, self.held);
+        #[cfg(test)]
+        let held = if self.queue_always { usize::MAX } else { held };
         let marked = mark_from(
             roots,
             &mut self.mark_stack,
             self.mark_stack_cap,
+            held,
             bitmap.as_mut().map(MarkBitmap::marks),
             |f| {
                 for seg in segs {

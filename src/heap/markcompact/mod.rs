@@ -82,6 +82,10 @@ pub struct MarkCompactHeap {
     /// lives only from the mark to phase 2, never in the heap.
     #[cfg(test)]
     bits_allowed: bool,
+    /// Tests: mark with the edge queue whatever the heap's size (both
+    /// ways must mark the same objects).
+    #[cfg(test)]
+    queue_always: bool,
 }
 
 // SAFETY: the raw pointers point into segments this heap exclusively owns; a heap
@@ -222,6 +226,8 @@ impl Heap for MarkCompactHeap {
             spare: Vec::new(),
             #[cfg(test)]
             bits_allowed: true,
+            #[cfg(test)]
+            queue_always: false,
         }
     }
 

@@ -347,25 +347,30 @@ fn a_mark_stack_that_cannot_grow_overflows_and_rescans() {
         roots.extend([chain, wide, big, a]);
         roots
     };
-    let (_p1, mut plain) = heap();
-    let mut r1 = build(&mut plain);
-    let e1 = plain.collect(&mut r1, GcReason::Explicit).unwrap();
-    let (_p2, mut tiny) = heap();
-    tiny.mark_stack_cap = 4;
-    let mut r2 = build(&mut tiny);
-    let e2 = tiny.collect(&mut r2, GcReason::Explicit).unwrap();
-    assert_eq!(e1.live_bytes, e2.live_bytes);
-    assert_eq!(e1.freed_objects, e2.freed_objects);
-    assert!(tiny.mark_stack.capacity() <= 64, "the cap held");
-    tiny.verify(&mut r2).unwrap();
-    // The chain is whole after the move.
-    let (mut n, mut cur) = (0, r2[0]);
-    while let Some(l) = cur.as_list() {
-        cur = l.get(0).unwrap();
-        n += 1;
+    // Both ways of marking (marked objects on the stack, or queued edges).
+    for queue in [false, true] {
+        let (_p1, mut plain) = heap();
+        plain.queue_always = queue;
+        let mut r1 = build(&mut plain);
+        let e1 = plain.collect(&mut r1, GcReason::Explicit).unwrap();
+        let (_p2, mut tiny) = heap();
+        tiny.queue_always = queue;
+        tiny.mark_stack_cap = 4;
+        let mut r2 = build(&mut tiny);
+        let e2 = tiny.collect(&mut r2, GcReason::Explicit).unwrap();
+        assert_eq!(e1.live_bytes, e2.live_bytes);
+        assert_eq!(e1.freed_objects, e2.freed_objects);
+        assert!(tiny.mark_stack.capacity() <= 64, "the cap held");
+        tiny.verify(&mut r2).unwrap();
+        // The chain is whole after the move.
+        let (mut n, mut cur) = (0, r2[0]);
+        while let Some(l) = cur.as_list() {
+            cur = l.get(0).unwrap();
+            n += 1;
+        }
+        assert_eq!(n, depth);
+        assert_eq!(r2[1].as_list().unwrap().len(), width as usize);
     }
-    assert_eq!(n, depth);
-    assert_eq!(r2[1].as_list().unwrap().len(), width as usize);
 }
 
 #[test]
@@ -432,10 +437,18 @@ fn verify_catches_an_object_count_gone_wrong() {
 
 #[test]
 fn an_object_many_edges_reach_is_marked_once() {
-    // The mark queues edges, not objects: the same target comes off the
-    // queue many times (a list whose items are all one list, a diamond
-    // lattice, a cycle), and must count once, its children traced once.
+    // A big heap's mark queues edges, not objects: the same target comes
+    // off the queue many times (a list whose items are all one list, a
+    // diamond lattice, a cycle), and must count once, its children traced
+    // once. A small heap's marks it when first met. Both ways here.
+    for queue in [false, true] {
+        many_edges(queue);
+    }
+}
+
+fn many_edges(queue: bool) {
     let (_pool, mut h) = heap();
+    h.queue_always = queue;
     let n = if cfg!(miri) { 50 } else { 5_000 };
     let before = h.allocated_bytes();
     let shared = new_list(&mut h, &[Value::Int(7)]).unwrap();

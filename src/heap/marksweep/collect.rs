@@ -47,10 +47,12 @@ impl MarkSweepHeap {
     /// Phase 1. Returns the bytes of marked objects.
     pub(super) fn mark(&mut self, roots: &mut dyn RootSet) -> usize {
         let slab = &self.slab;
+        let held = slab.held_bytes();
         mark_from(
             roots,
             &mut self.mark_stack,
             self.mark_stack_cap,
+            held,
             None,
             |f| slab.for_each_object(f),
         )
