@@ -550,12 +550,15 @@ impl<H: Heap> Vm<H> {
                 proto = target;
                 ip = proto.code.as_ptr();
                 let top = base + proto.max_stack as usize;
-                if top + STACK_SLACK > self.stack.len() {
-                    self.ensure_stack(top);
-                }
+                // The stack never shrinks, and `hwm` is only ever raised
+                // after `ensure_stack` made room past it: a frame that
+                // ends at or below `hwm` fits (the deep end of a
+                // recursion, every call but the first).
                 if top > self.hwm {
+                    self.ensure_stack(top);
                     self.hwm = top;
                 }
+                debug_assert!(top + STACK_SLACK <= self.stack.len());
                 self.sp = top;
                 regs = self.stack.as_mut_ptr().wrapping_add(base);
                 tick!();
