@@ -549,17 +549,7 @@ impl<H: Heap> Vm<H> {
                 });
                 proto = target;
                 ip = proto.code.as_ptr();
-                let top = base + proto.max_stack as usize;
-                // The stack never shrinks, and `hwm` is only ever raised
-                // after `ensure_stack` made room past it: a frame that
-                // ends at or below `hwm` fits (the deep end of a
-                // recursion, every call but the first).
-                if top > self.hwm {
-                    self.ensure_stack(top);
-                    self.hwm = top;
-                }
-                debug_assert!(top + STACK_SLACK <= self.stack.len());
-                self.sp = top;
+                self.enter(base + proto.max_stack as usize);
                 regs = self.stack.as_mut_ptr().wrapping_add(base);
                 tick!();
             }};
@@ -1257,13 +1247,19 @@ impl<H: Heap> Vm<H> {
 
     /// The running frame's registers end at `top` (`base + max_stack`):
     /// makes the stack hold them, and records the top (`sp`, `hwm`).
-    #[inline]
+    ///
+    /// The stack never shrinks, and `hwm` is only ever raised after
+    /// `ensure_stack` made room past it: a frame that ends at or below
+    /// `hwm` fits without a check (the deep end of a recursion, every call
+    /// but the first).
+    #[inline(always)]
     pub(super) fn enter(&mut self, top: usize) {
-        self.ensure_stack(top);
-        self.sp = top;
         if top > self.hwm {
+            self.ensure_stack(top);
             self.hwm = top;
         }
+        debug_assert!(top + STACK_SLACK <= self.stack.len());
+        self.sp = top;
     }
 
     /// Makes room for one more frame, unless there are MAX_FRAMES already.
