@@ -49,25 +49,52 @@ pub(crate) struct BitRange {
 }
 
 /// A side bitmap of marks over a few address ranges: in each, bit `i` stands
-/// for the 8-byte granule at `lo + 8 * i`, set when an object starting there
-/// is marked. Addresses outside every range are not recorded.
+/// for the 8-byte granule at `lo + 8 * i`, set when a marked object covers
+/// it (every granule from its start to its end, so that a run of set bits
+/// is a run of live objects packed together, and the bitmap alone tells
+/// where the heap's live data has no gap). Addresses outside every range
+/// are not recorded.
 pub(crate) struct MarkBits<'a> {
     pub ranges: &'a [BitRange],
     pub words: &'a mut [u64],
 }
 
 impl MarkBits<'_> {
+    /// Sets the bits of the `size` bytes from `addr` (cut at the end of
+    /// their range).
     #[inline(always)]
-    fn set(&mut self, addr: usize) {
+    fn set(&mut self, addr: usize, size: usize) {
         for r in self.ranges {
             let off = addr.wrapping_sub(r.lo);
             if off < r.len {
-                let bit = off >> 3;
-                if let Some(w) = self.words.get_mut(r.word + (bit >> 6)) {
-                    *w |= 1 << (bit & 63);
+                let (g, n) = (off >> 3, size.div_ceil(8));
+                let b = g & 63;
+                if b + n < 64 && off + size <= r.len {
+                    // Most objects: their bits lie in one word.
+                    if let Some(w) = self.words.get_mut(r.word + (g >> 6)) {
+                        *w |= ((1u64 << n) - 1) << b;
+                    }
+                } else {
+                    self.set_long(r, off, size);
                 }
                 return;
             }
+        }
+    }
+
+    /// `set` for bits that span words (or run past their range's end).
+    #[cold]
+    fn set_long(&mut self, r: &BitRange, off: usize, size: usize) {
+        let end = (off + size).min(r.len).div_ceil(8);
+        let mut g = off >> 3;
+        while g < end {
+            let b = g & 63;
+            let n = (end - g).min(64 - b);
+            let mask = if n == 64 { !0 } else { ((1u64 << n) - 1) << b };
+            if let Some(w) = self.words.get_mut(r.word + (g >> 6)) {
+                *w |= mask;
+            }
+            g += n;
         }
     }
 }
@@ -85,7 +112,7 @@ pub(crate) struct Marked {
 /// when it is handed in and again when this returns), and `cap` the most
 /// entries it may hold (`usize::MAX` but in tests). `heap_bytes` is what
 /// the heap holds (whether to queue edges). `bits`, when given, records
-/// each marked object's start beside its header flag. `each_object` calls
+/// each marked object's granules beside its header flag. `each_object` calls
 /// its argument on every object of the heap: the rescan after an overflow.
 pub(crate) fn mark_from(
     roots: &mut dyn RootSet,
@@ -193,7 +220,7 @@ impl Marker<'_> {
         self.live += h.size as usize;
         self.objects += 1;
         if let Some(b) = &mut self.bits {
-            b.set(r.addr());
+            b.set(r.addr(), h.size as usize);
         }
         !matches!(h.kind, Kind::Str | Kind::Array | Kind::Bytes)
     }
@@ -231,5 +258,49 @@ impl Marker<'_> {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The bits set in `words` (as granule indexes).
+    fn ones(words: &[u64]) -> Vec<usize> {
+        (0..words.len() * 64)
+            .filter(|&g| words[g >> 6] & (1 << (g & 63)) != 0)
+            .collect()
+    }
+
+    #[test]
+    fn an_object_sets_every_granule_it_covers_and_nothing_past_its_range() {
+        // Two ranges of 256 granules (4 words each), the second's words after the first's.
+        let ranges = [
+            BitRange {
+                lo: 0x10000,
+                len: 2048,
+                word: 0,
+            },
+            BitRange {
+                lo: 0x40000,
+                len: 2048,
+                word: 4,
+            },
+        ];
+        let mut words = [0u64; 8];
+        let mut bits = MarkBits {
+            ranges: &ranges,
+            words: &mut words,
+        };
+        bits.set(0x10000 + 8 * 3, 24); // granules 3..6, inside one word
+        bits.set(0x10000 + 8 * 60, 64); // 60..68: across a word boundary
+        bits.set(0x10000 + 8 * 100, 8 * 130); // 100..230: three words
+        bits.set(0x10000 + 8 * 250, 8 * 40); // 250..290: cut at the range's end (256)
+        bits.set(0x40000 + 8, 16); // the second range: 1..3, in its own words
+        bits.set(0x20000, 64); // outside every range: nothing
+        let mut want: Vec<usize> = (3..6).chain(60..68).chain(100..230).collect();
+        want.extend(250..256);
+        want.extend([256 + 1, 256 + 2]);
+        assert_eq!(ones(&words), want);
     }
 }

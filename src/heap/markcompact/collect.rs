@@ -71,11 +71,16 @@ pub(super) use crate::value::object::prefetch;
 
 /// Walks the objects of one segment: yields each object's start.
 pub(super) fn objects(seg: &Seg) -> impl Iterator<Item = ObjRef> {
+    objects_before(seg, seg.used)
+}
+
+/// Walks the objects of one segment that start before offset `end` (an
+/// object boundary, at most `used`).
+fn objects_before(seg: &Seg, end: usize) -> impl Iterator<Item = ObjRef> {
     let base = seg.base();
-    let used = seg.used;
     let mut off = 0;
     std::iter::from_fn(move || {
-        if off >= used {
+        if off >= end {
             return None;
         }
         // SAFETY: [base, base + used) is densely packed with objects, each with a
@@ -87,12 +92,14 @@ pub(super) fn objects(seg: &Seg) -> impl Iterator<Item = ObjRef> {
     })
 }
 
-/// Walks the live objects of a segment after phase 2, stepping over dead
-/// runs by the addresses phase 2 left in their first header.
-fn live_objects(seg: &Seg) -> impl Iterator<Item = ObjRef> {
-    let mut at = seg.base();
-    // SAFETY: used <= the segment's size: at most one past its end.
-    let end = unsafe { at.add(seg.used) };
+/// Walks the live objects of a segment after phase 2 from offset `from`
+/// (an object start, or `used`), stepping over dead runs by the addresses
+/// phase 2 left in their first header.
+fn live_objects(seg: &Seg, from: usize) -> impl Iterator<Item = ObjRef> {
+    // SAFETY: from <= used <= the segment's size: at most one past its end.
+    let mut at = unsafe { seg.base().add(from) };
+    // SAFETY: as above.
+    let end = unsafe { seg.base().add(seg.used) };
     std::iter::from_fn(move || {
         while at < end {
             // SAFETY: `at` is an object start inside the used part (phase 2 only
@@ -108,6 +115,22 @@ fn live_objects(seg: &Seg) -> impl Iterator<Item = ObjRef> {
         }
         None
     })
+}
+
+/// The first bit at or after `from` and before `end` that is set (`ones`)
+/// or clear (not `ones`), or `end` if there is none.
+fn scan(words: &[u64], from: usize, end: usize, ones: bool) -> usize {
+    let mut g = from;
+    while g < end {
+        let w = g >> 6;
+        let word = if ones { words[w] } else { !words[w] };
+        let word = word & (!0u64 << (g & 63));
+        if word != 0 {
+            return ((w << 6) + word.trailing_zeros() as usize).min(end);
+        }
+        g = (w + 1) << 6;
+    }
+    end
 }
 
 impl MarkCompactHeap {
@@ -159,15 +182,24 @@ impl MarkCompactHeap {
     /// Phase 2, walking by the mark's `bits` the segments they cover.
     /// Returns the number of dead objects (what the heap held less the
     /// `marked` objects). Leaves in `new_used` how full each segment will be
-    /// once slid; segments past its length empty out.
+    /// once slid; segments past its length empty out. The dense prefix
+    /// (`dense_prefix`) is skipped: its objects keep their addresses and a
+    /// zero header word, which phases 3 and 4 read as "stays".
     pub(super) fn compute_forwarding(&mut self, marked: u64, bits: Option<&MarkBitmap>) -> u64 {
         let mut new_used = std::mem::take(&mut self.new_used);
         new_used.clear();
-        let mut to_off = 0usize;
-        for i in 0..self.segs.len() {
+        self.prefix = bits.map_or((0, 0), |b| self.dense_prefix(b));
+        let (ps, po) = self.prefix;
+        // The cursor after the prefix: each whole segment of it stays as full.
+        new_used.extend(self.segs[..ps].iter().map(|s| s.used));
+        let mut to_off = po;
+        for i in ps..self.segs.len() {
+            let from = if i == ps { po } else { 0 };
             match bits.and_then(|b| b.range_of(&self.segs[i])) {
-                Some((lo, words)) => self.forward_marked(i, lo, words, &mut new_used, &mut to_off),
-                None => self.forward_walking(i, &mut new_used, &mut to_off),
+                Some((lo, words)) => {
+                    self.forward_marked(i, from, lo, words, &mut new_used, &mut to_off)
+                }
+                None => self.forward_walking(i, from, &mut new_used, &mut to_off),
             }
         }
         if !self.segs.is_empty() {
@@ -191,10 +223,57 @@ impl MarkCompactHeap {
         self.objects_held() - marked
     }
 
-    /// Phase 2 for segment `i`, walking every header in it.
-    fn forward_walking(&self, i: usize, new_used: &mut Vec<usize>, to_off: &mut usize) {
+    /// The dense prefix: the objects from the first segment's base up to
+    /// (segment, offset) returned, all marked and packed with no gap, which
+    /// the to-cursor would give their own addresses (a long-lived structure
+    /// at the bottom of the heap, after the first collection that slid it
+    /// there: binary_trees' long-lived tree). It runs on into the next
+    /// segment only where this one is live to its end and the next one's
+    /// first object is live and would not fit in this one's tail (else the
+    /// cursor would move it there). Found from the bitmap alone, but for
+    /// one header per segment boundary; a segment the bitmap does not cover
+    /// ends it. Phases 2 and 4 skip it; phase 3 traces it and clears its
+    /// marks.
+    fn dense_prefix(&self, bits: &MarkBitmap) -> (usize, usize) {
+        for (i, s) in self.segs.iter().enumerate() {
+            let gap = match bits.range_of(s) {
+                Some((lo, words)) => {
+                    let start = s.base().addr() - lo;
+                    let (first, last) = (start >> 3, (start + s.used) >> 3);
+                    (scan(words, first, last, false) << 3) - start
+                }
+                // Not covered (the smaller segments): its headers tell.
+                None => objects(s)
+                    .find(|&r| !is_marked(r))
+                    .map_or(s.used, |r| r.addr() - s.base().addr()),
+            };
+            if gap < s.used {
+                return (i, gap);
+            }
+            let Some(next) = self.segs.get(i + 1).filter(|n| n.used > 0) else {
+                return (i, s.used);
+            };
+            // SAFETY: the next segment's used part starts with an object.
+            let head = unsafe { ObjRef::from_ptr(std::ptr::NonNull::new_unchecked(next.base())) };
+            if !is_marked(head) || s.used + head.size() <= s.seg.size() {
+                return (i, s.used);
+            }
+        }
+        (self.segs.len(), 0)
+    }
+
+    /// Phase 2 for segment `i` from offset `from` (an object start),
+    /// walking every header.
+    fn forward_walking(
+        &self,
+        i: usize,
+        from: usize,
+        new_used: &mut Vec<usize>,
+        to_off: &mut usize,
+    ) {
         let mut run: Option<ObjRef> = None;
-        for obj in objects(&self.segs[i]) {
+        let s = &self.segs[i];
+        for obj in objects_before(s, s.used).skip_while(|r| r.addr() - s.base().addr() < from) {
             if !is_marked(obj) {
                 run.get_or_insert(obj);
                 continue;
@@ -211,13 +290,15 @@ impl MarkCompactHeap {
         }
     }
 
-    /// Phase 2 for segment `i`, visiting only the objects the bitmap marks
-    /// (`words`, bit 0 at address `lo`): a dead run costs one header write
-    /// (at its start, which is where the live object before it ends), not a
-    /// read of each dead header.
+    /// Phase 2 for segment `i` from offset `from` (an object start), by the
+    /// runs of live objects the bitmap shows (`words`, bit 0 at address
+    /// `lo`): the headers read are the live objects' (for their sizes), and
+    /// a dead run costs one header write at its start, not a read of each
+    /// dead header.
     fn forward_marked(
         &self,
         i: usize,
+        from: usize,
         lo: usize,
         words: &[u64],
         new_used: &mut Vec<usize>,
@@ -226,38 +307,36 @@ impl MarkCompactHeap {
         let s = &self.segs[i];
         let base = s.base();
         let start = base.addr() - lo;
-        // The segment's granules: bits first..last.
-        let (first, last) = (start >> 3, (start + s.used) >> 3);
+        // The segment's granules from `from`: bits first..last.
+        let (first, last) = ((start + from) >> 3, (start + s.used) >> 3);
         let at = |off: usize| {
             // SAFETY: off <= used: an object start inside the segment's used
             // part (or its end, never dereferenced as an object).
             unsafe { ObjRef::from_ptr(std::ptr::NonNull::new_unchecked(base.add(off))) }
         };
-        // End of the last live object placed (offset in the segment).
-        let mut prev = 0usize;
-        let mut w = first >> 6;
-        while w << 6 < last {
-            let wbase = w << 6;
-            let mut word = words[w];
-            if wbase < first {
-                word &= !0u64 << (first - wbase);
+        // End of the last live run placed (offset in the segment).
+        let mut prev = from;
+        let mut g = first;
+        loop {
+            let run = scan(words, g, last, true);
+            if run == last {
+                break;
             }
-            if last - wbase < 64 {
-                word &= (1u64 << (last - wbase)) - 1;
+            let end = scan(words, run, last, false);
+            let (mut off, stop) = ((run << 3) - start, (end << 3) - start);
+            if off != prev {
+                // Where the live run before ended, a dead run starts.
+                set_word_ptr(at(prev), at(off).as_ptr());
             }
-            while word != 0 {
-                let off = ((wbase + word.trailing_zeros() as usize) << 3) - start;
-                word &= word - 1;
+            // A run is live objects packed together: step by their sizes.
+            while off < stop {
                 let obj = at(off);
-                if off != prev {
-                    // Objects are packed: where the live one before ended, a
-                    // dead run starts.
-                    set_word_ptr(at(prev), obj.as_ptr());
-                }
                 self.place(obj, new_used, to_off);
-                prev = off + obj.size();
+                off += obj.size();
             }
-            w += 1;
+            debug_assert_eq!(off, stop, "a live run ends at an object's end");
+            prev = stop;
+            g = end;
         }
         if prev != s.used {
             set_word_ptr(at(prev), at(s.used).as_ptr());
@@ -281,11 +360,28 @@ impl MarkCompactHeap {
         *to_off += size;
     }
 
-    /// Phase 3.
+    /// Where the dense prefix ends in segment `i`: its whole used part
+    /// before the prefix's last segment, the prefix's offset in it, none after.
+    fn prefix_end(&self, i: usize) -> usize {
+        let (ps, po) = self.prefix;
+        match i.cmp(&ps) {
+            std::cmp::Ordering::Less => self.segs[i].used,
+            std::cmp::Ordering::Equal => po,
+            std::cmp::Ordering::Greater => 0,
+        }
+    }
+
+    /// Phase 3. The dense prefix's objects are traced too, and their marks
+    /// cleared here, so that phase 4 need not walk them.
     pub(super) fn update_references(&mut self, roots: &mut dyn RootSet) {
         roots.visit(&mut |r| forward(r));
-        for seg in &self.segs {
-            for obj in live_objects(seg) {
+        for (i, seg) in self.segs.iter().enumerate() {
+            let from = self.prefix_end(i);
+            for obj in objects_before(seg, from) {
+                trace(obj, &mut |c| forward(c));
+                obj.header_mut().flags &= !FLAG_MARK;
+            }
+            for obj in live_objects(seg, from) {
                 trace(obj, &mut |c| forward(c));
             }
         }
@@ -296,12 +392,12 @@ impl MarkCompactHeap {
         }
     }
 
-    /// Phase 4.
+    /// Phase 4, past the dense prefix (which stays, unmarked by phase 3).
     pub(super) fn slide(&mut self) {
-        for seg in &self.segs {
+        for (i, seg) in self.segs.iter().enumerate() {
             // Collected first: moving objects overwrites the headers of dead runs
             // behind them, but never a header ahead of the one being moved.
-            for obj in live_objects(seg) {
+            for obj in live_objects(seg, self.prefix_end(i)) {
                 let dest = word_ptr(obj);
                 if dest != obj.as_ptr() {
                     // SAFETY: dest was computed in phase 2 inside a held segment,
@@ -336,14 +432,17 @@ impl MarkCompactHeap {
     }
 }
 
-/// Rewrites a reference to its target's new address (static targets stay).
+/// Rewrites a reference to its target's new address (static targets, large
+/// objects and the dense prefix's stay).
 #[inline]
 fn forward(r: &mut ObjRef) {
     if !r.is_static() {
         let dest = word_ptr(*r);
-        debug_assert!(!dest.is_null(), "reference to an unmarked object");
-        // SAFETY: every reachable heap object was marked and given a non-null
-        // new address in phase 2.
-        *r = unsafe { ObjRef::from_ptr(std::ptr::NonNull::new_unchecked(dest)) };
+        // A zero word: the target is in the dense prefix, where it stays
+        // (every other reachable heap object got a new address in phase 2).
+        if let Some(dest) = std::ptr::NonNull::new(dest) {
+            // SAFETY: a new address phase 2 gave a marked object, in a held segment.
+            *r = unsafe { ObjRef::from_ptr(dest) };
+        }
     }
 }

@@ -71,6 +71,9 @@ pub struct MarkCompactHeap {
     mark_stack_cap: usize,
     /// Scratch for a collection: how full each kept segment will be.
     new_used: Vec<usize>,
+    /// Scratch for a collection: where its dense prefix ends (segment,
+    /// offset; `collect.rs`), set by phase 2 for phases 3 and 4.
+    prefix: (usize, usize),
     /// Bytes its owner holds beside it that count against `max_heap` (the
     /// generational backend's nursery; zero otherwise).
     outside: usize,
@@ -222,6 +225,7 @@ impl Heap for MarkCompactHeap {
             mark_stack: Vec::new(),
             mark_stack_cap: usize::MAX,
             new_used: Vec::new(),
+            prefix: (0, 0),
             outside: 0,
             spare: Vec::new(),
             #[cfg(test)]
