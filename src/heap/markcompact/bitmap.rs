@@ -1,8 +1,9 @@
 //! Mark-compact's mark bitmap: one bit per 8-byte granule over up to
 //! [`BITMAP_MAX_RANGES`] dense address ranges of the heap's largest
-//! segments, set by the mark (`heap::mark::MarkBits`) beside each marked
-//! object's header flag, so that phase 2 (`collect.rs`) visits only marked
-//! objects instead of reading every dead header. Made per collection and
+//! segments, set by the mark (`heap::mark::MarkBits`) over every granule of
+//! each marked object beside its header flag, so that phase 2
+//! (`collect.rs`) visits only marked objects instead of reading every dead
+//! header, and finds the heap's dense prefix without reading any. Made per collection and
 //! allocated fallibly: when memory or a dense range is lacking, the
 //! collection walks headers as it would without one.
 
@@ -18,7 +19,7 @@ const BITMAP_MAX_SPREAD: usize = 4;
 /// The most ranges one bitmap covers (marking tries each in turn).
 const BITMAP_MAX_RANGES: usize = 4;
 
-/// The marked objects' starts, one bit per 8-byte granule of each range.
+/// The marked objects' granules, one bit per 8-byte granule of each range.
 pub(super) struct MarkBitmap {
     ranges: Vec<BitRange>,
     words: Vec<u64>,

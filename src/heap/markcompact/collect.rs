@@ -5,12 +5,17 @@
 //! 2. `compute_forwarding`: walk the segments in order with a "to" cursor
 //!    that never passes the object being walked; store each marked object's
 //!    new address in its header word. Dead large spans go back to the pool.
-//!    When the heap's segments lie close together, phase 1 also set a bit
-//!    per marked object in a side bitmap (`bitmap.rs`), and this phase visits only the
-//!    marked objects, never a dead header (most of a heap of young garbage:
-//!    binary_trees 16, phase 2 from 11% of the run to 4%); otherwise it
-//!    walks every header. The dead count is what the heap held less what
-//!    was marked.
+//!    When the heap's segments lie close together, phase 1 also set the bits
+//!    of each marked object's granules in a side bitmap (`bitmap.rs`), and
+//!    this phase visits only the marked objects, never a dead header (most
+//!    of a heap of young garbage: binary_trees 16, phase 2 from 11% of the
+//!    run to 4%); otherwise it walks every header. With the bitmap it first
+//!    finds the *dense prefix*: the heap's front, live with no gap, whose
+//!    objects would slide onto themselves. It gives them no address (their
+//!    header word stays zero: "stays"), phase 3 clears their marks as it
+//!    traces them, and phase 4 starts past them (binary_trees 16: its
+//!    long-lived tree, 8.4 MB of 9; compaction 14% -> 7% of the run). The
+//!    dead count is what the heap held less what was marked.
 //! 3. `update_references`: rewrite every root and every reference inside a
 //!    marked object to its target's new address.
 //! 4. `slide`: move each marked object to its new address (in address order,
@@ -18,7 +23,7 @@
 //!    the segments past the last one used.
 //!
 //! Invariant between phases 2 and 4: a marked object's header word holds its
-//! new address; the first dead object of each run of dead objects holds the
+//! new address, or zero in the dense prefix; the first dead object of each run of dead objects holds the
 //! address where the run ends (the next live object, or the segment's end),
 //! so phases 3 and 4 step over dead runs without touching them. The
 //! to-cursor (segment, offset) is never after the object being placed, so
