@@ -68,11 +68,21 @@ impl MarkBits<'_> {
             let off = addr.wrapping_sub(r.lo);
             if off < r.len {
                 let (g, n) = (off >> 3, size.div_ceil(8));
-                let b = g & 63;
-                if b + n < 64 && off + size <= r.len {
-                    // Most objects: their bits lie in one word.
-                    if let Some(w) = self.words.get_mut(r.word + (g >> 6)) {
-                        *w |= ((1u64 << n) - 1) << b;
+                let (i, b) = (r.word + (g >> 6), g & 63);
+                if n < 64 && off + size <= r.len {
+                    // Most objects: their bits lie in one word or two.
+                    let low = if b + n >= 64 {
+                        !0u64 << b
+                    } else {
+                        ((1u64 << n) - 1) << b
+                    };
+                    if let Some(w) = self.words.get_mut(i) {
+                        *w |= low;
+                    }
+                    if b + n > 64
+                        && let Some(w) = self.words.get_mut(i + 1)
+                    {
+                        *w |= (1u64 << (b + n - 64)) - 1;
                     }
                 } else {
                     self.set_long(r, off, size);
@@ -82,7 +92,8 @@ impl MarkBits<'_> {
         }
     }
 
-    /// `set` for bits that span words (or run past their range's end).
+    /// `set` for objects of 64 granules or more (or running past their
+    /// range's end).
     #[cold]
     fn set_long(&mut self, r: &BitRange, off: usize, size: usize) {
         let end = (off + size).min(r.len).div_ceil(8);
