@@ -553,3 +553,46 @@ fn the_dense_prefix_stops_where_the_next_segment_would_slide_into_a_tail() {
     );
     assert_eq!(with, without);
 }
+
+#[test]
+fn the_dense_prefix_stays_and_its_references_follow_what_moves() {
+    // A live front (the prefix) whose lists refer only to lists allocated
+    // after garbage: the front stays where it is, the lists it refers to
+    // slide down, and the front's references follow them.
+    let (_pool, mut h) = heap();
+    let n = if cfg!(miri) { 500 } else { 20_000 };
+    let front: Vec<Value> = (0..n)
+        .map(|i| new_list(&mut h, &[Value::Nil, Value::Int(i)]).unwrap())
+        .collect();
+    let mut targets = Vec::new();
+    for i in 0..n {
+        new_list(&mut h, &[Value::Int(-1)]).unwrap(); // garbage
+        targets.push(new_list(&mut h, &[Value::Int(i * 3)]).unwrap());
+    }
+    for (f, t) in front.iter().zip(&targets) {
+        f.as_list().unwrap().set(&mut h, 0, *t);
+    }
+    let addr = |v: &Value| v.as_obj().unwrap().addr();
+    let (front_at, targets_at): (Vec<_>, Vec<_>) = (
+        front.iter().map(addr).collect(),
+        targets.iter().map(addr).collect(),
+    );
+    drop(targets);
+    let mut roots = front;
+    h.collect(&mut roots, GcReason::Explicit);
+    h.verify(&mut roots).unwrap();
+    assert!(
+        h.prefix.0 > 0 || cfg!(miri),
+        "the front spans segments: {:?}",
+        h.prefix
+    );
+    let mut moved = 0;
+    for (i, f) in roots.iter().enumerate() {
+        assert_eq!(addr(f), front_at[i], "the front stays");
+        let items = f.as_list().unwrap().items();
+        assert_eq!(list_ints(&items[0]), [i as i64 * 3]);
+        assert!(matches!(items[1], Value::Int(x) if x == i as i64));
+        moved += usize::from(addr(&items[0]) != targets_at[i]);
+    }
+    assert_eq!(moved, n as usize, "every target slid down");
+}
