@@ -132,9 +132,7 @@ impl ListRef {
             p.add(i).write(v);
         }
         write_u32(self.0, L::LEN, len as u32 + 1);
-        for item in &self.items()[i..] {
-            a.barrier(self.0, item);
-        }
+        a.barrier_items(self.0, &self.items()[i..]);
         Ok(true)
     }
 
@@ -155,9 +153,7 @@ impl ListRef {
             v
         };
         write_u32(self.0, L::LEN, len as u32 - 1);
-        for item in &self.items()[i..] {
-            a.barrier(self.0, item);
-        }
+        a.barrier_items(self.0, &self.items()[i..]);
         Some(v)
     }
 
@@ -168,9 +164,7 @@ impl ListRef {
             // SAFETY: k < len - 1 - k < len: two distinct initialised slots.
             unsafe { std::ptr::swap(p.add(k), p.add(len - 1 - k)) };
         }
-        for item in self.items() {
-            a.barrier(self.0, item);
-        }
+        a.barrier_items(self.0, self.items());
     }
 
     fn grow<H: Alloc>(self, a: &mut H, new_cap: usize) -> Result<(), AllocError> {
@@ -193,13 +187,9 @@ impl ListRef {
         // SAFETY: EXT is inside every list.
         unsafe { self.0.field::<Option<ObjRef>>(L::EXT).write(Some(arr)) };
         a.remember(self.0, arr);
-        if H::NEEDS_BARRIER {
-            // The items moved to new storage: each is a store into it (a
-            // barrier that remembered their old slots would miss them).
-            for item in self.items() {
-                a.barrier(self.0, item);
-            }
-        }
+        // The items moved to new storage: each is a store into it (a
+        // barrier that remembered their old slots would miss them).
+        a.barrier_items(self.0, self.items());
         write_u32(self.0, L::CAP, new_cap as u32);
         if let Some(old) = old {
             a.retire(old);

@@ -258,6 +258,19 @@ pub trait Alloc {
         }
     }
 
+    /// [`Alloc::barrier`] for each of `items`, all held by `holder` (a
+    /// list whose items moved, to new storage or within their own, so that
+    /// no slot remembered before still says where they are). A backend may
+    /// decide for all of them at once.
+    #[inline]
+    fn barrier_items(&mut self, holder: ObjRef, items: &[Value]) {
+        if Self::NEEDS_BARRIER {
+            for item in items {
+                self.barrier(holder, item);
+            }
+        }
+    }
+
     /// The write barrier for one item slot of a list: `holder` now refers
     /// to `stored` through the value at `slot` (in the list or its
     /// storage). A backend may remember the slot instead of the whole

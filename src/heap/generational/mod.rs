@@ -359,6 +359,21 @@ impl Alloc for GenerationalHeap {
         }
     }
 
+    /// A young holder is traced whole by every minor collection: nothing
+    /// to remember. An old one is remembered whole once any item is young
+    /// (what remembering each item would come to, without a look at the
+    /// rest; `push` growing a young list no longer walks its items).
+    #[inline]
+    fn barrier_items(&mut self, holder: ObjRef, items: &[Value]) {
+        if !self.is_young(holder)
+            && items
+                .iter()
+                .any(|v| matches!(v, Value::Obj(_, r) if self.is_young(*r)))
+        {
+            self.remember_old(holder);
+        }
+    }
+
     /// Remembers the slot rather than its list: a minor collection then
     /// reads that one value instead of tracing every item of a long old
     /// list that one store made point at the nursery (`churn`: a 100,000

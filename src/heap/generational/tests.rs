@@ -313,6 +313,64 @@ fn a_list_whose_storage_grows_is_remembered_whole() {
 }
 
 #[test]
+fn items_moved_within_an_old_list_are_remembered_with_it() {
+    // A remembered slot, then the item in it moved within the list's own
+    // storage (remove before it, reverse): the slot no longer says where
+    // the young item is, so the list is remembered whole.
+    type Move = fn(&mut GenerationalHeap, ListRef);
+    let moves: [(&str, Move, usize); 3] = [
+        (
+            "remove before it",
+            |h, l| assert!(l.remove(h, 0).is_some()),
+            9,
+        ),
+        ("reverse", |h, l| l.reverse(h), 989),
+        (
+            "insert before it",
+            |h, l| assert_eq!(l.insert(h, 0, Value::Int(7)), Ok(true)),
+            11,
+        ),
+    ];
+    for (what, mv, at) in moves {
+        let (_pool, mut h, mut roots, l, ys) = old_list_and_young(1);
+        l.set(&mut h, 10, ys[0]);
+        assert!(!remembered(&roots[0]) && h.slots.len() == 1, "{what}");
+        mv(&mut h, l);
+        assert!(
+            remembered(&roots[0]),
+            "{what}: the list is remembered whole"
+        );
+        h.verify(&mut roots).unwrap();
+        minor(&mut h, &mut roots);
+        let kept = l.get(at).unwrap();
+        assert!(old(&h, &kept), "{what}");
+        assert_eq!(list_ints(&kept), [0], "{what}");
+    }
+}
+
+#[test]
+fn items_moved_within_a_young_list_need_no_remembering() {
+    // A young list is traced whole by the minor collection: its moves
+    // remember nothing, and what it holds survives.
+    let (_pool, mut h) = heap();
+    let y = new_list(&mut h, &[Value::Int(5)]).unwrap();
+    let l = new_list_filled(&mut h, 100, y).unwrap();
+    let mut roots = vec![l];
+    let list = l.as_list().unwrap();
+    for _ in 0..20 {
+        list.push(&mut h, y).unwrap(); // grows the storage: its items move
+    }
+    list.reverse(&mut h);
+    assert!(list.remove(&mut h, 0).is_some());
+    assert!(h.remembered.is_empty() && h.slots.is_empty());
+    h.verify(&mut roots).unwrap();
+    minor(&mut h, &mut roots);
+    let list = roots[0].as_list().unwrap();
+    assert_eq!(list.len(), 119);
+    assert!(list.items().iter().all(|v| list_ints(v) == [5]));
+}
+
+#[test]
 fn items_a_grown_list_moves_into_old_storage_stay_remembered() {
     // An old list with old (large) storage, an item slot remembered, then a
     // push that moves every item into new storage that is born old too: the
