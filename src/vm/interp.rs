@@ -85,7 +85,10 @@ impl<H: Heap> Vm<H> {
         let Some(&f) = self.frames.last() else {
             return Ok(Exit::Returned);
         };
-        let mut proto: &Proto = &program.protos[f.proto as usize];
+        // The functions, as a slice held here: their address and count are
+        // read once, not through `program` at every call and return.
+        let protos: &[Proto] = &program.protos;
+        let mut proto: &Proto = &protos[f.proto as usize];
         // The instruction pointer, as a pointer into the code (one register,
         // no bounds check). SAFETY of every move of it: the verifier proved
         // that frame addresses and jump targets are instructions inside the
@@ -846,7 +849,7 @@ impl<H: Heap> Vm<H> {
                     chk!(pc!(), *regref!(ra));
                     let target = match regref!(ra).as_closure() {
                         Some(c) => {
-                            let t = &program.protos[c.proto() as usize];
+                            let t = &protos[c.proto() as usize];
                             (t.native.is_none() && t.arity as usize == argc)
                                 .then_some((c.proto(), t))
                         }
@@ -887,7 +890,7 @@ impl<H: Heap> Vm<H> {
                     // valid (stale) value, or under rc a counted one, until
                     // the return overwrites (and releases) it.
                     let id = c(ins);
-                    let Some(target) = program.protos.get(id) else {
+                    let Some(target) = protos.get(id) else {
                         trap!(
                             pc!(),
                             Trap::Error("internal error: CallK of no function".into())
@@ -989,7 +992,7 @@ impl<H: Heap> Vm<H> {
                         return Ok(Exit::Returned);
                     };
                     self.frames.truncate(n - 1);
-                    proto = &program.protos[fr.proto as usize];
+                    proto = &protos[fr.proto as usize];
                     let base = fr.base;
                     ip = proto.code.as_ptr().wrapping_add(fr.ip);
                     if H::COUNTS_REFS {
