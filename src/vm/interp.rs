@@ -527,6 +527,75 @@ impl<H: Heap> Vm<H> {
                 }
             };
         }
+        // Returns from the running frame: `Return`, `ReturnK` or `ReturnNil`
+        // (`$kind`, a constant: each gets its own arm, with no test of the
+        // opcode left in it).
+        macro_rules! leave {
+            ($ins:expr, $kind:expr) => {{
+                // SAFETY: base >= 1: the callee slot below the frame is in the stack.
+                let callee_slot = unsafe { regs.sub(1) };
+                let r = if !H::COUNTS_REFS {
+                    // The result goes straight to the callee slot, as words.
+                    if $kind == op::Return {
+                        // SAFETY: R[A] is a register (verifier); the callee slot as above.
+                        unsafe { Value::copy(callee_slot, regs.add(a($ins))) };
+                    } else if $kind == op::ReturnK {
+                        // SAFETY: K[Bx] is a constant (verifier); the callee slot as above.
+                        unsafe { Value::copy(callee_slot, proto.consts.as_ptr().add(bx($ins))) };
+                    } else {
+                        // SAFETY: as above.
+                        unsafe { Value::store(callee_slot, Value::Nil) };
+                    }
+                    Value::Nil
+                } else if $kind == op::Return {
+                    // The frame's registers die here: the result's
+                    // reference moves out of its register (a retain and
+                    // a release would leave every returned object a
+                    // possible cycle root, its count back from 2 to 1).
+                    let r = reg!(a($ins));
+                    set!(a($ins), Value::Nil);
+                    r
+                } else if $kind == op::ReturnK {
+                    // Constants are never counted (see `LoadK`).
+                    konst!(bx($ins))
+                } else {
+                    Value::Nil
+                };
+                if H::COUNTS_REFS {
+                    // SAFETY: the frame's registers are in the stack (ensure_stack).
+                    unsafe { release_regs(&mut self.heap, regs, proto.max_stack as usize) };
+                }
+                let n = self.frames.len();
+                let Some(&fr) = n.checked_sub(2).and_then(|i| self.frames.get(i)) else {
+                    let done = self.frames.pop();
+                    if H::COUNTS_REFS {
+                        // SAFETY: as above.
+                        let old = unsafe { callee_slot.replace(r) };
+                        dec!(old);
+                    }
+                    self.sp = done.map_or(1, |f| f.base);
+                    return Ok(Exit::Returned);
+                };
+                self.frames.truncate(n - 1);
+                proto = &protos[fr.proto as usize];
+                let base = fr.base;
+                ip = proto.code.as_ptr().wrapping_add(fr.ip);
+                if H::COUNTS_REFS {
+                    // The caller's Call (just before its saved ip) may not want the result.
+                    // SAFETY: a caller's saved ip is just after its Call, inside its code.
+                    let keep = flag(unsafe { *ip.sub(1) }) & FLAG_DISCARD == 0;
+                    // SAFETY: as for `callee_slot` above.
+                    let old = unsafe { callee_slot.replace(if keep { r } else { Value::Nil }) };
+                    dec!(old);
+                    if !keep {
+                        dec!(r);
+                    }
+                }
+                self.sp = base + proto.max_stack as usize;
+                regs = self.stack.as_mut_ptr().wrapping_add(base);
+            }};
+        }
+
         // Enters Loam function `target` (number `id`), called from R[A]:
         // its frame starts at R[A+1], where the arguments are. One
         // reduction.
@@ -946,69 +1015,9 @@ impl<H: Heap> Vm<H> {
                     // A builtin may end the slice (it took a newer program).
                     yield_if_spent!();
                 }
-                Op::Return | Op::ReturnNil | Op::ReturnK => {
-                    // SAFETY: base >= 1: the callee slot below the frame is in the stack.
-                    let callee_slot = unsafe { regs.sub(1) };
-                    let r = if !H::COUNTS_REFS {
-                        // The result goes straight to the callee slot, as words.
-                        if op_byte(ins) == op::Return {
-                            // SAFETY: R[A] is a register (verifier); the callee slot as above.
-                            unsafe { Value::copy(callee_slot, regs.add(a(ins))) };
-                        } else if op_byte(ins) == op::ReturnK {
-                            // SAFETY: K[Bx] is a constant (verifier); the callee slot as above.
-                            unsafe { Value::copy(callee_slot, proto.consts.as_ptr().add(bx(ins))) };
-                        } else {
-                            // SAFETY: as above.
-                            unsafe { Value::store(callee_slot, Value::Nil) };
-                        }
-                        Value::Nil
-                    } else if op_byte(ins) == op::Return {
-                        // The frame's registers die here: the result's
-                        // reference moves out of its register (a retain and
-                        // a release would leave every returned object a
-                        // possible cycle root, its count back from 2 to 1).
-                        let r = reg!(a(ins));
-                        set!(a(ins), Value::Nil);
-                        r
-                    } else if op_byte(ins) == op::ReturnK {
-                        // Constants are never counted (see `LoadK`).
-                        konst!(bx(ins))
-                    } else {
-                        Value::Nil
-                    };
-                    if H::COUNTS_REFS {
-                        // SAFETY: the frame's registers are in the stack (ensure_stack).
-                        unsafe { release_regs(&mut self.heap, regs, proto.max_stack as usize) };
-                    }
-                    let n = self.frames.len();
-                    let Some(&fr) = n.checked_sub(2).and_then(|i| self.frames.get(i)) else {
-                        let done = self.frames.pop();
-                        if H::COUNTS_REFS {
-                            // SAFETY: as above.
-                            let old = unsafe { callee_slot.replace(r) };
-                            dec!(old);
-                        }
-                        self.sp = done.map_or(1, |f| f.base);
-                        return Ok(Exit::Returned);
-                    };
-                    self.frames.truncate(n - 1);
-                    proto = &protos[fr.proto as usize];
-                    let base = fr.base;
-                    ip = proto.code.as_ptr().wrapping_add(fr.ip);
-                    if H::COUNTS_REFS {
-                        // The caller's Call (just before its saved ip) may not want the result.
-                        // SAFETY: a caller's saved ip is just after its Call, inside its code.
-                        let keep = flag(unsafe { *ip.sub(1) }) & FLAG_DISCARD == 0;
-                        // SAFETY: as for `callee_slot` above.
-                        let old = unsafe { callee_slot.replace(if keep { r } else { Value::Nil }) };
-                        dec!(old);
-                        if !keep {
-                            dec!(r);
-                        }
-                    }
-                    self.sp = base + proto.max_stack as usize;
-                    regs = self.stack.as_mut_ptr().wrapping_add(base);
-                }
+                Op::Return => leave!(ins, op::Return),
+                Op::ReturnK => leave!(ins, op::ReturnK),
+                Op::ReturnNil => leave!(ins, op::ReturnNil),
                 Op::Method => {
                     let (ra, rb) = (a(ins), b(ins));
                     let key = konst!(c(ins));
