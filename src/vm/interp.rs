@@ -527,6 +527,109 @@ impl<H: Heap> Vm<H> {
                 }
             };
         }
+        // `JNil` and `JNotNil`: one body, the opcode a constant (`$kind`), so
+        // that each gets its own arm with no test of the opcode left in it.
+        macro_rules! jump_nil {
+            ($ins:expr, $kind:expr) => {{
+                let ra = a($ins);
+                let l = reg!(ra);
+                chk!(pc!(), l);
+                let is_nil = matches!(l, Value::Nil);
+                take!(ra);
+                if is_nil == ($kind == op::JNil) {
+                    jump!($ins);
+                }
+            }};
+        }
+        // `GetIndex` and `GetIndexI`: one body, the opcode a constant (`$kind`), so
+        // that each gets its own arm with no test of the opcode left in it.
+        macro_rules! get_index {
+            ($ins:expr, $kind:expr) => {{
+                let (ra, rb) = (a($ins), b($ins));
+                // (The index is matched in place, not copied out whole:
+                // see `arith_k!`; it is often the previous result.)
+                let i = if $kind == op::GetIndex {
+                    match *regref!(c($ins)) {
+                        Value::Int(i) => Some(i),
+                        _ => None,
+                    }
+                } else {
+                    Some(c($ins) as i64)
+                };
+                // Outside rc and manual, an item in range is copied
+                // straight from its slot as words: loaded and stored
+                // back, a value of unknown kind goes through a jump on
+                // its tag.
+                if !H::COUNTS_REFS && !H::CHECKS_USE {
+                    let slot = match (regref!(rb).as_list(), i) {
+                        (Some(l), Some(i)) => usize::try_from(i).ok().and_then(|i| l.slot(i)),
+                        _ => None,
+                    };
+                    if let Some(p) = slot {
+                        // SAFETY: `slot` points at an initialised item of the list; R[A] is a register (verifier, ensure_stack).
+                        unsafe {
+                            Value::copy(regs.add(ra), p);
+                            Value::prefetch_target(p);
+                        }
+                        continue;
+                    }
+                }
+                // (Under manual the object is checked before anything reads it.)
+                let item = match (regref!(rb).as_list(), i) {
+                    (Some(l), Some(i)) if !H::CHECKS_USE => l.get(i as usize),
+                    _ => None,
+                };
+                let v = match item {
+                    Some(v) => v,
+                    None => {
+                        let idx = if $kind == op::GetIndex {
+                            reg!(c($ins))
+                        } else {
+                            Value::Int(c($ins) as i64)
+                        };
+                        tryv!(pc!(), index(&self.heap, reg!(rb), idx))
+                    }
+                };
+                inc!(v);
+                take!(rb);
+                if $kind == op::GetIndex {
+                    take!(c($ins));
+                }
+                put!(ra, v);
+            }};
+        }
+        // `SetIndex` and `SetIndexK`: one body, the opcode a constant (`$kind`), so
+        // that each gets its own arm with no test of the opcode left in it.
+        macro_rules! set_index {
+            ($ins:expr, $kind:expr) => {{
+                let (ra, rb, rc) = (a($ins), b($ins), c($ins));
+                let v = if $kind == op::SetIndex {
+                    reg!(rc)
+                } else {
+                    konst!(rc)
+                };
+                // A list slot by an int in range: no allocation, so no
+                // safepoint; the barrier is the list's own. Anything
+                // else (maps, errors, static data, manual's checks) is
+                // the slow path's. (The index is matched in place.)
+                let old = match (regref!(ra).as_list(), regref!(rb)) {
+                    (Some(l), &Value::Int(i)) if !H::CHECKS_USE && !l.0.is_static() && i >= 0 => {
+                        l.set(&mut self.heap, i as usize, v)
+                    }
+                    _ => None,
+                };
+                match old {
+                    Some(old) => {
+                        if $kind == op::SetIndex {
+                            give!(rc, v);
+                        }
+                        dec!(old);
+                        take!(ra);
+                    }
+                    None => slow_path!($ins),
+                }
+            }};
+        }
         // Returns from the running frame: `Return`, `ReturnK` or `ReturnNil`
         // (`$kind`, a constant: each gets its own arm, with no test of the
         // opcode left in it).
@@ -853,16 +956,8 @@ impl<H: Heap> Vm<H> {
                         jump!(ins);
                     }
                 }
-                Op::JNil | Op::JNotNil => {
-                    let ra = a(ins);
-                    let l = reg!(ra);
-                    chk!(pc!(), l);
-                    let is_nil = matches!(l, Value::Nil);
-                    take!(ra);
-                    if is_nil == (op_byte(ins) == op::JNil) {
-                        jump!(ins);
-                    }
-                }
+                Op::JNil => jump_nil!(ins, op::JNil),
+                Op::JNotNil => jump_nil!(ins, op::JNotNil),
 
                 // --- loops ---------------------------------------------------------
                 Op::ForPrep => {
@@ -1071,89 +1166,10 @@ impl<H: Heap> Vm<H> {
                         safepoint!();
                     }
                 }
-                Op::GetIndex | Op::GetIndexI => {
-                    let (ra, rb) = (a(ins), b(ins));
-                    // (The index is matched in place, not copied out whole:
-                    // see `arith_k!`; it is often the previous result.)
-                    let i = if op_byte(ins) == op::GetIndex {
-                        match *regref!(c(ins)) {
-                            Value::Int(i) => Some(i),
-                            _ => None,
-                        }
-                    } else {
-                        Some(c(ins) as i64)
-                    };
-                    // Outside rc and manual, an item in range is copied
-                    // straight from its slot as words: loaded and stored
-                    // back, a value of unknown kind goes through a jump on
-                    // its tag.
-                    if !H::COUNTS_REFS && !H::CHECKS_USE {
-                        let slot = match (regref!(rb).as_list(), i) {
-                            (Some(l), Some(i)) => usize::try_from(i).ok().and_then(|i| l.slot(i)),
-                            _ => None,
-                        };
-                        if let Some(p) = slot {
-                            // SAFETY: `slot` points at an initialised item of the list; R[A] is a register (verifier, ensure_stack).
-                            unsafe {
-                                Value::copy(regs.add(ra), p);
-                                Value::prefetch_target(p);
-                            }
-                            continue;
-                        }
-                    }
-                    // (Under manual the object is checked before anything reads it.)
-                    let item = match (regref!(rb).as_list(), i) {
-                        (Some(l), Some(i)) if !H::CHECKS_USE => l.get(i as usize),
-                        _ => None,
-                    };
-                    let v = match item {
-                        Some(v) => v,
-                        None => {
-                            let idx = if op_byte(ins) == op::GetIndex {
-                                reg!(c(ins))
-                            } else {
-                                Value::Int(c(ins) as i64)
-                            };
-                            tryv!(pc!(), index(&self.heap, reg!(rb), idx))
-                        }
-                    };
-                    inc!(v);
-                    take!(rb);
-                    if op_byte(ins) == op::GetIndex {
-                        take!(c(ins));
-                    }
-                    put!(ra, v);
-                }
-                Op::SetIndex | Op::SetIndexK => {
-                    let (ra, rb, rc) = (a(ins), b(ins), c(ins));
-                    let v = if op_byte(ins) == op::SetIndex {
-                        reg!(rc)
-                    } else {
-                        konst!(rc)
-                    };
-                    // A list slot by an int in range: no allocation, so no
-                    // safepoint; the barrier is the list's own. Anything
-                    // else (maps, errors, static data, manual's checks) is
-                    // the slow path's. (The index is matched in place.)
-                    let old = match (regref!(ra).as_list(), regref!(rb)) {
-                        (Some(l), &Value::Int(i))
-                            if !H::CHECKS_USE && !l.0.is_static() && i >= 0 =>
-                        {
-                            l.set(&mut self.heap, i as usize, v)
-                        }
-                        _ => None,
-                    };
-                    match old {
-                        Some(old) => {
-                            if op_byte(ins) == op::SetIndex {
-                                give!(rc, v);
-                            }
-                            dec!(old);
-                            take!(ra);
-                        }
-                        None => slow_path!(ins),
-                    }
-                }
+                Op::GetIndex => get_index!(ins, op::GetIndex),
+                Op::GetIndexI => get_index!(ins, op::GetIndexI),
+                Op::SetIndex => set_index!(ins, op::SetIndex),
+                Op::SetIndexK => set_index!(ins, op::SetIndexK),
                 Op::GetField => {
                     let (ra, rb) = (a(ins), b(ins));
                     // Outside rc and manual, a field found is copied straight
