@@ -76,14 +76,14 @@ pub(super) use crate::value::object::prefetch;
 
 /// Walks the objects of one segment: yields each object's start.
 pub(super) fn objects(seg: &Seg) -> impl Iterator<Item = ObjRef> {
-    objects_before(seg, seg.used)
+    objects_in(seg, 0, seg.used)
 }
 
-/// Walks the objects of one segment that start before offset `end` (an
-/// object boundary, at most `used`).
-fn objects_before(seg: &Seg, end: usize) -> impl Iterator<Item = ObjRef> {
+/// Walks the objects of one segment from offset `from` up to `end` (object
+/// boundaries, at most `used`).
+fn objects_in(seg: &Seg, from: usize, end: usize) -> impl Iterator<Item = ObjRef> {
     let base = seg.base();
-    let mut off = 0;
+    let mut off = from;
     std::iter::from_fn(move || {
         if off >= end {
             return None;
@@ -278,7 +278,7 @@ impl MarkCompactHeap {
     ) {
         let mut run: Option<ObjRef> = None;
         let s = &self.segs[i];
-        for obj in objects_before(s, s.used).skip_while(|r| r.addr() - s.base().addr() < from) {
+        for obj in objects_in(s, from, s.used) {
             if !is_marked(obj) {
                 run.get_or_insert(obj);
                 continue;
@@ -382,7 +382,7 @@ impl MarkCompactHeap {
         roots.visit(&mut |r| forward(r));
         for (i, seg) in self.segs.iter().enumerate() {
             let from = self.prefix_end(i);
-            for obj in objects_before(seg, from) {
+            for obj in objects_in(seg, 0, from) {
                 trace(obj, &mut |c| forward(c));
                 obj.header_mut().flags &= !FLAG_MARK;
             }
