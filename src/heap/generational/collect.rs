@@ -13,9 +13,10 @@
 //!    refers to, until it meets the bump pointer. Copies come out breadth
 //!    first; nothing recurses and nothing allocates.
 //! 4. The nursery is empty again: kept (its memory warm in the cache), or,
-//!    when it had filled up and may grow, given back to the pool for the
-//!    next allocation to take one twice the size; the spare room the
-//!    promotion did not use goes back too.
+//!    when it had filled up and its size is to change (`sizing.rs`: what
+//!    survived decides past the steady size), given back to the pool
+//!    for the next allocation to take one of the new size; the spare room
+//!    the promotion did not use goes back too.
 //!
 //! Invariants: outside a collection, every old object that refers to a
 //! young one is remembered (the barrier, `Alloc::remember`, and remembering
@@ -29,9 +30,7 @@
 //! needed, so this is what a minor collection that could not reserve
 //! becomes.
 
-use super::{
-    FLAG_REMEMBERED, GenerationalHeap, MAX_NURSERY_BYTES, NURSERY_LARGE_BYTES, STRESS_MAJOR_EVERY,
-};
+use super::{FLAG_REMEMBERED, GenerationalHeap, NURSERY_LARGE_BYTES, STRESS_MAJOR_EVERY};
 use crate::heap::forward::{forwardee, is_forwarded, move_object, set_forwarding};
 use crate::heap::markcompact::MarkCompactHeap;
 use crate::heap::tally::Tally;
@@ -167,7 +166,7 @@ impl GenerationalHeap {
             (p.bytes, p.objects)
         };
         if std::mem::take(&mut self.minor_due) {
-            self.next_nursery = (self.young_size * 2).min(MAX_NURSERY_BYTES);
+            self.next_nursery = self.sizing.next(self.young_size, used, bytes);
         }
         let freed = self.young_objects - objects;
         self.young_objects = 0;

@@ -11,8 +11,13 @@
 //!   allocation, so a process that has not allocated holds none. It starts at [`MIN_NURSERY_BYTES`] (one
 //!   smallest segment: a process that allocates a little costs what it does
 //!   under mark-compact) and doubles each time it fills, up to
-//!   [`MAX_NURSERY_BYTES`], which keeps a minor pause short (at most that
-//!   many bytes copied). Under `max_heap` it is kept small enough that it
+//!   [`STEADY_NURSERY_BYTES`]. Past that, what survives decides (`sizing.rs`):
+//!   it grows, up to [`MAX_NURSERY_BYTES`], while few of its objects
+//!   survive and each doubling makes fewer of them do (objects that live a
+//!   little longer than a small nursery lasts), and shrinks back when many
+//!   survive. A pause copies at most the nursery, and a nursery past the
+//!   steady size only after a minor collection that copied a tenth of it
+//!   at most. Under `max_heap` it is kept small enough that it
 //!   and a promotion of all of it fit beside the old generation; when not
 //!   even the smallest does, objects are born old (the backend is then
 //!   mark-compact).
@@ -53,9 +58,13 @@
 //! `verify.rs`.
 
 mod collect;
+mod sizing;
 #[cfg(test)]
 mod tests;
 mod verify;
+
+use sizing::NurserySizing;
+pub use sizing::{MAX_NURSERY_BYTES, STEADY_NURSERY_BYTES};
 
 use super::markcompact::MarkCompactHeap;
 use super::segment::{MIN_SEGMENT_BYTES, Segment, SegmentPool};
@@ -71,8 +80,6 @@ use std::sync::Arc;
 
 /// The first nursery (bytes): the smallest segment.
 pub const MIN_NURSERY_BYTES: usize = MIN_SEGMENT_BYTES;
-/// The largest nursery (bytes): a minor collection copies at most this much.
-pub const MAX_NURSERY_BYTES: usize = 256 * 1024;
 /// Objects bigger than this (bytes) are born in the old generation.
 pub const NURSERY_LARGE_BYTES: usize = 16 * 1024;
 /// The old generation's budget after a major collection, in percent of
@@ -108,6 +115,8 @@ pub struct GenerationalHeap {
     nursery: Option<Nursery>,
     /// The size the next nursery is taken at.
     next_nursery: usize,
+    /// How the nursery's size follows what survives (`sizing.rs`).
+    sizing: NurserySizing,
     /// The nursery filled up: a minor collection is due.
     minor_due: bool,
     /// An old birth spent the old generation's budget: a major collection
@@ -401,6 +410,7 @@ impl Heap for GenerationalHeap {
             young_size: 0,
             nursery: None,
             next_nursery: MIN_NURSERY_BYTES,
+            sizing: NurserySizing::default(),
             minor_due: false,
             old_due: false,
             old: None,

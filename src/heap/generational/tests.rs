@@ -499,19 +499,39 @@ fn a_minor_collection_follows_an_old_to_young_chain_a_million_long() {
     assert!(h.stats().generations.unwrap().promoted_bytes >= (n * 48) as u64);
 }
 
-#[test]
-fn the_nursery_grows_when_it_fills_and_stops_at_its_largest() {
-    let (_pool, mut h) = heap();
-    let mut roots = Vec::new();
+/// Fills the nursery `times` times, each time with lists of which every
+/// `keep`-th is kept (0: none), a collection after each; returns the
+/// nursery's size at each fill.
+fn fill_nursery(
+    h: &mut GenerationalHeap,
+    roots: &mut Vec<Value>,
+    times: usize,
+    keep: usize,
+) -> Vec<usize> {
     let mut sizes = Vec::new();
-    for _ in 0..8 {
-        new_list(&mut h, &[Value::Int(1)]).unwrap();
+    for _ in 0..times {
+        let mut n = 0;
+        new_list(h, &[Value::Int(1)]).unwrap();
         sizes.push(h.young_size);
         while !h.gc_due() {
-            new_list(&mut h, &[Value::Int(1)]).unwrap();
+            let v = new_list(h, &[Value::Int(1)]).unwrap();
+            n += 1;
+            if keep > 0 && n % keep == 0 {
+                roots.push(v);
+            }
         }
-        minor(&mut h, &mut roots);
+        // A major collection too when promotion spent the old budget.
+        h.collect(roots, GcReason::Budget).unwrap();
+        h.verify(roots).unwrap();
     }
+    sizes
+}
+
+#[test]
+fn the_nursery_doubles_when_it_fills_and_past_the_steady_size_while_it_dies_young() {
+    let (_pool, mut h) = heap();
+    let mut roots = Vec::new();
+    let sizes = fill_nursery(&mut h, &mut roots, 12, 0);
     assert_eq!(sizes[0], MIN_NURSERY_BYTES);
     assert!(
         sizes
@@ -519,7 +539,46 @@ fn the_nursery_grows_when_it_fills_and_stops_at_its_largest() {
             .all(|w| w[1] == (w[0] * 2).min(MAX_NURSERY_BYTES)),
         "{sizes:?}"
     );
+    assert!(sizes.contains(&STEADY_NURSERY_BYTES));
     assert_eq!(*sizes.last().unwrap(), MAX_NURSERY_BYTES);
+    assert_eq!(
+        h.stats().generations.unwrap().nursery_bytes,
+        MAX_NURSERY_BYTES
+    );
+}
+
+#[test]
+fn a_nursery_whose_objects_survive_shrinks_back_to_the_steady_size_and_no_further() {
+    let (_pool, mut h) = heap();
+    let mut roots = Vec::new();
+    fill_nursery(&mut h, &mut roots, 12, 0);
+    assert_eq!(h.next_nursery, MAX_NURSERY_BYTES);
+    // Everything kept: each full nursery halves.
+    let sizes = fill_nursery(&mut h, &mut roots, 6, 1);
+    assert_eq!(sizes[0], MAX_NURSERY_BYTES);
+    assert!(
+        sizes
+            .windows(2)
+            .all(|w| w[1] == (w[0] / 2).max(STEADY_NURSERY_BYTES)),
+        "{sizes:?}"
+    );
+    assert_eq!(*sizes.last().unwrap(), STEADY_NURSERY_BYTES);
+    assert!(roots.iter().all(|v| list_ints(v) == [1]));
+}
+
+#[test]
+fn a_nursery_that_grew_and_lets_no_more_die_goes_back() {
+    // Every 16th list kept (about 6%, what churn keeps): at twice the
+    // steady size the same share survives, so the nursery goes back to
+    // the steady size and stays there a while.
+    let (_pool, mut h) = heap();
+    let mut roots = Vec::new();
+    fill_nursery(&mut h, &mut roots, 6, 0);
+    assert_eq!(h.next_nursery, STEADY_NURSERY_BYTES);
+    let sizes = fill_nursery(&mut h, &mut roots, 6, 16);
+    let s = STEADY_NURSERY_BYTES;
+    assert_eq!(sizes, [s, 2 * s, s, s, s, s]);
+    assert!(roots.iter().all(|v| list_ints(v) == [1]));
 }
 
 #[test]
@@ -671,6 +730,37 @@ fn a_minor_collection_without_room_to_promote_becomes_an_adopting_major() {
     assert_eq!(list_ints(&roots[0]), [42]);
     assert_eq!(h.stats().generations.unwrap().nursery_bytes, 0);
     assert!(pool.stats().in_use_bytes <= 256 * 1024);
+}
+
+#[test]
+fn a_nursery_past_the_largest_segment_can_be_adopted_and_compacted() {
+    // The largest nursery is bigger than any standard segment: adopted, it
+    // is an old segment like the others for a major collection.
+    let bound = 8 * 1024 * 1024;
+    let (pool, mut h) = heap_with(Some(bound), false);
+    let mut roots = Vec::new();
+    fill_nursery(&mut h, &mut roots, 12, 0);
+    let y = new_list(&mut h, &[Value::Int(42)]).unwrap();
+    assert_eq!(h.young_size, MAX_NURSERY_BYTES);
+    const { assert!(MAX_NURSERY_BYTES > crate::heap::segment::MAX_SEGMENT_BYTES) };
+    roots.push(y);
+    while let Ok(s) = new_str(&mut h, &"o".repeat(70_000)) {
+        roots.push(s);
+    }
+    let used = h.nursery_used();
+    assert!(!h.old_mut().reserve(used, NURSERY_LARGE_BYTES));
+    h.old_mut().release_spare();
+    let e = h.collect(&mut roots, GcReason::Budget).unwrap();
+    assert_eq!(e.kind, GcKind::Major, "the nursery was adopted");
+    assert!(h.earlier_event().is_none(), "no minor collection ran");
+    h.verify(&mut roots).unwrap();
+    assert!(old(&h, &roots[0]));
+    assert_eq!(list_ints(&roots[0]), [42]);
+    roots.truncate(1);
+    h.collect(&mut roots, GcReason::Explicit).unwrap();
+    h.verify(&mut roots).unwrap();
+    assert_eq!(list_ints(&roots[0]), [42]);
+    assert!(pool.stats().in_use_bytes <= bound);
 }
 
 #[test]
