@@ -31,13 +31,11 @@ pub const LARGE_OBJECT_BYTES: usize = MAX_SEGMENT_BYTES / 4;
 /// How far ahead of the bump pointer allocation asks for memory (bytes):
 /// the memory a collection slid objects out of is seldom in the cache, and
 /// every new line was a miss the allocating instruction waited for
-/// (binary_trees 16: 0.99 -> 0.93 s; 256 and 1024 bytes did less).
+/// (binary_trees 16: 0.99 -> 0.93 s; 256 and 1024 bytes did less). A
+/// minor collection of generational promoting into it asks as far ahead
+/// (binary_trees 16: minor pauses in all 57.0 -> 49.3 ms, medians of 9
+/// interleaved runs; Storage, whose small heap stays in the cache, level).
 const ALLOC_PREFETCH: usize = 512;
-/// The same for the old generation's bump pointer when a minor collection
-/// of generational promotes into it (binary_trees 16: minor pauses in all
-/// 60.3 -> 49.6 ms, medians of 9 interleaved runs; Storage, whose small
-/// heap stays in the cache, level).
-pub(super) const PROMOTE_PREFETCH: usize = 512;
 /// Large spans are rounded up to this (page) size.
 const SPAN_ROUND: usize = 4096;
 

@@ -125,7 +125,7 @@ impl MarkCompactHeap {
             self.open_spare();
         }
         let p = self.top;
-        super::collect::prefetch(p.wrapping_add(super::PROMOTE_PREFETCH));
+        super::collect::prefetch(p.wrapping_add(super::ALLOC_PREFETCH));
         // SAFETY: size bytes fit between top and limit (the reservation
         // counted every segment for what an object of at most `largest` bytes
         // can leave unused).
