@@ -53,6 +53,7 @@ fn the_other_examples_run() {
         "examples/classes.loam",
         "examples/bench/scaling.loam",
         "examples/bench/pause.loam",
+        "examples/bench/tree_phases.loam",
     ] {
         let (code, out, err) = run(&[script, "2", "3"]);
         assert_eq!(code, Some(0), "{script}: {err}");
