@@ -85,13 +85,13 @@ impl GenerationalHeap {
         roots: &mut dyn RootSet,
         reason: GcReason,
     ) -> Option<GcEvent> {
-        self.earlier = None;
+        self.books_mut().earlier = None;
         // Always a minor collection first (with no nursery held it only
         // counts): the major one then finds the nursery empty.
         let Some(minor) = self.minor(roots, reason) else {
             let e = self.adopting_major(roots, reason);
             self.old_due = false;
-            self.allocated_at_gc = self.allocated_bytes();
+            self.books_mut().allocated_at_gc = self.allocated;
             return Some(e);
         };
         let mut ev = Some(minor);
@@ -101,11 +101,11 @@ impl GenerationalHeap {
             GcReason::Budget => false,
         };
         if major || self.old.as_ref().is_some_and(|o| o.gc_due()) {
-            self.earlier = ev.map(Box::new);
+            self.books_mut().earlier = ev.map(Box::new);
             ev = Some(self.major(roots, reason));
         }
         self.old_due = false;
-        self.allocated_at_gc = self.allocated_bytes();
+        self.books_mut().allocated_at_gc = self.allocated;
         ev
     }
 
@@ -176,9 +176,11 @@ impl GenerationalHeap {
         } else {
             self.drop_nursery();
         }
-        self.promoted += bytes as u64;
         let live = self.old.as_ref().map_or(0, |o| o.occupied());
-        let mut e = self.tally.end(began, reason, self.footprint(), live, freed);
+        let after = self.footprint();
+        let books = self.books_mut();
+        books.promoted += bytes as u64;
+        let mut e = books.tally.end(began, reason, after, live, freed);
         e.kind = GcKind::Minor;
         Some(e)
     }
@@ -226,8 +228,10 @@ impl GenerationalHeap {
         live: usize,
         freed: u64,
     ) -> GcEvent {
-        self.majors += 1;
-        let mut ev = self.tally.end(began, reason, self.footprint(), live, freed);
+        let after = self.footprint();
+        let books = self.books_mut();
+        books.majors += 1;
+        let mut ev = books.tally.end(began, reason, after, live, freed);
         ev.kind = GcKind::Major;
         ev
     }

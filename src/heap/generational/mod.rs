@@ -131,6 +131,9 @@ pub struct GenerationalHeap {
     /// barrier; at most [`MAX_REMEMBERED_SLOTS`], then the holder is
     /// remembered whole). A slot may be listed more than once.
     slots: Vec<*mut Value>,
+    /// The collections' books: made at the first collection, so that an
+    /// idle process (100,000 of them in `spawn_many`) holds none.
+    books: Option<Box<Books>>,
     pool: Arc<SegmentPool>,
     config: HeapConfig,
     /// Bytes ever allocated, young and old births.
@@ -139,6 +142,12 @@ pub struct GenerationalHeap {
     allocated_objects: u64,
     /// Objects born in the nursery since the last minor collection.
     young_objects: u64,
+}
+
+/// What a generational heap keeps once it has collected (boxed in
+/// [`GenerationalHeap::books`]).
+#[derive(Default)]
+struct Books {
     /// `allocated_bytes()` at the end of the last collection (`--gc-stress`).
     allocated_at_gc: u64,
     /// Every collection, minor and major (`heap::tally`).
@@ -283,6 +292,16 @@ impl GenerationalHeap {
         })
     }
 
+    /// The books, made if this is their first use.
+    fn books_mut(&mut self) -> &mut Books {
+        self.books.get_or_insert_with(Box::default)
+    }
+
+    /// The collections so far (none while there are no books).
+    fn tally(&self) -> Tally {
+        self.books.as_ref().map_or_else(Tally::default, |b| b.tally)
+    }
+
     /// Bytes the old generation holds.
     fn old_held(&self) -> usize {
         self.old.as_ref().map_or(0, |o| o.held())
@@ -327,16 +346,18 @@ impl GenerationalHeap {
 
     /// Minor collections so far (every collection not a major one).
     fn minors(&self) -> u64 {
-        self.tally.collections - self.majors
+        self.books
+            .as_ref()
+            .map_or(0, |b| b.tally.collections - b.majors)
     }
 
     /// The generation counters of `heap_stats()`.
     fn generation_stats(&self) -> GenerationStats {
         GenerationStats {
             minor_collections: self.minors(),
-            major_collections: self.majors,
+            major_collections: self.books.as_ref().map_or(0, |b| b.majors),
             nursery_bytes: self.young_size,
-            promoted_bytes: self.promoted,
+            promoted_bytes: self.books.as_ref().map_or(0, |b| b.promoted),
         }
     }
 }
@@ -416,23 +437,19 @@ impl Heap for GenerationalHeap {
             old: None,
             remembered: Vec::new(),
             slots: Vec::new(),
+            books: None,
             pool,
             config,
             allocated: 0,
             allocated_objects: 0,
             young_objects: 0,
-            allocated_at_gc: 0,
-            tally: Tally::default(),
-            majors: 0,
-            promoted: 0,
-            earlier: None,
         }
     }
 
     #[inline]
     fn gc_due(&self) -> bool {
         if self.config.stress {
-            self.allocated_bytes() != self.allocated_at_gc
+            self.allocated_bytes() != self.books.as_ref().map_or(0, |b| b.allocated_at_gc)
         } else {
             self.minor_due || self.old_due
         }
@@ -443,7 +460,7 @@ impl Heap for GenerationalHeap {
     }
 
     fn earlier_event(&mut self) -> Option<GcEvent> {
-        self.earlier.take().map(|e| *e)
+        self.books.as_mut()?.earlier.take().map(|e| *e)
     }
 
     #[inline]
@@ -458,7 +475,7 @@ impl Heap for GenerationalHeap {
 
     fn stats(&self) -> HeapStats {
         let mut s = self
-            .tally
+            .tally()
             .bump_stats(self.allocated_bytes(), self.footprint());
         s.generations = Some(self.generation_stats());
         s
