@@ -3,8 +3,9 @@
 //! copies the nursery's survivors into an old generation, which is a
 //! [`MarkCompactHeap`] (its segments, its bump allocation, its mark-compact
 //! phases for the major collection: reused, not copied), made at the first
-//! promotion or old birth, so that a process that only ever allocates young
-//! is smaller than a mark-compact one.
+//! promotion or old birth (and the collections' books at the first
+//! collection), so that a process that only ever allocates young is smaller
+//! than a mark-compact one.
 //!
 //! Policies, each chosen for Loam's many small processes:
 //! - **The nursery** is taken from the pool at a process's first
